@@ -1,0 +1,140 @@
+/*
+ * internal.h - declarations shared by the library's source files.
+ *
+ * docs/design.md is the theory of operation; this header holds the chunk
+ * layout and the invariants that the code relies on.
+ */
+#ifndef FIXALLOC_INTERNAL_H
+#define FIXALLOC_INTERNAL_H
+
+#include "fixalloc.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FA_LIKELY(x) __builtin_expect(!!(x), 1)
+#define FA_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define FA_COLD __attribute__((cold, noinline))
+
+/* Written into every chunk header and every initialised pool. */
+#define FA_CHUNK_MAGIC UINT64_C(0x6b6e756863616631) /* "1fachunk" */
+#define FA_POOL_MAGIC UINT32_C(0x6c6f6f70)          /* "pool" */
+
+/* fa_pool.fast_chunk when no chunk takes fast frees: a value that no masked
+ * address can equal, since masked addresses have their low bits clear. */
+#define FA_NO_CHUNK ((uintptr_t)1)
+
+/* Which of the pool's lists a chunk is on. */
+enum fa_chunk_list {
+    FA_LIST_CURRENT, /* the chunk allocations come from; on no list */
+    FA_LIST_PARTIAL, /* some slots live, some free or uncarved */
+    FA_LIST_FULL,    /* every slot carved and live */
+    FA_LIST_EMPTY    /* no slot live; reset to carving in address order */
+};
+
+/*
+ * The header at the start of every chunk. A chunk is `chunk_size` bytes
+ * aligned to `chunk_size`, so the chunk of any object is `obj & chunk_mask`.
+ * Its slots fill [base, base + nslots * slot) with base = chunk +
+ * first_offset, ending exactly at the chunk's end: the bytes between the
+ * header and `base` (less than one slot) are the only waste.
+ *
+ * Invariants (fa_pool_check verifies them):
+ *   base <= carve <= hwm <= base + nslots * slot, all on slot boundaries;
+ *   slots in [base, carve) are carved: carved = nlive + length(free list);
+ *   slots in [carve, hwm) were carved before and reset; `first` ran on every
+ *   slot below hwm and never on one above it;
+ *   slots at or above hwm are untouched since the source handed them out and
+ *   read as zeros when `zeroed` is set.
+ * While a chunk is the pool's current chunk in fast mode, its free list head
+ * lives in pool->fast_free and its live count is derived (see pool.c); the
+ * `free` and `nlive` fields here are stale until the chunk is retired.
+ */
+typedef struct fa_chunk {
+    uint64_t magic;              /* FA_CHUNK_MAGIC */
+    fa_pool *pool;               /* the owner */
+    struct fa_chunk *next, *prev; /* links on the owner's list */
+    void *free;                  /* free slots, linked through first words */
+    char *carve;                 /* next slot to carve */
+    char *hwm;                   /* high-water mark of carving, ever */
+    uint32_t nlive;              /* live objects */
+    uint8_t list;                /* enum fa_chunk_list */
+    bool zeroed;                 /* slots at or above hwm read as zeros */
+} fa_chunk;
+
+_Static_assert(sizeof(fa_chunk) <= FA_CHUNK_HEADER,
+               "the chunk header must fit in FA_CHUNK_HEADER bytes");
+
+static inline fa_chunk *fa_chunk_of(const fa_pool *p, const void *obj)
+{
+    return (fa_chunk *)((uintptr_t)obj & p->chunk_mask);
+}
+
+static inline char *fa_chunk_base(const fa_pool *p, const fa_chunk *c)
+{
+    return (char *)c + p->first_offset;
+}
+
+static inline char *fa_chunk_end(const fa_pool *p, const fa_chunk *c)
+{
+    return (char *)c + p->chunk_size;
+}
+
+/* Slot index of `offset` bytes past base, by multiplying with the
+ * precomputed reciprocal (exact for offsets below 2^32: FA_CHUNK_MAX). */
+__extension__ typedef unsigned __int128 fa_u128;
+
+static inline size_t fa_slot_index(const fa_pool *p, size_t offset)
+{
+    return (size_t)(((fa_u128)p->slot_divisor * offset) >> 64);
+}
+
+/* True when `offset` is a multiple of the slot size (same reciprocal). */
+static inline bool fa_slot_aligned(const fa_pool *p, size_t offset)
+{
+    return p->slot_divisor * (uint64_t)offset < p->slot_divisor;
+}
+
+/*
+ * The fast paths keep two counts folded into one (pool.c explains why):
+ *   fast_len = length of the cached free list (fast_free),
+ *   headroom = peak - live,
+ *   avail = min(fast_len, headroom), the allocations the fast path may make,
+ * with fast_gap = fast_len - avail and headroom_gap = headroom - avail. A
+ * fast alloc takes one from both counts and a fast free adds one to both,
+ * so only `avail` changes on the fast paths and the gaps stay put.
+ */
+static inline size_t fa_fast_len(const fa_pool *p)
+{
+    return (size_t)p->avail + p->fast_gap;
+}
+
+static inline size_t fa_headroom(const fa_pool *p)
+{
+    return (size_t)p->avail + p->headroom_gap;
+}
+
+/* Live objects in the pool. */
+static inline size_t fa_pool_live(const fa_pool *p)
+{
+    return p->peak - fa_headroom(p);
+}
+
+/* Live objects in chunk c, wherever its count is kept. */
+static inline size_t fa_chunk_live(const fa_pool *p, const fa_chunk *c)
+{
+    return c == p->cur ? fa_pool_live(p) - p->others_live : c->nlive;
+}
+
+/* The head of chunk c's free list, wherever it is kept. */
+static inline void *fa_chunk_free_list(const fa_pool *p, const fa_chunk *c)
+{
+    return (c == p->cur && p->fast_mode) ? p->fast_free : c->free;
+}
+
+/* Reports misuse through the error handler. */
+FA_COLD void fa_report(fa_error_kind kind, const fa_pool *p, const void *addr,
+                       const char *detail);
+
+#endif /* FIXALLOC_INTERNAL_H */

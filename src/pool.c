@@ -1,0 +1,581 @@
+/*
+ * pool.c - fa_pool: objects of one size carved from aligned chunks
+ * (docs/design.md, "The pool").
+ *
+ * Allocation comes from one chunk at a time, the current one. In fast mode
+ * (no per-object work such as zeroing) the current chunk's free list is
+ * cached in the pool itself, so the fast paths are Go's fixalloc: pop or
+ * push one link. A free into any other chunk goes onto that chunk's own
+ * list; a chunk whose objects are all free is reset to carving in address
+ * order, so allocations after a burst of shuffled frees walk memory in order
+ * again, and it can be given back by trim.
+ *
+ * Accounting: the fast alloc path must stop when the cached list is empty
+ * and when live is about to pass its peak (the peak is exact). Both limits
+ * are folded into one count, `avail` = min(cached list length, peak - live)
+ * (internal.h), so the fast alloc is one decrement and one sign test, with
+ * no NULL test, and a fast free one increment. The slow paths unfold the
+ * two counts, change them, and fold them again with set_counts().
+ * `others_live` counts the live objects of all chunks but the current one,
+ * whose count is therefore live - others_live.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* The default chunk: at least this big, and holding at least FA_MIN_SLOTS. */
+#define FA_CHUNK_DEFAULT ((size_t)64 * 1024)
+#define FA_MIN_SLOTS ((size_t)32)
+/* One carve batch in fast mode links at most this many bytes of slots. */
+#define FA_CARVE_BYTES ((size_t)4096)
+
+/* ---- the folded counts ---- */
+
+static void set_counts(fa_pool *p, size_t fast_len, size_t headroom)
+{
+    size_t avail = fast_len < headroom ? fast_len : headroom;
+    p->avail = (ptrdiff_t)avail;
+    p->fast_gap = fast_len - avail;
+    p->headroom_gap = headroom - avail;
+}
+
+/* ---- chunk lists ---- */
+
+static fa_chunk **list_head(fa_pool *p, enum fa_chunk_list which)
+{
+    switch (which) {
+    case FA_LIST_PARTIAL: return &p->partial;
+    case FA_LIST_FULL: return &p->full;
+    case FA_LIST_EMPTY: return &p->empty;
+    case FA_LIST_CURRENT: break;
+    }
+    return NULL;
+}
+
+static void list_push(fa_pool *p, fa_chunk *c, enum fa_chunk_list which)
+{
+    fa_chunk **head = list_head(p, which);
+    c->list = (uint8_t)which;
+    c->prev = NULL;
+    c->next = *head;
+    if (*head != NULL) {
+        (*head)->prev = c;
+    }
+    *head = c;
+}
+
+static void list_remove(fa_pool *p, fa_chunk *c)
+{
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        *list_head(p, (enum fa_chunk_list)c->list) = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    c->next = c->prev = NULL;
+}
+
+/* ---- chunks from and back to the source ---- */
+
+static fa_chunk *chunk_new(fa_pool *p)
+{
+    if (p->max_bytes != 0 &&
+        p->max_bytes / p->chunk_size < p->nchunks + 1) {
+        return NULL;
+    }
+    bool zeroed = false;
+    fa_chunk *c = p->source.map(p->source.ctx, p->chunk_size, p->chunk_size,
+                                &zeroed);
+    if (c == NULL) {
+        return NULL;
+    }
+    if (((uintptr_t)c & ~p->chunk_mask) != 0) {
+        fa_report(FA_ERR_CORRUPT, p, c,
+                  "the page source returned a misaligned block");
+        return NULL;
+    }
+    c->magic = FA_CHUNK_MAGIC;
+    c->pool = p;
+    c->next = c->prev = NULL;
+    c->free = NULL;
+    c->carve = c->hwm = fa_chunk_base(p, c);
+    c->nlive = 0;
+    c->zeroed = zeroed;
+    p->nchunks++;
+    return c;
+}
+
+/* Runs `release` on every slot ever carved and gives the chunk back. */
+static void chunk_release(fa_pool *p, fa_chunk *c)
+{
+    if (p->release != NULL) {
+        for (char *s = fa_chunk_base(p, c); s < c->hwm; s += p->slot) {
+            p->release(p->arg, s);
+        }
+    }
+    c->magic = 0;
+    p->source.unmap(p->source.ctx, c, p->chunk_size);
+    p->nchunks--;
+}
+
+/* ---- the current chunk ---- */
+
+/* Puts a chunk that is not current on the list its state calls for; a
+ * chunk with no live object is reset to carving in address order. */
+static void file_chunk(fa_pool *p, fa_chunk *c)
+{
+    if (c->nlive == 0) {
+        c->free = NULL;
+        c->carve = fa_chunk_base(p, c);
+        list_push(p, c, FA_LIST_EMPTY);
+    } else if (c->free == NULL && c->carve == fa_chunk_end(p, c)) {
+        list_push(p, c, FA_LIST_FULL);
+    } else {
+        list_push(p, c, FA_LIST_PARTIAL);
+    }
+}
+
+/* Stops allocating from the current chunk: its cached free list and live
+ * count go back into its header. */
+static void retire_current(fa_pool *p)
+{
+    fa_chunk *c = p->cur;
+    c->nlive = (uint32_t)(fa_pool_live(p) - p->others_live);
+    p->others_live += c->nlive;
+    if (p->fast_mode) {
+        c->free = p->fast_free;
+        p->fast_free = NULL;
+        set_counts(p, 0, fa_headroom(p));
+    }
+    p->cur = NULL;
+    p->fast_chunk = FA_NO_CHUNK;
+    file_chunk(p, c);
+}
+
+static void make_current(fa_pool *p, fa_chunk *c)
+{
+    list_remove(p, c);
+    p->others_live -= c->nlive;
+    c->list = FA_LIST_CURRENT;
+    p->cur = c;
+    if (p->fast_mode) {
+        size_t carved = fa_slot_index(p, (size_t)(c->carve - fa_chunk_base(p, c)));
+        p->fast_free = c->free;
+        c->free = NULL;
+        p->fast_chunk = (uintptr_t)c;
+        set_counts(p, carved - c->nlive, fa_headroom(p));
+    }
+}
+
+static bool chunk_has_room(const fa_pool *p, const fa_chunk *c)
+{
+    return fa_chunk_free_list(p, c) != NULL || c->carve < fa_chunk_end(p, c);
+}
+
+/* Returns a current chunk with a free or uncarved slot, moving on to a
+ * partial chunk, then an empty one, then a new one; NULL when out of
+ * memory. Partial chunks go first so that empty ones stay trimmable. */
+static fa_chunk *ensure_current(fa_pool *p)
+{
+    fa_chunk *c = p->cur;
+    if (c != NULL && chunk_has_room(p, c)) {
+        return c;
+    }
+    if (c != NULL) {
+        retire_current(p);
+    }
+    c = p->partial != NULL ? p->partial : p->empty;
+    if (c == NULL) {
+        c = chunk_new(p);
+        if (c == NULL) {
+            return NULL;
+        }
+        list_push(p, c, FA_LIST_EMPTY);
+    }
+    make_current(p, c);
+    return c;
+}
+
+/* ---- carving ---- */
+
+/* Carves one slot of the current chunk. *dirty says whether it may hold
+ * anything but zeros. `first` runs on slots carved for the first time. */
+static void *carve_one(fa_pool *p, fa_chunk *c, bool *dirty)
+{
+    char *obj = c->carve;
+    c->carve += p->slot;
+    if (obj < c->hwm) {
+        *dirty = true;
+        return obj;
+    }
+    c->hwm = c->carve;
+    *dirty = !c->zeroed;
+    if (p->first != NULL) {
+        p->first(p->arg, obj);
+    }
+    return obj;
+}
+
+/* Fast mode: carves up to a page of slots onto the (empty) cached free list,
+ * lowest address first. `first` runs before the links are written, since a
+ * link overwrites an object's first word. */
+static void carve_batch(fa_pool *p, fa_chunk *c)
+{
+    size_t left = (size_t)(fa_chunk_end(p, c) - c->carve) / p->slot;
+    size_t n = FA_CARVE_BYTES / p->slot;
+    n = n == 0 ? 1 : (n > left ? left : n);
+    char *start = c->carve;
+    char *stop = start + n * p->slot;
+    if (stop > c->hwm) {
+        if (p->first != NULL) {
+            for (char *s = c->hwm > start ? c->hwm : start; s < stop;
+                 s += p->slot) {
+                p->first(p->arg, s);
+            }
+        }
+        c->hwm = stop;
+    }
+    void *next = p->fast_free;
+    for (size_t i = n; i-- > 0;) {
+        void **slot = (void **)(void *)(start + i * p->slot);
+        *slot = next;
+        next = slot;
+    }
+    p->fast_free = next;
+    c->carve = stop;
+    set_counts(p, fa_fast_len(p) + n, fa_headroom(p));
+}
+
+/* ---- allocation ---- */
+
+/* Counts one allocation that took `taken` objects off the cached list. */
+static void count_alloc(fa_pool *p, size_t taken)
+{
+    size_t headroom = fa_headroom(p);
+    if (headroom != 0) {
+        headroom--;
+    } else {
+        p->peak++;
+    }
+    set_counts(p, fa_fast_len(p) - taken, headroom);
+    p->allocs++;
+}
+
+/* Fast mode: an object from the cached list, refilled when empty. */
+static void *take_fast(fa_pool *p)
+{
+    if (p->fast_free == NULL) {
+        fa_chunk *c = ensure_current(p);
+        if (c == NULL) {
+            return NULL;
+        }
+        if (p->fast_free == NULL) {
+            carve_batch(p, c);
+        }
+    }
+    void **obj = p->fast_free;
+    p->fast_free = *obj;
+    return obj;
+}
+
+/* Slow mode: one object from the current chunk's own list or carving, with
+ * the per-object work (zeroing) done here. */
+static void *take_slow_mode(fa_pool *p)
+{
+    fa_chunk *c = ensure_current(p);
+    if (c == NULL) {
+        return NULL;
+    }
+    void *obj;
+    bool dirty = true;
+    if (c->free != NULL) {
+        obj = c->free;
+        c->free = *(void **)obj;
+    } else {
+        obj = carve_one(p, c, &dirty);
+    }
+    if ((p->flags & FA_ZERO) && dirty) {
+        memset(obj, 0, p->size);
+    }
+    return obj;
+}
+
+static FA_COLD void bad_pool(const fa_pool *p)
+{
+    fa_report(FA_ERR_BAD_POOL, NULL, p, "the pool is not initialised");
+}
+
+static __attribute__((noinline)) void *alloc_slow(fa_pool *p)
+{
+    p->avail++; /* undo the fast path's decrement */
+    if (FA_UNLIKELY(p->magic != FA_POOL_MAGIC)) {
+        bad_pool(p);
+        errno = EINVAL;
+        return NULL;
+    }
+    void *obj = p->fast_mode ? take_fast(p) : take_slow_mode(p);
+    if (obj == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    count_alloc(p, p->fast_mode ? 1 : 0);
+    return obj;
+}
+
+/* The fast path: pop the cached list of the current chunk. avail > 0
+ * means the list is not empty and live stays at or below its peak. */
+static inline void *alloc_one(fa_pool *p)
+{
+    void **obj = p->fast_free;
+    if (FA_LIKELY(--p->avail >= 0)) {
+        p->fast_free = *obj;
+        p->allocs++;
+        return obj;
+    }
+    return alloc_slow(p);
+}
+
+void *fa_pool_alloc(fa_pool *p)
+{
+    return alloc_one(p);
+}
+
+size_t fa_pool_alloc_bulk(fa_pool *p, void **out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i] = alloc_one(p);
+        if (out[i] == NULL) {
+            return i;
+        }
+    }
+    return n;
+}
+
+/* ---- free ---- */
+
+/* The checks that cost nothing measurable, on every free that leaves the
+ * fast path: the chunk is this pool's, the pointer is a slot's start, and
+ * the slot is carved. */
+static bool free_is_valid(fa_pool *p, fa_chunk *c, void *obj)
+{
+    if (c->magic != FA_CHUNK_MAGIC || c->pool != p) {
+        fa_report(FA_ERR_FOREIGN, p, obj, "no chunk of this pool holds it");
+        return false;
+    }
+    char *base = fa_chunk_base(p, c);
+    if ((char *)obj < base) {
+        fa_report(FA_ERR_FOREIGN, p, obj, "it points into a chunk header");
+        return false;
+    }
+    if (!fa_slot_aligned(p, (size_t)((char *)obj - base))) {
+        fa_report(FA_ERR_INTERIOR, p, obj, "it points inside a slot");
+        return false;
+    }
+    if ((char *)obj >= c->carve) {
+        fa_report(FA_ERR_DOUBLE_FREE, p, obj, "the slot is not allocated");
+        return false;
+    }
+    return true;
+}
+
+/* A free into a chunk other than the current one. */
+static void free_to_other(fa_pool *p, fa_chunk *c, void *obj)
+{
+    bool was_full = c->list == FA_LIST_FULL;
+    *(void **)obj = c->free;
+    c->free = obj;
+    c->nlive--;
+    p->others_live--;
+    if (c->nlive == 0 || was_full) {
+        list_remove(p, c);
+        file_chunk(p, c);
+    }
+}
+
+static __attribute__((noinline)) void free_slow(fa_pool *p, void *obj)
+{
+    if (obj == NULL) {
+        return;
+    }
+    if (FA_UNLIKELY(p->magic != FA_POOL_MAGIC)) {
+        bad_pool(p);
+        return;
+    }
+    fa_chunk *c = fa_chunk_of(p, obj);
+    if (!free_is_valid(p, c, obj)) {
+        return;
+    }
+    if (c == p->cur) { /* slow mode: the list lives in the header */
+        *(void **)obj = c->free;
+        c->free = obj;
+    } else {
+        free_to_other(p, c, obj);
+    }
+    set_counts(p, fa_fast_len(p), fa_headroom(p) + 1);
+}
+
+/* The fast path: push onto the cached list when the object is in the
+ * current chunk. FA_NO_CHUNK never matches, which sends NULL, every object
+ * in slow mode and every other chunk's object to free_slow. */
+static inline void free_one(fa_pool *p, void *obj)
+{
+    if (FA_LIKELY(((uintptr_t)obj & p->chunk_mask) == p->fast_chunk)) {
+        *(void **)obj = p->fast_free;
+        p->fast_free = obj;
+        p->avail++;
+        return;
+    }
+    free_slow(p, obj);
+}
+
+void fa_pool_free(fa_pool *p, void *obj)
+{
+    free_one(p, obj);
+}
+
+void fa_pool_free_bulk(fa_pool *p, void *const *objs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free_one(p, objs[i]);
+    }
+}
+
+/* ---- init, reserve, trim, destroy ---- */
+
+static bool is_pow2(size_t x)
+{
+    return x != 0 && (x & (x - 1)) == 0;
+}
+
+static size_t round_up(size_t x, size_t align)
+{
+    return (x + align - 1) & ~(align - 1);
+}
+
+static size_t default_chunk_size(size_t slot)
+{
+    size_t want = FA_CHUNK_HEADER + FA_MIN_SLOTS * slot;
+    size_t chunk = FA_CHUNK_DEFAULT;
+    while (chunk < want && chunk < FA_CHUNK_MAX) {
+        chunk <<= 1;
+    }
+    return chunk;
+}
+
+/* The geometry a config asks for: 0, or EINVAL with nothing written. */
+static int config_geometry(const fa_config *cfg, size_t *slot_out,
+                           size_t *chunk_out)
+{
+    size_t align = cfg->align != 0 ? cfg->align : (cfg->size >= 16 ? 16 : 8);
+    if (cfg->size == 0 || cfg->size > FA_CHUNK_MAX || !is_pow2(align) ||
+        align > FA_ALIGN_MAX) {
+        return EINVAL;
+    }
+    if (align < _Alignof(void *)) {
+        align = _Alignof(void *); /* the free-list link must be aligned */
+    }
+    size_t size = cfg->size < sizeof(void *) ? sizeof(void *) : cfg->size;
+    size_t slot = round_up(size, align);
+    size_t chunk = cfg->chunk_size != 0 ? cfg->chunk_size
+                                        : default_chunk_size(slot);
+    if (!is_pow2(chunk) || chunk < FA_CHUNK_MIN || chunk > FA_CHUNK_MAX ||
+        chunk - FA_CHUNK_HEADER < slot) {
+        return EINVAL;
+    }
+    *slot_out = slot;
+    *chunk_out = chunk;
+    return 0;
+}
+
+int fa_pool_init(fa_pool *p, const fa_config *cfg)
+{
+    size_t slot, chunk;
+    if (p == NULL || cfg == NULL || config_geometry(cfg, &slot, &chunk) != 0) {
+        return EINVAL;
+    }
+    const fa_source *src = cfg->source != NULL ? cfg->source : fa_os_source();
+    if ((cfg->flags & ~(unsigned)FA_ZERO) != 0 ||
+        ((cfg->flags & FA_ZERO) && cfg->first != NULL) ||
+        (cfg->max_bytes != 0 && cfg->max_bytes < chunk) ||
+        src->map == NULL || src->unmap == NULL) {
+        return EINVAL;
+    }
+    memset(p, 0, sizeof *p);
+    p->fast_chunk = FA_NO_CHUNK;
+    p->chunk_mask = ~(uintptr_t)(chunk - 1);
+    p->magic = FA_POOL_MAGIC;
+    p->flags = cfg->flags;
+    p->fast_mode = (cfg->flags & FA_ZERO) == 0;
+    p->size = cfg->size;
+    p->slot = slot;
+    p->chunk_size = chunk;
+    p->nslots = (chunk - FA_CHUNK_HEADER) / slot;
+    p->first_offset = chunk - p->nslots * slot;
+    p->slot_divisor = UINT64_MAX / slot + 1;
+    p->max_bytes = cfg->max_bytes;
+    p->first = cfg->first;
+    p->release = cfg->release;
+    p->arg = cfg->arg;
+    p->source = *src;
+    p->name = cfg->name != NULL ? cfg->name : "unnamed";
+    return 0;
+}
+
+int fa_pool_reserve(fa_pool *p, size_t n)
+{
+    /* Every slot that is not live is free or uncarved, in some chunk. */
+    size_t room = p->nchunks * p->nslots - fa_pool_live(p);
+    while (room < n) {
+        fa_chunk *c = chunk_new(p);
+        if (c == NULL) {
+            return ENOMEM;
+        }
+        list_push(p, c, FA_LIST_EMPTY);
+        room += p->nslots;
+    }
+    return 0;
+}
+
+size_t fa_pool_trim(fa_pool *p)
+{
+    size_t before = p->nchunks;
+    if (p->cur != NULL && fa_chunk_live(p, p->cur) == 0) {
+        retire_current(p);
+    }
+    while (p->empty != NULL) {
+        fa_chunk *c = p->empty;
+        list_remove(p, c);
+        chunk_release(p, c);
+    }
+    size_t bytes = (before - p->nchunks) * p->chunk_size;
+    p->bytes_trimmed += bytes;
+    return bytes;
+}
+
+static void release_list(fa_pool *p, fa_chunk *c)
+{
+    while (c != NULL) {
+        fa_chunk *next = c->next;
+        chunk_release(p, c);
+        c = next;
+    }
+}
+
+void fa_pool_destroy(fa_pool *p)
+{
+    if (p->magic != FA_POOL_MAGIC) {
+        bad_pool(p);
+        return;
+    }
+    if (p->cur != NULL) {
+        chunk_release(p, p->cur);
+    }
+    release_list(p, p->partial);
+    release_list(p, p->full);
+    release_list(p, p->empty);
+    memset(p, 0, sizeof *p);
+    p->fast_chunk = FA_NO_CHUNK;
+}

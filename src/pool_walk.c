@@ -1,0 +1,199 @@
+/*
+ * pool_walk.c - visiting a pool's live objects and verifying its
+ * invariants (docs/design.md, "Walk and check").
+ *
+ * A slot is live when it is carved and not on its chunk's free list, so a
+ * walk marks the free slots of a chunk in a bitmap and visits the rest. The
+ * bitmap lives on the stack and covers WINDOW_SLOTS slots at a time; a
+ * chunk with more carved slots is walked in several windows.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+#define WINDOW_SLOTS ((size_t)32768)
+
+typedef struct window {
+    uint64_t bits[WINDOW_SLOTS / 64];
+} window;
+
+static void mark_free(const fa_pool *p, const fa_chunk *c, window *w,
+                      size_t lo, size_t hi)
+{
+    char *base = fa_chunk_base(p, c);
+    memset(w->bits, 0, sizeof w->bits);
+    for (void *f = fa_chunk_free_list(p, c); f != NULL; f = *(void **)f) {
+        size_t i = fa_slot_index(p, (size_t)((char *)f - base));
+        if (i >= lo && i < hi) {
+            w->bits[(i - lo) / 64] |= UINT64_C(1) << ((i - lo) % 64);
+        }
+    }
+}
+
+static void walk_chunk(const fa_pool *p, const fa_chunk *c,
+                       void (*fn)(void *obj, void *arg), void *arg)
+{
+    if (fa_chunk_live(p, c) == 0) {
+        return;
+    }
+    char *base = fa_chunk_base(p, c);
+    size_t carved = fa_slot_index(p, (size_t)(c->carve - base));
+    window w;
+    for (size_t lo = 0; lo < carved; lo += WINDOW_SLOTS) {
+        size_t hi = carved - lo > WINDOW_SLOTS ? lo + WINDOW_SLOTS : carved;
+        mark_free(p, c, &w, lo, hi);
+        for (size_t i = lo; i < hi; i++) {
+            if ((w.bits[(i - lo) / 64] >> ((i - lo) % 64) & 1) == 0) {
+                fn(base + i * p->slot, arg);
+            }
+        }
+    }
+}
+
+void fa_pool_walk(fa_pool *p, void (*fn)(void *obj, void *arg), void *arg)
+{
+    if (p->cur != NULL) {
+        walk_chunk(p, p->cur, fn, arg);
+    }
+    const fa_chunk *lists[] = {p->partial, p->full};
+    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
+        for (const fa_chunk *c = lists[l]; c != NULL; c = c->next) {
+            walk_chunk(p, c, fn, arg);
+        }
+    }
+}
+
+/* ---- fa_pool_check ---- */
+
+static bool broken(const fa_pool *p, const void *addr, const char *what)
+{
+    fa_report(FA_ERR_CORRUPT, p, addr, what);
+    return false;
+}
+
+/* Follows c's free list: every link a carved slot's start, and no more
+ * links than carved slots (a cycle would exceed that). */
+static bool free_list_ok(const fa_pool *p, const fa_chunk *c, size_t *count)
+{
+    char *base = fa_chunk_base(p, c);
+    size_t carved = fa_slot_index(p, (size_t)(c->carve - base));
+    size_t n = 0;
+    for (char *f = fa_chunk_free_list(p, c); f != NULL; f = *(char **)(void *)f) {
+        if (f < base || f >= c->carve ||
+            !fa_slot_aligned(p, (size_t)(f - base))) {
+            return broken(p, f, "a free-list link points outside the "
+                                "carved slots of its chunk");
+        }
+        if (++n > carved) {
+            return broken(p, c, "a free list is longer than its chunk");
+        }
+    }
+    *count = n;
+    return true;
+}
+
+static bool chunk_state_ok(const fa_pool *p, const fa_chunk *c, size_t live,
+                           size_t nfree)
+{
+    char *base = fa_chunk_base(p, c);
+    bool carved_all = c->carve == fa_chunk_end(p, c);
+    switch ((enum fa_chunk_list)c->list) {
+    case FA_LIST_CURRENT:
+        return c == p->cur || broken(p, c, "a second current chunk");
+    case FA_LIST_EMPTY:
+        return (live == 0 && c->carve == base) ||
+               broken(p, c, "an empty chunk is not reset");
+    case FA_LIST_FULL:
+        return (nfree == 0 && carved_all) ||
+               broken(p, c, "a full chunk has room");
+    case FA_LIST_PARTIAL:
+        return (live > 0 && (nfree > 0 || !carved_all)) ||
+               broken(p, c, "a partial chunk is full or empty");
+    }
+    return broken(p, c, "a chunk is on no known list");
+}
+
+static bool chunk_ok(const fa_pool *p, const fa_chunk *c, size_t *others)
+{
+    if (c->magic != FA_CHUNK_MAGIC || c->pool != p) {
+        return broken(p, c, "a chunk header is overwritten");
+    }
+    char *base = fa_chunk_base(p, c);
+    char *end = fa_chunk_end(p, c);
+    if (c->carve < base || c->carve > c->hwm || c->hwm > end ||
+        !fa_slot_aligned(p, (size_t)(c->carve - base)) ||
+        !fa_slot_aligned(p, (size_t)(c->hwm - base))) {
+        return broken(p, c, "a chunk's carving marks are out of order");
+    }
+    size_t nfree;
+    if (!free_list_ok(p, c, &nfree)) {
+        return false;
+    }
+    size_t live = fa_chunk_live(p, c);
+    if (fa_slot_index(p, (size_t)(c->carve - base)) != live + nfree) {
+        return broken(p, c, "carved slots != live + free in a chunk");
+    }
+    if (c != p->cur) {
+        *others += live;
+    } else if (p->fast_mode && nfree != fa_fast_len(p)) {
+        return broken(p, c, "the cached free list's length is miscounted");
+    }
+    return chunk_state_ok(p, c, live, nfree);
+}
+
+static bool list_ok(const fa_pool *p, const fa_chunk *head,
+                    enum fa_chunk_list which, size_t *nchunks, size_t *others)
+{
+    const fa_chunk *prev = NULL;
+    for (const fa_chunk *c = head; c != NULL; prev = c, c = c->next) {
+        if (++*nchunks > p->nchunks) {
+            return broken(p, c, "the chunk lists hold more chunks than "
+                                "the pool counts");
+        }
+        if (c->prev != prev || c->list != which) {
+            return broken(p, c, "a chunk list's links are broken");
+        }
+        if (!chunk_ok(p, c, others)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool fa_pool_check(const fa_pool *p)
+{
+    if (p->magic != FA_POOL_MAGIC) {
+        fa_report(FA_ERR_BAD_POOL, NULL, p, "the pool is not initialised");
+        return false;
+    }
+    if (fa_headroom(p) > p->peak || p->avail < 0 ||
+        (p->fast_gap != 0 && p->headroom_gap != 0)) {
+        return broken(p, p, "the fast-path counts are broken");
+    }
+    size_t nchunks = 0, others = 0;
+    if (p->cur != NULL) {
+        nchunks = 1;
+        if (!chunk_ok(p, p->cur, &others)) {
+            return false;
+        }
+        if (p->cur->list != FA_LIST_CURRENT) {
+            return broken(p, p->cur, "the current chunk is on a list");
+        }
+    }
+    if (!list_ok(p, p->partial, FA_LIST_PARTIAL, &nchunks, &others) ||
+        !list_ok(p, p->full, FA_LIST_FULL, &nchunks, &others) ||
+        !list_ok(p, p->empty, FA_LIST_EMPTY, &nchunks, &others)) {
+        return false;
+    }
+    if (nchunks != p->nchunks) {
+        return broken(p, p, "the chunk lists miss chunks the pool counts");
+    }
+    if (others != p->others_live || others > fa_pool_live(p)) {
+        return broken(p, p, "the live counts of the chunks do not add up");
+    }
+    if ((p->cur == NULL || !p->fast_mode) &&
+        (p->fast_free != NULL || fa_fast_len(p) != 0)) {
+        return broken(p, p, "a cached free list without a current chunk");
+    }
+    return true;
+}
