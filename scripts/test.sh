@@ -1,0 +1,62 @@
+#!/bin/sh
+# test.sh - the whole test suite, as `make test` runs it:
+#   1. gcc build, warnings as errors, every test;
+#   2. clang build, warnings as errors, every test;
+#   3. ASan+UBSan build, every test;
+#   4. every test under Valgrind memcheck (zero errors, no leaks);
+#   5. install, then build and run a consumer through pkg-config and through
+#      CMake's find_package.
+# It ends with one line "summary: N passed, M failed" counting the tests of
+# every stage.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+JOBS=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+
+# Adds the counts of a ctest run's "N tests failed out of M" line.
+count_ctest() {
+    line=$(grep -E 'tests? failed out of [0-9]+' "$1" | tail -n 1)
+    if [ -z "$line" ]; then
+        failed=$((failed + 1))
+        return
+    fi
+    f=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/')
+    t=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/')
+    passed=$((passed + t - f))
+    failed=$((failed + f))
+}
+
+# stage NAME BUILD_DIR CMAKE_ARGS... : configure, build and run ctest.
+stage() {
+    name=$1 dir=$2
+    shift 2
+    echo "=== $name"
+    if ! cmake -S . -B "$dir" -DFIXALLOC_WERROR=ON "$@" >"$dir.log" 2>&1 ||
+       ! cmake --build "$dir" -j "$JOBS" >>"$dir.log" 2>&1; then
+        cat "$dir.log"
+        echo "$name: build failed"
+        failed=$((failed + 1))
+        return
+    fi
+    (cd "$dir" && ctest --output-on-failure -j "$JOBS") >"$dir.ctest" 2>&1
+    tail -n 20 "$dir.ctest"
+    count_ctest "$dir.ctest"
+}
+
+stage "gcc" build-test-gcc -DCMAKE_C_COMPILER=gcc
+stage "clang" build-test-clang -DCMAKE_C_COMPILER=clang
+stage "asan+ubsan" build-test-asan -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_BUILD_TYPE=Debug -DFIXALLOC_SANITIZE=address,undefined
+stage "valgrind memcheck" build-test-valgrind -DCMAKE_C_COMPILER=gcc \
+    -DFIXALLOC_VALGRIND=ON
+
+echo "=== installed package"
+if sh scripts/consumer.sh build-test-consumer; then
+    passed=$((passed + 2))
+else
+    failed=$((failed + 2))
+fi
+
+echo "summary: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
