@@ -105,6 +105,18 @@ FA_API int fa_static_source_init(fa_static_source *s, void *buf, size_t len,
 /* Every object handed out reads as zeros. Memory fresh from a source that
  * says it is zeroed is not cleared again. Cannot be combined with `first`. */
 #define FA_ZERO 0x1u
+/* Checked mode: detects double frees, foreign and interior pointers, writes
+ * to freed objects (freed slots are poisoned and verified on reuse),
+ * corrupted free-list links, and objects still live at destroy; each is
+ * reported through the error handler. The environment variable
+ * FIXALLOC_CHECK=1 turns it on for every pool created afterwards. Costs a
+ * bitmap of one bit per slot, and time on every call. */
+#define FA_CHECKED 0x2u
+/* Hardened mode: free-list links are stored encoded with a per-pool secret
+ * and their own address (as glibc's safe-linking does) and verified when
+ * followed, so an overwrite of a freed object cannot steer the allocator to
+ * an address of the attacker's choosing. */
+#define FA_HARDENED 0x4u
 
 /* One config struct: zero-initialised fields mean defaults. */
 typedef struct fa_config {
@@ -212,8 +224,11 @@ typedef struct fa_pool {
     /* private, geometry and callbacks: */
     uint32_t magic;
     unsigned flags;
-    bool fast_mode;
-    bool source_zeroes;
+    bool fast_mode;        /* no per-object work: the fast paths are on */
+    bool checked;          /* FA_CHECKED, or FIXALLOC_CHECK in the environment */
+    bool tracked;          /* memory annotated for Valgrind or ASan */
+    uintptr_t link_key;    /* FA_HARDENED: the secret links are encoded with */
+    void *registry;        /* checked mode: the set of this pool's chunks */
     size_t size, slot, chunk_size, nslots, first_offset;
     uint64_t slot_divisor; /* for exact division by slot size */
     size_t max_bytes;

@@ -8,10 +8,12 @@
 #define FIXALLOC_INTERNAL_H
 
 #include "fixalloc.h"
+#include "track.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define FA_LIKELY(x) __builtin_expect(!!(x), 1)
 #define FA_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -132,6 +134,54 @@ static inline void *fa_chunk_free_list(const fa_pool *p, const fa_chunk *c)
 {
     return (c == p->cur && p->fast_mode) ? p->fast_free : c->free;
 }
+
+/* ---- free-list links ---- */
+
+/* What a link is encoded with: nothing, or in hardened mode the pool's
+ * secret and the link's own address (its random upper bits). */
+static inline uintptr_t fa_link_mix(const fa_pool *p, const void *slot)
+{
+    return p->link_key == 0 ? 0 : p->link_key ^ ((uintptr_t)slot >> 12);
+}
+
+/* Reads the link in a free slot. The fast paths, used only by pools without
+ * encoding or tracking, read links directly. */
+static inline void *fa_link_get(const fa_pool *p, void *slot)
+{
+    uintptr_t v;
+    fa_track_open(p->tracked, slot, sizeof v);
+    memcpy(&v, slot, sizeof v);
+    fa_track_close(p->tracked, slot, sizeof v);
+    return (void *)(v ^ fa_link_mix(p, slot));
+}
+
+static inline void fa_link_set(const fa_pool *p, void *slot, void *next)
+{
+    uintptr_t v = (uintptr_t)next ^ fa_link_mix(p, slot);
+    fa_track_open(p->tracked, slot, sizeof v);
+    memcpy(slot, &v, sizeof v);
+    fa_track_close(p->tracked, slot, sizeof v);
+}
+
+/* ---- checked mode and tracking (debug.c) ---- */
+
+bool fa_env_checked(void);
+int fa_debug_init(fa_pool *p);
+void fa_debug_destroy(fa_pool *p);
+/* Registers a new chunk; false when out of memory. */
+bool fa_debug_chunk_new(fa_pool *p, fa_chunk *c);
+void fa_debug_chunk_release(fa_pool *p, fa_chunk *c);
+/* Whether c is one of p's chunks (always true unless checked). */
+bool fa_debug_owns(const fa_pool *p, const fa_chunk *c);
+/* An object handed out; `reused` when it was freed before, `zeroed` when
+ * it reads as zeros. */
+void fa_debug_alloc(fa_pool *p, fa_chunk *c, void *obj, bool reused,
+                    bool zeroed);
+/* An object given back; false (after a report) for a double free. */
+bool fa_debug_free(fa_pool *p, fa_chunk *c, void *obj);
+
+/* The secret of a hardened pool (source.c: the OS's randomness). */
+uintptr_t fa_random_word(void);
 
 /* Reports misuse through the error handler. */
 FA_COLD void fa_report(fa_error_kind kind, const fa_pool *p, const void *addr,

@@ -104,6 +104,10 @@ static fa_chunk *chunk_new(fa_pool *p)
     c->carve = c->hwm = fa_chunk_base(p, c);
     c->nlive = 0;
     c->zeroed = zeroed;
+    if (!fa_debug_chunk_new(p, c)) {
+        p->source.unmap(p->source.ctx, c, p->chunk_size);
+        return NULL;
+    }
     p->nchunks++;
     return c;
 }
@@ -111,6 +115,7 @@ static fa_chunk *chunk_new(fa_pool *p)
 /* Runs `release` on every slot ever carved and gives the chunk back. */
 static void chunk_release(fa_pool *p, fa_chunk *c)
 {
+    fa_debug_chunk_release(p, c);
     if (p->release != NULL) {
         for (char *s = fa_chunk_base(p, c); s < c->hwm; s += p->slot) {
             p->release(p->arg, s);
@@ -214,7 +219,9 @@ static void *carve_one(fa_pool *p, fa_chunk *c, bool *dirty)
     c->hwm = c->carve;
     *dirty = !c->zeroed;
     if (p->first != NULL) {
+        fa_track_open(p->tracked, obj, p->slot);
         p->first(p->arg, obj);
+        fa_track_close(p->tracked, obj, p->slot);
     }
     return obj;
 }
@@ -270,6 +277,7 @@ static void *take_fast(fa_pool *p)
     if (p->fast_free == NULL) {
         fa_chunk *c = ensure_current(p);
         if (c == NULL) {
+            errno = ENOMEM;
             return NULL;
         }
         if (p->fast_free == NULL) {
@@ -281,22 +289,52 @@ static void *take_fast(fa_pool *p)
     return obj;
 }
 
+/* Whether `next`, read from a free slot of c, can be a link of c's list:
+ * NULL, or the start of a carved slot of c. */
+static bool link_ok(const fa_pool *p, const fa_chunk *c, const char *next)
+{
+    char *base = fa_chunk_base(p, c);
+    return next == NULL ||
+           (next >= base && next < c->carve &&
+            fa_slot_aligned(p, (size_t)(next - base)));
+}
+
+/* Pops the head of c's own list, verifying the link it follows. NULL with
+ * errno EFAULT (after a report) when the link is corrupted. */
+static void *pop_verified(fa_pool *p, fa_chunk *c)
+{
+    void *obj = c->free;
+    void *next = fa_link_get(p, obj);
+    if (!link_ok(p, c, next)) {
+        fa_report(FA_ERR_CORRUPT, p, obj, "the free-list link in this free "
+                  "object was overwritten");
+        errno = EFAULT;
+        return NULL;
+    }
+    c->free = next;
+    return obj;
+}
+
 /* Slow mode: one object from the current chunk's own list or carving, with
- * the per-object work (zeroing) done here. */
+ * the per-object work (checks, tracking, zeroing) done here. */
 static void *take_slow_mode(fa_pool *p)
 {
     fa_chunk *c = ensure_current(p);
     if (c == NULL) {
+        errno = ENOMEM;
         return NULL;
     }
     void *obj;
     bool dirty = true;
     if (c->free != NULL) {
-        obj = c->free;
-        c->free = *(void **)obj;
+        obj = pop_verified(p, c);
+        if (obj == NULL) {
+            return NULL;
+        }
     } else {
         obj = carve_one(p, c, &dirty);
     }
+    fa_debug_alloc(p, c, obj, dirty, !dirty);
     if ((p->flags & FA_ZERO) && dirty) {
         memset(obj, 0, p->size);
     }
@@ -318,7 +356,6 @@ static __attribute__((noinline)) void *alloc_slow(fa_pool *p)
     }
     void *obj = p->fast_mode ? take_fast(p) : take_slow_mode(p);
     if (obj == NULL) {
-        errno = ENOMEM;
         return NULL;
     }
     count_alloc(p, p->fast_mode ? 1 : 0);
@@ -374,7 +411,7 @@ static bool free_is_valid(fa_pool *p, fa_chunk *c, void *obj)
         fa_report(FA_ERR_INTERIOR, p, obj, "it points inside a slot");
         return false;
     }
-    if ((char *)obj >= c->carve) {
+    if ((char *)obj >= c->carve || obj == fa_chunk_free_list(p, c)) {
         fa_report(FA_ERR_DOUBLE_FREE, p, obj, "the slot is not allocated");
         return false;
     }
@@ -385,7 +422,7 @@ static bool free_is_valid(fa_pool *p, fa_chunk *c, void *obj)
 static void free_to_other(fa_pool *p, fa_chunk *c, void *obj)
 {
     bool was_full = c->list == FA_LIST_FULL;
-    *(void **)obj = c->free;
+    fa_link_set(p, obj, c->free);
     c->free = obj;
     c->nlive--;
     p->others_live--;
@@ -405,11 +442,15 @@ static __attribute__((noinline)) void free_slow(fa_pool *p, void *obj)
         return;
     }
     fa_chunk *c = fa_chunk_of(p, obj);
-    if (!free_is_valid(p, c, obj)) {
+    if (!fa_debug_owns(p, c)) {
+        fa_report(FA_ERR_FOREIGN, p, obj, "no chunk of this pool holds it");
+        return;
+    }
+    if (!free_is_valid(p, c, obj) || !fa_debug_free(p, c, obj)) {
         return;
     }
     if (c == p->cur) { /* slow mode: the list lives in the header */
-        *(void **)obj = c->free;
+        fa_link_set(p, obj, c->free);
         c->free = obj;
     } else {
         free_to_other(p, c, obj);
@@ -465,9 +506,24 @@ static size_t default_chunk_size(size_t slot)
     return chunk;
 }
 
-/* The geometry a config asks for: 0, or EINVAL with nothing written. */
-static int config_geometry(const fa_config *cfg, size_t *slot_out,
-                           size_t *chunk_out)
+/* Slots per chunk: as many as fit after the header and, in checked mode,
+ * a bitmap of one bit per slot. */
+static size_t slots_per_chunk(size_t chunk, size_t slot, bool checked)
+{
+    size_t n = (chunk - FA_CHUNK_HEADER) / slot;
+    while (checked && n > 0 &&
+           FA_CHUNK_HEADER + (n + 63) / 64 * 8 + n * slot > chunk) {
+        n--;
+    }
+    return n;
+}
+
+typedef struct geometry {
+    size_t slot, chunk, nslots;
+} geometry;
+
+/* The geometry a config asks for: 0, or EINVAL. */
+static int config_geometry(const fa_config *cfg, bool checked, geometry *g)
 {
     size_t align = cfg->align != 0 ? cfg->align : (cfg->size >= 16 ? 16 : 8);
     if (cfg->size == 0 || cfg->size > FA_CHUNK_MAX || !is_pow2(align) ||
@@ -478,49 +534,67 @@ static int config_geometry(const fa_config *cfg, size_t *slot_out,
         align = _Alignof(void *); /* the free-list link must be aligned */
     }
     size_t size = cfg->size < sizeof(void *) ? sizeof(void *) : cfg->size;
-    size_t slot = round_up(size, align);
-    size_t chunk = cfg->chunk_size != 0 ? cfg->chunk_size
-                                        : default_chunk_size(slot);
-    if (!is_pow2(chunk) || chunk < FA_CHUNK_MIN || chunk > FA_CHUNK_MAX ||
-        chunk - FA_CHUNK_HEADER < slot) {
+    g->slot = round_up(size, align);
+    g->chunk = cfg->chunk_size != 0 ? cfg->chunk_size
+                                    : default_chunk_size(g->slot);
+    if (!is_pow2(g->chunk) || g->chunk < FA_CHUNK_MIN ||
+        g->chunk > FA_CHUNK_MAX || g->chunk - FA_CHUNK_HEADER < g->slot) {
         return EINVAL;
     }
-    *slot_out = slot;
-    *chunk_out = chunk;
-    return 0;
+    g->nslots = slots_per_chunk(g->chunk, g->slot, checked);
+    return g->nslots == 0 ? EINVAL : 0;
+}
+
+/* The refusals that are not about geometry. */
+static bool config_valid(const fa_config *cfg, const fa_source *src,
+                         size_t chunk)
+{
+    return (cfg->flags & ~(unsigned)(FA_ZERO | FA_CHECKED | FA_HARDENED)) ==
+               0 &&
+           !((cfg->flags & FA_ZERO) && cfg->first != NULL) &&
+           (cfg->max_bytes == 0 || cfg->max_bytes >= chunk) &&
+           src->map != NULL && src->unmap != NULL;
 }
 
 int fa_pool_init(fa_pool *p, const fa_config *cfg)
 {
-    size_t slot, chunk;
-    if (p == NULL || cfg == NULL || config_geometry(cfg, &slot, &chunk) != 0) {
+    if (p == NULL || cfg == NULL) {
         return EINVAL;
     }
+    bool checked = (cfg->flags & FA_CHECKED) || fa_env_checked();
     const fa_source *src = cfg->source != NULL ? cfg->source : fa_os_source();
-    if ((cfg->flags & ~(unsigned)FA_ZERO) != 0 ||
-        ((cfg->flags & FA_ZERO) && cfg->first != NULL) ||
-        (cfg->max_bytes != 0 && cfg->max_bytes < chunk) ||
-        src->map == NULL || src->unmap == NULL) {
+    geometry g;
+    if (config_geometry(cfg, checked, &g) != 0 ||
+        !config_valid(cfg, src, g.chunk)) {
         return EINVAL;
     }
     memset(p, 0, sizeof *p);
     p->fast_chunk = FA_NO_CHUNK;
-    p->chunk_mask = ~(uintptr_t)(chunk - 1);
-    p->magic = FA_POOL_MAGIC;
-    p->flags = cfg->flags;
-    p->fast_mode = (cfg->flags & FA_ZERO) == 0;
+    p->chunk_mask = ~(uintptr_t)(g.chunk - 1);
+    p->flags = cfg->flags | (checked ? FA_CHECKED : 0);
+    p->checked = checked;
+    p->tracked = fa_track_wanted();
+    p->link_key = (cfg->flags & FA_HARDENED) ? fa_random_word() : 0;
+    p->fast_mode = !(p->flags & (FA_ZERO | FA_CHECKED | FA_HARDENED)) &&
+                   !p->tracked;
     p->size = cfg->size;
-    p->slot = slot;
-    p->chunk_size = chunk;
-    p->nslots = (chunk - FA_CHUNK_HEADER) / slot;
-    p->first_offset = chunk - p->nslots * slot;
-    p->slot_divisor = UINT64_MAX / slot + 1;
+    p->slot = g.slot;
+    p->chunk_size = g.chunk;
+    p->nslots = g.nslots;
+    p->first_offset = g.chunk - g.nslots * g.slot;
+    p->slot_divisor = UINT64_MAX / g.slot + 1;
     p->max_bytes = cfg->max_bytes;
     p->first = cfg->first;
     p->release = cfg->release;
     p->arg = cfg->arg;
     p->source = *src;
     p->name = cfg->name != NULL ? cfg->name : "unnamed";
+    int err = fa_debug_init(p);
+    if (err != 0) {
+        memset(p, 0, sizeof *p);
+        return err;
+    }
+    p->magic = FA_POOL_MAGIC;
     return 0;
 }
 
@@ -570,6 +644,7 @@ void fa_pool_destroy(fa_pool *p)
         bad_pool(p);
         return;
     }
+    fa_debug_destroy(p);
     if (p->cur != NULL) {
         chunk_release(p, p->cur);
     }

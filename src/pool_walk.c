@@ -22,7 +22,8 @@ static void mark_free(const fa_pool *p, const fa_chunk *c, window *w,
 {
     char *base = fa_chunk_base(p, c);
     memset(w->bits, 0, sizeof w->bits);
-    for (void *f = fa_chunk_free_list(p, c); f != NULL; f = *(void **)f) {
+    for (void *f = fa_chunk_free_list(p, c); f != NULL;
+         f = fa_link_get(p, f)) {
         size_t i = fa_slot_index(p, (size_t)((char *)f - base));
         if (i >= lo && i < hi) {
             w->bits[(i - lo) / 64] |= UINT64_C(1) << ((i - lo) % 64);
@@ -78,7 +79,8 @@ static bool free_list_ok(const fa_pool *p, const fa_chunk *c, size_t *count)
     char *base = fa_chunk_base(p, c);
     size_t carved = fa_slot_index(p, (size_t)(c->carve - base));
     size_t n = 0;
-    for (char *f = fa_chunk_free_list(p, c); f != NULL; f = *(char **)(void *)f) {
+    for (char *f = fa_chunk_free_list(p, c); f != NULL;
+         f = fa_link_get(p, f)) {
         if (f < base || f >= c->carve ||
             !fa_slot_aligned(p, (size_t)(f - base))) {
             return broken(p, f, "a free-list link points outside the "

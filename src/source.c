@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
 
 /* ---- the OS: mmap and munmap ---- */
 
@@ -68,6 +70,20 @@ static const fa_source os_source = {os_map, os_unmap, NULL};
 const fa_source *fa_os_source(void)
 {
     return &os_source;
+}
+
+/* ---- randomness for hardened pools ---- */
+
+uintptr_t fa_random_word(void)
+{
+    uintptr_t w = 0;
+    if (getrandom(&w, sizeof w, GRND_NONBLOCK) != (ssize_t)sizeof w) {
+        /* No entropy yet (early boot): the clock and ASLR, mixed. */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        w = ((uintptr_t)&w ^ (uintptr_t)ts.tv_nsec) * (uintptr_t)0x9e3779b97f4a7c15u;
+    }
+    return w | 1; /* never zero: zero means "not hardened" */
 }
 
 /* ---- a caller's static buffer ---- */
