@@ -26,10 +26,24 @@
 /* How many live objects a leak report names. */
 #define LEAKS_NAMED 4
 
+/* An environment switch: set and not "0". */
+static bool env_on(const char *name, bool unset)
+{
+    const char *v = getenv(name);
+    if (v == NULL || v[0] == '\0') {
+        return unset;
+    }
+    return strcmp(v, "0") != 0;
+}
+
 bool fa_env_checked(void)
 {
-    const char *v = getenv("FIXALLOC_CHECK");
-    return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+    return env_on("FIXALLOC_CHECK", false);
+}
+
+bool fa_env_tracking(void)
+{
+    return env_on("FIXALLOC_TRACK", true);
 }
 
 /* ---- the set of a checked pool's chunks: open addressing ---- */

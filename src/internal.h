@@ -165,7 +165,9 @@ static inline void fa_link_set(const fa_pool *p, void *slot, void *next)
 
 /* ---- checked mode and tracking (debug.c) ---- */
 
+/* FIXALLOC_CHECK and FIXALLOC_TRACK, read when a pool is created. */
 bool fa_env_checked(void);
+bool fa_env_tracking(void);
 int fa_debug_init(fa_pool *p);
 void fa_debug_destroy(fa_pool *p);
 /* Registers a new chunk; false when out of memory. */

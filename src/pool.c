@@ -573,7 +573,7 @@ int fa_pool_init(fa_pool *p, const fa_config *cfg)
     p->chunk_mask = ~(uintptr_t)(g.chunk - 1);
     p->flags = cfg->flags | (checked ? FA_CHECKED : 0);
     p->checked = checked;
-    p->tracked = fa_track_wanted();
+    p->tracked = fa_track_wanted(fa_env_tracking());
     p->link_key = (cfg->flags & FA_HARDENED) ? fa_random_word() : 0;
     p->fast_mode = !(p->flags & (FA_ZERO | FA_CHECKED | FA_HARDENED)) &&
                    !p->tracked;

@@ -41,15 +41,17 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
-/* Whether pools created now should track their memory. */
-static inline bool fa_track_wanted(void)
+/* Whether pools created now should track their memory: under Valgrind or
+ * ASan, unless FIXALLOC_TRACK=0 in the environment (debug.c) turns it off,
+ * which lets the fast paths themselves run under those tools. */
+static inline bool fa_track_wanted(bool allowed)
 {
 #if FA_HAVE_VALGRIND
-    if (RUNNING_ON_VALGRIND) {
+    if (allowed && RUNNING_ON_VALGRIND) {
         return true;
     }
 #endif
-    return FA_HAVE_ASAN;
+    return allowed && FA_HAVE_ASAN;
 }
 
 /* Each helper takes `on`, the pool's tracking switch, first. */
