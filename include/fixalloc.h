@@ -216,7 +216,7 @@ struct fa_chunk;
  */
 typedef struct fa_pool {
     /* private, fast-path state, one cache line: */
-    void *fast_free;       /* free list of the current chunk (fast mode) */
+    void *fast_free;       /* free list of the current chunk */
     ptrdiff_t avail;       /* allocations the fast path may make */
     uintptr_t fast_chunk;  /* the current chunk's address, or 1 for none */
     uintptr_t chunk_mask;  /* ~(chunk_size - 1) */
@@ -224,7 +224,7 @@ typedef struct fa_pool {
     /* private, geometry and callbacks: */
     uint32_t magic;
     unsigned flags;
-    bool fast_mode;        /* no per-object work: the fast paths are on */
+    bool guarded;          /* checked, hardened or tracked: no fast paths */
     bool checked;          /* FA_CHECKED, or FIXALLOC_CHECK in the environment */
     bool tracked;          /* memory annotated for Valgrind or ASan */
     uintptr_t link_key;    /* FA_HARDENED: the secret links are encoded with */
@@ -294,6 +294,151 @@ FA_API bool fa_pool_check(const fa_pool *p);
 /* Gives every chunk back to the source (running `release` as trim does).
  * Objects still live are gone. The pool may be initialised again. */
 FA_API void fa_pool_destroy(fa_pool *p);
+
+/* ---------------------------------------------------------------------
+ * The cache
+ * ------------------------------------------------------------------- */
+
+/*
+ * A thread-safe cache of objects of one size: per-thread magazines (small
+ * stacks of free objects, after Bonwick and Adams's magazine layer in
+ * Solaris kmem and libumem) in front of a depot of full and empty
+ * magazines under a lock, in front of an fa_pool. An allocation or free
+ * that its thread's magazines can serve takes no lock and no atomic
+ * instruction. An object may be freed by any thread, not only the one that
+ * allocated it: the freeing thread's magazine takes it.
+ *
+ * Thread safety: alloc, free, their bulk forms, reserve, trim and stats may
+ * be called from any number of threads at once. walk, check and destroy
+ * may be called only while no other thread uses the cache.
+ *
+ * Cached memory is bounded: a thread holds at most two magazines per cache
+ * (given back to the depot when the thread exits), each of at most
+ * `magazine_rounds_max` objects (fa_cache_stats); by default the largest
+ * power of two of at most 128 KiB of slots, within [4, 1024] objects, so
+ * a thread caches at most 256 KiB per cache, or 8 objects when objects
+ * exceed 32 KiB. The depot keeps at most `depot_magazines` full magazines
+ * (16 by default); past that, freed objects go back to the pool.
+ * `max_bytes` caps the chunks of the pool, so it counts objects wherever
+ * they sit: live, in a magazine, or free in the pool. An allocation that
+ * meets the cap takes the depot's objects first and fails with ENOMEM
+ * only when the depot has none; objects in other threads' magazines are
+ * not taken back (at most the bound above per thread).
+ *
+ * Modes: with FA_ZERO, or when the pool tracks its memory for Valgrind or
+ * ASan, every call leaves the inline fast path to clear or annotate the
+ * object, still without a lock when the magazines serve it. A checked
+ * cache (FA_CHECKED, or FIXALLOC_CHECK=1) keeps no magazines: every call
+ * reaches the pool under the lock, so every misuse is detected there. In
+ * the other modes the fast path checks nothing: a foreign pointer or a
+ * double free is detected only when the object goes back to the pool.
+ *
+ * Threads and fork: a thread's magazines go back to the depot when it
+ * exits (a pthread key destructor); no object is stranded and nothing
+ * leaks however many threads come and go. A child process of fork() can
+ * use every cache; the objects that the parent's other threads held in
+ * their magazines at the fork stay counted as live in the child.
+ *
+ * Callbacks: `first`, `release` and a page source are called with the
+ * cache's lock held and must not call the cache.
+ */
+typedef struct fa_cache fa_cache;
+
+/* Caches that may exist at once. */
+#define FA_CACHE_MAX 1024
+
+/* Tuning of fa_cache_create_opts; zero fields mean defaults. */
+typedef struct fa_cache_options {
+    /* Objects per magazine, fixed; 0 means adaptive: it starts at
+     * min(64, 16 KiB / slot) (at least 4) and doubles, up to the bound
+     * above, while threads contend for the depot's lock. At most 65536. */
+    size_t magazine_rounds;
+    /* Full magazines (and as many empty ones) the depot keeps; 0 means
+     * 16. */
+    size_t depot_magazines;
+} fa_cache_options;
+
+/* A cache's counters, merged over its threads on request. Counts of other
+ * threads still running are as of their last visit to the depot; those of
+ * the calling thread and of threads that have exited are exact. */
+typedef struct fa_cache_counters {
+    fa_stats pool;          /* the pool behind the depot; its `live` counts
+                             * objects in magazines too */
+    size_t live;            /* allocated from the cache and not freed */
+    uint64_t allocs, frees; /* ever */
+    uint64_t alloc_depot;   /* allocations that went to the depot: the
+                             * rest were magazine hits */
+    uint64_t free_depot;    /* frees that went to the depot */
+    size_t in_threads;      /* objects in threads' magazines */
+    size_t in_depot;        /* objects in the depot's full magazines */
+    size_t threads;         /* threads holding magazines of this cache */
+    size_t magazines;       /* magazines allocated, wherever they are */
+    size_t magazine_rounds; /* size of new magazines now */
+    size_t magazine_rounds_max;
+    size_t depot_full, depot_empty, depot_max;
+    uint64_t full_gets, full_puts;   /* full magazines out of, into the depot */
+    uint64_t empty_gets, empty_puts; /* empty magazines out of, into it */
+    uint64_t pool_fills;    /* objects moved from the pool to magazines */
+    uint64_t pool_flushes;  /* objects moved from magazines to the pool */
+    uint64_t depot_visits;  /* depot lock acquisitions */
+    uint64_t depot_contended; /* of them, those that had to wait */
+    uint64_t resizes;       /* times the magazine size grew */
+} fa_cache_counters;
+
+/* Returns a new cache, or NULL with errno EINVAL for a config that
+ * fa_pool_init refuses (or magazine_rounds above 65536), ENOMEM, or
+ * EAGAIN when FA_CACHE_MAX caches exist. The config is used as by
+ * fa_pool_init (`name` is not copied). opt may be NULL. */
+FA_API fa_cache *fa_cache_create(const fa_config *cfg);
+FA_API fa_cache *fa_cache_create_opts(const fa_config *cfg,
+                                      const fa_cache_options *opt);
+
+/* Returns an object, or NULL with errno ENOMEM (see max_bytes above). */
+FA_API void *fa_cache_alloc(fa_cache *c);
+
+/* Gives an object back; any thread may free any object of the cache.
+ * NULL is a no-op. As with the pool, the object's first word is
+ * overwritten when it reaches the pool; in a magazine it is left alone. */
+FA_API void fa_cache_free(fa_cache *c, void *obj);
+
+/* Allocates up to n objects into out; returns how many (fewer only when
+ * out of memory, with errno ENOMEM). */
+FA_API size_t fa_cache_alloc_bulk(fa_cache *c, void **out, size_t n);
+
+/* Frees n objects (NULL entries are skipped). */
+FA_API void fa_cache_free_bulk(fa_cache *c, void *const *objs, size_t n);
+
+/* Makes sure the pool can hand out n more objects without a source call.
+ * Returns 0, ENOMEM, or EINVAL for a bad cache. */
+FA_API int fa_cache_reserve(fa_cache *c, size_t n);
+
+/* Gives the calling thread's magazines and the depot's back to the pool,
+ * frees those magazines, and trims the pool; returns the bytes given back
+ * to the source. Other threads' magazines are untouched. */
+FA_API size_t fa_cache_trim(fa_cache *c);
+
+/* Calls fn(obj, arg) once for each live object. Only while no other
+ * thread uses the cache: every magazine, other threads' too, is emptied
+ * into the pool first. fn must not call the cache. */
+FA_API void fa_cache_walk(fa_cache *c, void (*fn)(void *obj, void *arg),
+                          void *arg);
+
+/* Fills *out with the cache's counters, merged over its threads. */
+FA_API void fa_cache_stats(fa_cache *c, fa_cache_counters *out);
+
+/* Writes a readable dump of *s (the pool's too) to f. */
+FA_API void fa_cache_stats_print(const fa_cache_counters *s, FILE *f);
+
+/* Verifies the depot, every thread's magazines (each object is the
+ * pool's) and the pool (fa_pool_check). Only while no other thread uses
+ * the cache. Reports the first broken invariant (FA_ERR_CORRUPT) and
+ * returns false, or returns true. */
+FA_API bool fa_cache_check(fa_cache *c);
+
+/* Frees every magazine, every thread's too, and gives every chunk back to
+ * the source. Only while no other thread uses the cache; objects still
+ * live are gone. NULL is a no-op. */
+FA_API void fa_cache_destroy(fa_cache *c);
 
 #ifdef __cplusplus
 }

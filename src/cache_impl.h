@@ -67,7 +67,7 @@ typedef struct fa_tentry {
 
 /* Caches that may exist at once: each has an index into every thread's
  * table. */
-#define FA_CACHE_SLOTS 1024
+#define FA_CACHE_SLOTS FA_CACHE_MAX
 
 /* Byte size of one entry in a table: whole cache lines, so that the hot
  * words of an entry share one line. */
@@ -135,6 +135,12 @@ struct fa_cache {
 };
 
 /* ---- cache_thread.c: the registry of caches and per-thread tables ---- */
+
+/* The calling thread's table (as char *, entries at + c->toff), or the
+ * shared all-zero table. initial-exec: one load from the thread pointer,
+ * no call, also in the shared library. */
+extern _Thread_local char *fa_tls_table
+    __attribute__((tls_model("initial-exec")));
 
 /* Gives c an id and its table offset; 0, or EAGAIN when FA_CACHE_SLOTS
  * caches exist. */

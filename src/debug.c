@@ -174,12 +174,16 @@ static void report_leaks(fa_pool *p, size_t live)
     fa_report(FA_ERR_LEAK, p, named[0], detail);
 }
 
-void fa_debug_destroy(fa_pool *p)
+void fa_debug_leaks(fa_pool *p)
 {
     size_t live = fa_pool_live(p);
     if (p->checked && live > 0) {
         report_leaks(p, live);
     }
+}
+
+void fa_debug_destroy(fa_pool *p)
+{
     free(p->registry);
     p->registry = NULL;
     fa_track_pool_destroy(p->tracked, p);
@@ -226,6 +230,28 @@ static size_t slot_number(const fa_pool *p, const fa_chunk *c,
                                      fa_chunk_base(p, c)));
 }
 
+/* Checked pools poison every slot that is not live, from its carving on,
+ * except pools with a constructor: their objects keep what `first` built
+ * across free and reuse, so poison would destroy it. */
+static bool poisons(const fa_pool *p)
+{
+    return p->checked && p->first == NULL;
+}
+
+static void poison_slot(fa_pool *p, void *obj)
+{
+    fa_track_open(p->tracked, obj, p->slot);
+    memset((char *)obj + sizeof(void *), FA_POISON, p->slot - sizeof(void *));
+    fa_track_close(p->tracked, obj, p->slot);
+}
+
+void fa_debug_poison(fa_pool *p, char *first_slot, size_t n)
+{
+    for (size_t i = 0; poisons(p) && i < n; i++) {
+        poison_slot(p, first_slot + i * p->slot);
+    }
+}
+
 /* Verifies that a slot coming back from the free list kept its poison. */
 static void verify_poison(fa_pool *p, void *obj)
 {
@@ -244,17 +270,17 @@ static void verify_poison(fa_pool *p, void *obj)
     fa_track_close(p->tracked, obj, p->slot);
 }
 
-void fa_debug_alloc(fa_pool *p, fa_chunk *c, void *obj, bool reused,
-                    bool zeroed)
+void fa_debug_alloc(fa_pool *p, fa_chunk *c, void *obj)
 {
+    if (poisons(p)) {
+        verify_poison(p, obj);
+    }
     if (p->checked) {
-        if (reused) {
-            verify_poison(p, obj);
-        }
         size_t i = slot_number(p, c, obj);
         live_bits(c)[i / 64] |= UINT64_C(1) << (i % 64);
     }
-    fa_track_alloc(p->tracked, p, obj, p->size, zeroed);
+    /* A constructed object's contents are meaningful; others are not. */
+    fa_track_alloc(p->tracked, p, obj, p->size, p->first != NULL);
 }
 
 bool fa_debug_free(fa_pool *p, fa_chunk *c, void *obj)
@@ -267,9 +293,9 @@ bool fa_debug_free(fa_pool *p, fa_chunk *c, void *obj)
             return false;
         }
         live_bits(c)[i / 64] &= ~bit;
-        fa_track_open(p->tracked, obj, p->slot);
-        memset((char *)obj + sizeof(void *), FA_POISON,
-               p->slot - sizeof(void *));
+    }
+    if (poisons(p)) {
+        poison_slot(p, obj);
     }
     fa_track_free(p->tracked, p, obj, p->slot);
     return true;

@@ -49,9 +49,9 @@ enum fa_chunk_list {
  *   slot below hwm and never on one above it;
  *   slots at or above hwm are untouched since the source handed them out and
  *   read as zeros when `zeroed` is set.
- * While a chunk is the pool's current chunk in fast mode, its free list head
- * lives in pool->fast_free and its live count is derived (see pool.c); the
- * `free` and `nlive` fields here are stale until the chunk is retired.
+ * While a chunk is the pool's current chunk, its free list head lives in
+ * pool->fast_free and its live count is derived (see pool.c); the `free`
+ * and `nlive` fields here are stale until the chunk is retired.
  */
 typedef struct fa_chunk {
     uint64_t magic;              /* FA_CHUNK_MAGIC */
@@ -132,7 +132,7 @@ static inline size_t fa_chunk_live(const fa_pool *p, const fa_chunk *c)
 /* The head of chunk c's free list, wherever it is kept. */
 static inline void *fa_chunk_free_list(const fa_pool *p, const fa_chunk *c)
 {
-    return (c == p->cur && p->fast_mode) ? p->fast_free : c->free;
+    return c == p->cur ? p->fast_free : c->free;
 }
 
 /* ---- free-list links ---- */
@@ -163,22 +163,33 @@ static inline void fa_link_set(const fa_pool *p, void *slot, void *next)
     fa_track_close(p->tracked, slot, sizeof v);
 }
 
+/* Clears the link word of a slot being handed out. */
+static inline void fa_link_clear(const fa_pool *p, void *slot)
+{
+    fa_track_open(p->tracked, slot, sizeof(void *));
+    memset(slot, 0, sizeof(void *));
+    fa_track_close(p->tracked, slot, sizeof(void *));
+}
+
 /* ---- checked mode and tracking (debug.c) ---- */
 
 /* FIXALLOC_CHECK and FIXALLOC_TRACK, read when a pool is created. */
 bool fa_env_checked(void);
 bool fa_env_tracking(void);
 int fa_debug_init(fa_pool *p);
+/* At destroy: reports objects still live (checked mode), while the chunks
+ * are still there; then, after they are gone, frees what init took. */
+void fa_debug_leaks(fa_pool *p);
 void fa_debug_destroy(fa_pool *p);
 /* Registers a new chunk; false when out of memory. */
 bool fa_debug_chunk_new(fa_pool *p, fa_chunk *c);
 void fa_debug_chunk_release(fa_pool *p, fa_chunk *c);
 /* Whether c is one of p's chunks (always true unless checked). */
 bool fa_debug_owns(const fa_pool *p, const fa_chunk *c);
-/* An object handed out; `reused` when it was freed before, `zeroed` when
- * it reads as zeros. */
-void fa_debug_alloc(fa_pool *p, fa_chunk *c, void *obj, bool reused,
-                    bool zeroed);
+/* Poisons n freshly carved slots from `first_slot` on (checked mode). */
+void fa_debug_poison(fa_pool *p, char *first_slot, size_t n);
+/* An object handed out. */
+void fa_debug_alloc(fa_pool *p, fa_chunk *c, void *obj);
 /* An object given back; false (after a report) for a double free. */
 bool fa_debug_free(fa_pool *p, fa_chunk *c, void *obj);
 

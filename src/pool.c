@@ -35,6 +35,9 @@
 static void set_counts(fa_pool *p, size_t fast_len, size_t headroom)
 {
     size_t avail = fast_len < headroom ? fast_len : headroom;
+    if (p->guarded) {
+        avail = 0; /* every allocation takes the slow path */
+    }
     p->avail = (ptrdiff_t)avail;
     p->fast_gap = fast_len - avail;
     p->headroom_gap = headroom - avail;
@@ -150,11 +153,9 @@ static void retire_current(fa_pool *p)
     fa_chunk *c = p->cur;
     c->nlive = (uint32_t)(fa_pool_live(p) - p->others_live);
     p->others_live += c->nlive;
-    if (p->fast_mode) {
-        c->free = p->fast_free;
-        p->fast_free = NULL;
-        set_counts(p, 0, fa_headroom(p));
-    }
+    c->free = p->fast_free;
+    p->fast_free = NULL;
+    set_counts(p, 0, fa_headroom(p));
     p->cur = NULL;
     p->fast_chunk = FA_NO_CHUNK;
     file_chunk(p, c);
@@ -166,13 +167,14 @@ static void make_current(fa_pool *p, fa_chunk *c)
     p->others_live -= c->nlive;
     c->list = FA_LIST_CURRENT;
     p->cur = c;
-    if (p->fast_mode) {
-        size_t carved = fa_slot_index(p, (size_t)(c->carve - fa_chunk_base(p, c)));
-        p->fast_free = c->free;
-        c->free = NULL;
-        p->fast_chunk = (uintptr_t)c;
-        set_counts(p, carved - c->nlive, fa_headroom(p));
-    }
+    size_t carved = fa_slot_index(p, (size_t)(c->carve - fa_chunk_base(p, c)));
+    p->fast_free = c->free;
+    c->free = NULL;
+    /* FA_ZERO pools clear objects as they are freed, and guarded ones
+     * check every free: neither has a fast free. */
+    bool fast_free = !p->guarded && !(p->flags & FA_ZERO);
+    p->fast_chunk = fast_free ? (uintptr_t)c : FA_NO_CHUNK;
+    set_counts(p, carved - c->nlive, fa_headroom(p));
 }
 
 static bool chunk_has_room(const fa_pool *p, const fa_chunk *c)
@@ -206,29 +208,27 @@ static fa_chunk *ensure_current(fa_pool *p)
 
 /* ---- carving ---- */
 
-/* Carves one slot of the current chunk. *dirty says whether it may hold
- * anything but zeros. `first` runs on slots carved for the first time. */
-static void *carve_one(fa_pool *p, fa_chunk *c, bool *dirty)
+/* Prepares slots carved for the first time: cleared for FA_ZERO when the
+ * source did not hand them out zeroed, constructed by `first`, and, in
+ * checked mode, poisoned like freed slots. */
+static void carve_fresh(fa_pool *p, fa_chunk *c, char *fresh, char *stop)
 {
-    char *obj = c->carve;
-    c->carve += p->slot;
-    if (obj < c->hwm) {
-        *dirty = true;
-        return obj;
+    if ((p->flags & FA_ZERO) && !p->guarded && !c->zeroed) {
+        memset(fresh, 0, (size_t)(stop - fresh));
     }
-    c->hwm = c->carve;
-    *dirty = !c->zeroed;
-    if (p->first != NULL) {
-        fa_track_open(p->tracked, obj, p->slot);
-        p->first(p->arg, obj);
-        fa_track_close(p->tracked, obj, p->slot);
+    for (char *s = fresh; p->first != NULL && s < stop; s += p->slot) {
+        fa_track_open(p->tracked, s, p->slot);
+        p->first(p->arg, s);
+        fa_track_close(p->tracked, s, p->slot);
     }
-    return obj;
+    if (p->checked) {
+        fa_debug_poison(p, fresh, (size_t)(stop - fresh) / p->slot);
+    }
 }
 
-/* Fast mode: carves up to a page of slots onto the (empty) cached free list,
- * lowest address first. `first` runs before the links are written, since a
- * link overwrites an object's first word. */
+/* Carves up to a page of the current chunk's slots onto the (empty) cached
+ * free list, lowest address first. `first` runs before the links are
+ * written, since a link overwrites an object's first word. */
 static void carve_batch(fa_pool *p, fa_chunk *c)
 {
     size_t left = (size_t)(fa_chunk_end(p, c) - c->carve) / p->slot;
@@ -237,18 +237,13 @@ static void carve_batch(fa_pool *p, fa_chunk *c)
     char *start = c->carve;
     char *stop = start + n * p->slot;
     if (stop > c->hwm) {
-        if (p->first != NULL) {
-            for (char *s = c->hwm > start ? c->hwm : start; s < stop;
-                 s += p->slot) {
-                p->first(p->arg, s);
-            }
-        }
+        carve_fresh(p, c, c->hwm > start ? c->hwm : start, stop);
         c->hwm = stop;
     }
     void *next = p->fast_free;
     for (size_t i = n; i-- > 0;) {
-        void **slot = (void **)(void *)(start + i * p->slot);
-        *slot = next;
+        void *slot = start + i * p->slot;
+        fa_link_set(p, slot, next);
         next = slot;
     }
     p->fast_free = next;
@@ -258,8 +253,8 @@ static void carve_batch(fa_pool *p, fa_chunk *c)
 
 /* ---- allocation ---- */
 
-/* Counts one allocation that took `taken` objects off the cached list. */
-static void count_alloc(fa_pool *p, size_t taken)
+/* Counts one allocation, which took an object off the cached list. */
+static void count_alloc(fa_pool *p)
 {
     size_t headroom = fa_headroom(p);
     if (headroom != 0) {
@@ -267,26 +262,22 @@ static void count_alloc(fa_pool *p, size_t taken)
     } else {
         p->peak++;
     }
-    set_counts(p, fa_fast_len(p) - taken, headroom);
+    set_counts(p, fa_fast_len(p) - 1, headroom);
     p->allocs++;
 }
 
-/* Fast mode: an object from the cached list, refilled when empty. */
-static void *take_fast(fa_pool *p)
+/* Makes sure the cached list is not empty: carving, or moving on to
+ * another chunk. False when out of memory. */
+static bool refill(fa_pool *p)
 {
-    if (p->fast_free == NULL) {
-        fa_chunk *c = ensure_current(p);
-        if (c == NULL) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        if (p->fast_free == NULL) {
-            carve_batch(p, c);
-        }
+    fa_chunk *c = ensure_current(p);
+    if (c == NULL) {
+        return false;
     }
-    void **obj = p->fast_free;
-    p->fast_free = *obj;
-    return obj;
+    if (p->fast_free == NULL) {
+        carve_batch(p, c);
+    }
+    return true;
 }
 
 /* Whether `next`, read from a free slot of c, can be a link of c's list:
@@ -299,43 +290,23 @@ static bool link_ok(const fa_pool *p, const fa_chunk *c, const char *next)
             fa_slot_aligned(p, (size_t)(next - base)));
 }
 
-/* Pops the head of c's own list, verifying the link it follows. NULL with
- * errno EFAULT (after a report) when the link is corrupted. */
-static void *pop_verified(fa_pool *p, fa_chunk *c)
+/* Guarded pools: pops the cached list, verifying the link it follows, and
+ * does the per-object work. NULL with errno EFAULT (after a report) when
+ * the link is corrupted. */
+static void *pop_guarded(fa_pool *p)
 {
-    void *obj = c->free;
+    void *obj = p->fast_free;
     void *next = fa_link_get(p, obj);
-    if (!link_ok(p, c, next)) {
+    if (!link_ok(p, p->cur, next)) {
         fa_report(FA_ERR_CORRUPT, p, obj, "the free-list link in this free "
                   "object was overwritten");
         errno = EFAULT;
         return NULL;
     }
-    c->free = next;
-    return obj;
-}
-
-/* Slow mode: one object from the current chunk's own list or carving, with
- * the per-object work (checks, tracking, zeroing) done here. */
-static void *take_slow_mode(fa_pool *p)
-{
-    fa_chunk *c = ensure_current(p);
-    if (c == NULL) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    void *obj;
-    bool dirty = true;
-    if (c->free != NULL) {
-        obj = pop_verified(p, c);
-        if (obj == NULL) {
-            return NULL;
-        }
-    } else {
-        obj = carve_one(p, c, &dirty);
-    }
-    fa_debug_alloc(p, c, obj, dirty, !dirty);
-    if ((p->flags & FA_ZERO) && dirty) {
+    p->fast_free = next;
+    fa_link_clear(p, obj);
+    fa_debug_alloc(p, p->cur, obj);
+    if (p->flags & FA_ZERO) {
         memset(obj, 0, p->size);
     }
     return obj;
@@ -354,21 +325,35 @@ static __attribute__((noinline)) void *alloc_slow(fa_pool *p)
         errno = EINVAL;
         return NULL;
     }
-    void *obj = p->fast_mode ? take_fast(p) : take_slow_mode(p);
-    if (obj == NULL) {
+    if (p->fast_free == NULL && !refill(p)) {
+        errno = ENOMEM;
         return NULL;
     }
-    count_alloc(p, p->fast_mode ? 1 : 0);
+    void **obj;
+    if (p->guarded) {
+        obj = pop_guarded(p);
+        if (obj == NULL) {
+            return NULL;
+        }
+    } else {
+        obj = p->fast_free;
+        p->fast_free = *obj;
+        *obj = NULL;
+    }
+    count_alloc(p);
     return obj;
 }
 
 /* The fast path: pop the cached list of the current chunk. avail > 0
- * means the list is not empty and live stays at or below its peak. */
+ * means the list is not empty and live stays at or below its peak. The
+ * link is cleared, so an object never shows a pointer into the pool, and
+ * an FA_ZERO object (cleared when it was freed) reads as zeros. */
 static inline void *alloc_one(fa_pool *p)
 {
     void **obj = p->fast_free;
     if (FA_LIKELY(--p->avail >= 0)) {
         p->fast_free = *obj;
+        *obj = NULL;
         p->allocs++;
         return obj;
     }
@@ -442,20 +427,26 @@ static __attribute__((noinline)) void free_slow(fa_pool *p, void *obj)
         return;
     }
     fa_chunk *c = fa_chunk_of(p, obj);
-    if (!fa_debug_owns(p, c)) {
+    if (p->checked && !fa_debug_owns(p, c)) {
         fa_report(FA_ERR_FOREIGN, p, obj, "no chunk of this pool holds it");
         return;
     }
-    if (!free_is_valid(p, c, obj) || !fa_debug_free(p, c, obj)) {
+    if (!free_is_valid(p, c, obj) ||
+        (p->guarded && !fa_debug_free(p, c, obj))) {
         return;
     }
-    if (c == p->cur) { /* slow mode: the list lives in the header */
-        fa_link_set(p, obj, c->free);
-        c->free = obj;
+    if ((p->flags & FA_ZERO) && !p->guarded) {
+        memset(obj, 0, p->size); /* guarded pools clear on allocation */
+    }
+    size_t fast_len = fa_fast_len(p);
+    if (c == p->cur) {
+        fa_link_set(p, obj, p->fast_free);
+        p->fast_free = obj;
+        fast_len++;
     } else {
         free_to_other(p, c, obj);
     }
-    set_counts(p, fa_fast_len(p), fa_headroom(p) + 1);
+    set_counts(p, fast_len, fa_headroom(p) + 1);
 }
 
 /* The fast path: push onto the cached list when the object is in the
@@ -575,8 +566,7 @@ int fa_pool_init(fa_pool *p, const fa_config *cfg)
     p->checked = checked;
     p->tracked = fa_track_wanted(fa_env_tracking());
     p->link_key = (cfg->flags & FA_HARDENED) ? fa_random_word() : 0;
-    p->fast_mode = !(p->flags & (FA_ZERO | FA_CHECKED | FA_HARDENED)) &&
-                   !p->tracked;
+    p->guarded = (p->flags & (FA_CHECKED | FA_HARDENED)) || p->tracked;
     p->size = cfg->size;
     p->slot = g.slot;
     p->chunk_size = g.chunk;
@@ -644,13 +634,14 @@ void fa_pool_destroy(fa_pool *p)
         bad_pool(p);
         return;
     }
-    fa_debug_destroy(p);
+    fa_debug_leaks(p);
     if (p->cur != NULL) {
         chunk_release(p, p->cur);
     }
     release_list(p, p->partial);
     release_list(p, p->full);
     release_list(p, p->empty);
+    fa_debug_destroy(p);
     memset(p, 0, sizeof *p);
     p->fast_chunk = FA_NO_CHUNK;
 }

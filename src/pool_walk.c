@@ -137,7 +137,7 @@ static bool chunk_ok(const fa_pool *p, const fa_chunk *c, size_t *others)
     }
     if (c != p->cur) {
         *others += live;
-    } else if (p->fast_mode && nfree != fa_fast_len(p)) {
+    } else if (nfree != fa_fast_len(p)) {
         return broken(p, c, "the cached free list's length is miscounted");
     }
     return chunk_state_ok(p, c, live, nfree);
@@ -168,8 +168,9 @@ bool fa_pool_check(const fa_pool *p)
         fa_report(FA_ERR_BAD_POOL, NULL, p, "the pool is not initialised");
         return false;
     }
-    if (fa_headroom(p) > p->peak || p->avail < 0 ||
-        (p->fast_gap != 0 && p->headroom_gap != 0)) {
+    bool folded = p->guarded ? p->avail == 0
+                             : (p->fast_gap == 0 || p->headroom_gap == 0);
+    if (fa_headroom(p) > p->peak || p->avail < 0 || !folded) {
         return broken(p, p, "the fast-path counts are broken");
     }
     size_t nchunks = 0, others = 0;
@@ -193,8 +194,7 @@ bool fa_pool_check(const fa_pool *p)
     if (others != p->others_live || others > fa_pool_live(p)) {
         return broken(p, p, "the live counts of the chunks do not add up");
     }
-    if ((p->cur == NULL || !p->fast_mode) &&
-        (p->fast_free != NULL || fa_fast_len(p) != 0)) {
+    if (p->cur == NULL && (p->fast_free != NULL || fa_fast_len(p) != 0)) {
         return broken(p, p, "a cached free list without a current chunk");
     }
     return true;
