@@ -11,10 +11,13 @@
  * calls on one pool (one thread, or a lock), exactly as the Go runtime does
  * with its fixalloc. Different pools are independent.
  *
- * Freed objects: the first word (sizeof(void *) bytes) of an object is
- * overwritten when it is freed. The rest of a freed object's bytes are kept
- * as they were, unless FA_ZERO is set, in which case every object handed out
- * reads as zeros.
+ * Free slots: the first word (sizeof(void *) bytes) of a free slot holds
+ * the free-list link, so it is overwritten when an object is freed, and
+ * also while a slot waits to be handed out for the first time (after
+ * `first` ran). The allocator clears it when it hands the object out: an
+ * object's first word always reads as zero at allocation. Every other byte
+ * of a freed object keeps its value (checked mode poisons it; FA_ZERO
+ * clears it).
  */
 #ifndef FIXALLOC_H
 #define FIXALLOC_H
@@ -121,7 +124,8 @@ FA_API int fa_static_source_init(fa_static_source *s, void *buf, size_t len,
 /* One config struct: zero-initialised fields mean defaults. */
 typedef struct fa_config {
     /* Object size in bytes (required, > 0). The slot is max(size, one
-     * pointer) rounded up to the alignment. */
+     * pointer) rounded up to the alignment, or to a pointer's alignment
+     * when that is larger (the free-list link must be aligned). */
     size_t size;
     /* A power of two up to FA_ALIGN_MAX; 0 means 16 for sizes >= 16 and 8
      * below. */

@@ -270,6 +270,18 @@ static void verify_poison(fa_pool *p, void *obj)
     fa_track_close(p->tracked, obj, p->slot);
 }
 
+bool fa_debug_is_live(const fa_pool *p, const fa_chunk *c,
+                      const void *slot)
+{
+    if (!p->checked) {
+        return false;
+    }
+    const uint64_t *bits =
+        (const uint64_t *)(const void *)((const char *)c + FA_CHUNK_HEADER);
+    size_t i = slot_number(p, c, slot);
+    return (bits[i / 64] >> (i % 64) & 1) != 0;
+}
+
 void fa_debug_alloc(fa_pool *p, fa_chunk *c, void *obj)
 {
     if (poisons(p)) {

@@ -188,6 +188,9 @@ void fa_debug_chunk_release(fa_pool *p, fa_chunk *c);
 bool fa_debug_owns(const fa_pool *p, const fa_chunk *c);
 /* Poisons n freshly carved slots from `first_slot` on (checked mode). */
 void fa_debug_poison(fa_pool *p, char *first_slot, size_t n);
+/* Whether a slot of c is live (checked mode; false otherwise). */
+bool fa_debug_is_live(const fa_pool *p, const fa_chunk *c,
+                      const void *slot);
 /* An object handed out. */
 void fa_debug_alloc(fa_pool *p, fa_chunk *c, void *obj);
 /* An object given back; false (after a report) for a double free. */

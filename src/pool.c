@@ -287,7 +287,8 @@ static bool link_ok(const fa_pool *p, const fa_chunk *c, const char *next)
     char *base = fa_chunk_base(p, c);
     return next == NULL ||
            (next >= base && next < c->carve &&
-            fa_slot_aligned(p, (size_t)(next - base)));
+            fa_slot_aligned(p, (size_t)(next - base)) &&
+            !fa_debug_is_live(p, c, next));
 }
 
 /* Guarded pools: pops the cached list, verifying the link it follows, and
