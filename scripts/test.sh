@@ -3,8 +3,11 @@
 #   1. gcc build, warnings as errors, every test;
 #   2. clang build, warnings as errors, every test;
 #   3. ASan+UBSan build, every test;
-#   4. every test under Valgrind memcheck (zero errors, no leaks);
-#   5. install, then build and run a consumer through pkg-config and through
+#   4. ThreadSanitizer build, every test;
+#   5. every test under Valgrind memcheck (zero errors, no leaks);
+#   6. the fuzz target (libFuzzer, ASan+UBSan): the seed corpus, then
+#      FIXALLOC_FUZZ_SECONDS (default 60) of fuzzing;
+#   7. install, then build and run a consumer through pkg-config and through
 #      CMake's find_package.
 # It ends with one line "summary: N passed, M failed" counting the tests of
 # every stage.
@@ -48,8 +51,27 @@ stage "gcc" build-test-gcc -DCMAKE_C_COMPILER=gcc
 stage "clang" build-test-clang -DCMAKE_C_COMPILER=clang
 stage "asan+ubsan" build-test-asan -DCMAKE_C_COMPILER=clang \
     -DCMAKE_BUILD_TYPE=Debug -DFIXALLOC_SANITIZE=address,undefined
+stage "tsan" build-test-tsan -DCMAKE_C_COMPILER=clang \
+    -DFIXALLOC_SANITIZE=thread
 stage "valgrind memcheck" build-test-valgrind -DCMAKE_C_COMPILER=gcc \
     -DFIXALLOC_VALGRIND=ON
+
+echo "=== fuzz"
+dir=build-test-fuzz
+if cmake -S . -B $dir -DCMAKE_C_COMPILER=clang -DFIXALLOC_TESTS=OFF \
+        -DFIXALLOC_FUZZ=ON -DFIXALLOC_SANITIZE=address,undefined \
+        >"$dir.log" 2>&1 &&
+   cmake --build $dir -j "$JOBS" >>"$dir.log" 2>&1 &&
+   mkdir -p $dir/corpus &&
+   $dir/tests/fuzz/fuzz_pool -max_len=4096 \
+        -max_total_time="${FIXALLOC_FUZZ_SECONDS:-60}" \
+        $dir/corpus tests/fuzz/corpus >>"$dir.log" 2>&1; then
+    grep -E '^Done' "$dir.log"
+    passed=$((passed + 1))
+else
+    tail -n 40 "$dir.log"
+    failed=$((failed + 1))
+fi
 
 echo "=== installed package"
 if sh scripts/consumer.sh build-test-consumer; then

@@ -744,7 +744,6 @@ fa_cache *fa_cache_create_opts(const fa_config *cfg,
     c->mode = c->pool.checked ? FA_MODE_DIRECT
               : ((c->pool.flags & FA_ZERO) || c->pool.tracked) ? FA_MODE_SLOW
                                                                : FA_MODE_FAST;
-    c->size = cfg->size;
     cache_geometry(c, opt);
     lock_init(&c->lock);
     err = fa_registry_add(c);

@@ -107,7 +107,6 @@ struct fa_cache {
     bool adaptive;                /* magazine size grows with contention */
     size_t rounds_max;            /* largest magazine, in rounds */
     size_t depot_max;             /* most full (or empty) magazines kept */
-    size_t size;                  /* object size as configured */
 
     /* registry lock */
     fa_tentry *entries;           /* threads bound to this cache */
