@@ -282,7 +282,7 @@ bool fa_debug_is_live(const fa_pool *p, const fa_chunk *c,
     return (bits[i / 64] >> (i % 64) & 1) != 0;
 }
 
-void fa_debug_alloc(fa_pool *p, fa_chunk *c, void *obj)
+void fa_debug_alloc(fa_pool *p, fa_chunk *c, void *obj, bool reused)
 {
     if (poisons(p)) {
         verify_poison(p, obj);
@@ -291,8 +291,12 @@ void fa_debug_alloc(fa_pool *p, fa_chunk *c, void *obj)
         size_t i = slot_number(p, c, obj);
         live_bits(c)[i / 64] |= UINT64_C(1) << (i % 64);
     }
-    /* A constructed object's contents are meaningful; others are not. */
-    fa_track_alloc(p->tracked, p, obj, p->size, p->first != NULL);
+    /* The kept bytes of a freed object and what `first` built are
+     * meaningful; a fresh object's bytes are not, but for its first word,
+     * which the allocator cleared. */
+    fa_track_alloc(p->tracked, p, obj, p->size, reused || p->first != NULL);
+    fa_track_open(p->tracked, obj,
+                  p->size < sizeof(void *) ? p->size : sizeof(void *));
 }
 
 bool fa_debug_free(fa_pool *p, fa_chunk *c, void *obj)

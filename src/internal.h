@@ -191,8 +191,9 @@ void fa_debug_poison(fa_pool *p, char *first_slot, size_t n);
 /* Whether a slot of c is live (checked mode; false otherwise). */
 bool fa_debug_is_live(const fa_pool *p, const fa_chunk *c,
                       const void *slot);
-/* An object handed out. */
-void fa_debug_alloc(fa_pool *p, fa_chunk *c, void *obj);
+/* An object handed out; `reused` when it was freed before (its contents
+ * are the kept bytes of a freed object) rather than fresh. */
+void fa_debug_alloc(fa_pool *p, fa_chunk *c, void *obj, bool reused);
 /* An object given back; false (after a report) for a double free. */
 bool fa_debug_free(fa_pool *p, fa_chunk *c, void *obj);
 

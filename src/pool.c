@@ -253,8 +253,9 @@ static void carve_batch(fa_pool *p, fa_chunk *c)
 
 /* ---- allocation ---- */
 
-/* Counts one allocation, which took an object off the cached list. */
-static void count_alloc(fa_pool *p)
+/* Counts one allocation; `from_list` when it took an object off the
+ * cached list. */
+static void count_alloc(fa_pool *p, bool from_list)
 {
     size_t headroom = fa_headroom(p);
     if (headroom != 0) {
@@ -262,7 +263,7 @@ static void count_alloc(fa_pool *p)
     } else {
         p->peak++;
     }
-    set_counts(p, fa_fast_len(p) - 1, headroom);
+    set_counts(p, fa_fast_len(p) - (from_list ? 1 : 0), headroom);
     p->allocs++;
 }
 
@@ -291,9 +292,8 @@ static bool link_ok(const fa_pool *p, const fa_chunk *c, const char *next)
             !fa_debug_is_live(p, c, next));
 }
 
-/* Guarded pools: pops the cached list, verifying the link it follows, and
- * does the per-object work. NULL with errno EFAULT (after a report) when
- * the link is corrupted. */
+/* Guarded pools: pops the cached list, verifying the link it follows.
+ * NULL with errno EFAULT (after a report) when the link is corrupted. */
 static void *pop_guarded(fa_pool *p)
 {
     void *obj = p->fast_free;
@@ -306,10 +306,45 @@ static void *pop_guarded(fa_pool *p)
     }
     p->fast_free = next;
     fa_link_clear(p, obj);
-    fa_debug_alloc(p, p->cur, obj);
+    return obj;
+}
+
+/* Guarded pools: carves one slot straight to the caller, so that every
+ * object on the cached list was freed before and every carved one is
+ * known to be fresh, which tracking needs (the contents of a freed object
+ * are defined, those of a fresh one are not). */
+static void *carve_one(fa_pool *p, fa_chunk *c, bool *reused)
+{
+    char *obj = c->carve;
+    c->carve += p->slot;
+    *reused = obj < c->hwm;
+    if (!*reused) {
+        carve_fresh(p, c, obj, c->carve);
+        c->hwm = c->carve;
+    }
+    fa_link_clear(p, obj);
+    return obj;
+}
+
+/* Guarded pools: one object with its checks, annotations and zeroing. */
+static void *alloc_guarded(fa_pool *p)
+{
+    fa_chunk *c = ensure_current(p);
+    if (c == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    bool from_list = p->fast_free != NULL;
+    bool reused = true;
+    void *obj = from_list ? pop_guarded(p) : carve_one(p, c, &reused);
+    if (obj == NULL) {
+        return NULL;
+    }
+    fa_debug_alloc(p, c, obj, reused);
     if (p->flags & FA_ZERO) {
         memset(obj, 0, p->size);
     }
+    count_alloc(p, from_list);
     return obj;
 }
 
@@ -326,22 +361,17 @@ static __attribute__((noinline)) void *alloc_slow(fa_pool *p)
         errno = EINVAL;
         return NULL;
     }
+    if (p->guarded) {
+        return alloc_guarded(p);
+    }
     if (p->fast_free == NULL && !refill(p)) {
         errno = ENOMEM;
         return NULL;
     }
-    void **obj;
-    if (p->guarded) {
-        obj = pop_guarded(p);
-        if (obj == NULL) {
-            return NULL;
-        }
-    } else {
-        obj = p->fast_free;
-        p->fast_free = *obj;
-        *obj = NULL;
-    }
-    count_alloc(p);
+    void **obj = p->fast_free;
+    p->fast_free = *obj;
+    *obj = NULL;
+    count_alloc(p, true);
     return obj;
 }
 

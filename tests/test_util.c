@@ -1,0 +1,591 @@
+/*
+ * test_util.c - helpers shared by the fixalloc tests (see test_util.h).
+ */
+#include "test_util.h"
+
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define TU_VALGRIND 1
+#endif
+#endif
+#ifndef TU_VALGRIND
+#define TU_VALGRIND 0
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TU_ASAN 1
+#endif
+#endif
+#ifndef TU_ASAN
+#define TU_ASAN 0
+#endif
+#if TU_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Cheap assertions */
+
+void tu_fail(const char *file, int line, const char *expr, const char *fmt,
+             ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    _ck_assert_failed(file, line, "Assertion failed", "'%s' failed: %s",
+                      expr, msg);
+    abort(); /* not reached: Check ends the test */
+}
+
+/* ------------------------------------------------------------------ */
+/* Scale */
+
+unsigned tu_scale(void)
+{
+    static unsigned cached;
+    if (cached == 0) {
+        const char *e = getenv("FIXALLOC_TEST_SCALE");
+        unsigned long v = 100;
+        if (e != NULL && *e != '\0') {
+            char *end = NULL;
+            v = strtoul(e, &end, 10);
+            if (end == e || v == 0) {
+                v = 1;
+            }
+        }
+        cached = v > 10000 ? 10000u : (unsigned)v;
+    }
+    return cached;
+}
+
+size_t tu_scaled(size_t n, size_t min)
+{
+    size_t v = n / 100 * tu_scale() + n % 100 * tu_scale() / 100;
+    return v < min ? min : v;
+}
+
+/* ------------------------------------------------------------------ */
+/* PRNG */
+
+void tu_rng_seed(tu_rng *r, uint64_t seed)
+{
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    r->s = z != 0 ? z : 0x2545F4914F6CDD1Dull;
+}
+
+uint64_t tu_rng_next(tu_rng *r)
+{
+    uint64_t x = r->s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    r->s = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+size_t tu_rng_below(tu_rng *r, size_t n)
+{
+    return (size_t)(tu_rng_next(r) % (uint64_t)n);
+}
+
+void tu_shuffle(tu_rng *r, void **a, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = tu_rng_below(r, i);
+        void *t = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = t;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Patterns */
+
+static uint64_t pattern_seed(uint64_t id)
+{
+    uint64_t h = (id + 1) * 0x9E3779B97F4A7C15ull;
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ull;
+    return h ^ (h >> 32);
+}
+
+static uint8_t pattern_at(uint64_t h, size_t i)
+{
+    /* Every byte of h shows within 8 bytes: distinct ids, distinct
+     * patterns. */
+    return (uint8_t)((h >> ((i & 7) * 8)) ^ (uint64_t)(i * 131u) ^
+                     (uint64_t)(i >> 8));
+}
+
+uint8_t tu_pattern_byte(uint64_t id, size_t i)
+{
+    return pattern_at(pattern_seed(id), i);
+}
+
+void tu_stamp(void *obj, size_t n, uint64_t id)
+{
+    unsigned char *b = obj;
+    uint64_t h = pattern_seed(id);
+    for (size_t i = 0; i < n; i++) {
+        b[i] = pattern_at(h, i);
+    }
+}
+
+size_t tu_verify(const void *obj, size_t from, size_t n, uint64_t id)
+{
+    const unsigned char *b = obj;
+    uint64_t h = pattern_seed(id);
+    for (size_t i = from; i < n; i++) {
+        if (b[i] != pattern_at(h, i)) {
+            return i;
+        }
+    }
+    return n;
+}
+
+size_t tu_first_nonzero(const void *obj, size_t n)
+{
+    return tu_first_not(obj, 0, n, 0);
+}
+
+size_t tu_first_not(const void *obj, size_t from, size_t n, uint8_t v)
+{
+    const unsigned char *b = obj;
+    for (size_t i = from; i < n; i++) {
+        if (b[i] != v) {
+            return i;
+        }
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sorting and geometry */
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (void *const *)a;
+    uintptr_t y = (uintptr_t) * (void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+void tu_sort_ptrs(void **a, size_t n)
+{
+    if (n > 1) {
+        qsort(a, n, sizeof *a, cmp_ptr);
+    }
+}
+
+size_t tu_round_up(size_t x, size_t a)
+{
+    return (x + a - 1) / a * a;
+}
+
+bool tu_is_pow2(size_t x)
+{
+    return x != 0 && (x & (x - 1)) == 0;
+}
+
+size_t tu_expected_align(size_t size, size_t align)
+{
+    if (align != 0) {
+        return align;
+    }
+    return size >= 16 ? 16 : 8;
+}
+
+size_t tu_expected_slot(size_t size, size_t align)
+{
+    /* Rounded up to the alignment, or to a pointer's when that is larger:
+     * the free-list link in a free slot must be aligned. */
+    size_t a = tu_expected_align(size, align);
+    if (a < _Alignof(void *)) {
+        a = _Alignof(void *);
+    }
+    size_t s = size < sizeof(void *) ? sizeof(void *) : size;
+    return tu_round_up(s, a);
+}
+
+size_t tu_slots_in_chunk(size_t chunk, size_t slot, size_t align)
+{
+    size_t first = tu_round_up(FA_CHUNK_HEADER, align);
+    if (chunk < first + slot) {
+        return 0;
+    }
+    return (chunk - first) / slot;
+}
+
+size_t tu_expected_chunk(size_t size, size_t align)
+{
+    size_t a = tu_expected_align(size, align);
+    size_t slot = tu_expected_slot(size, align);
+    size_t c = (size_t)64 * 1024;
+    while (c < FA_CHUNK_MAX && tu_slots_in_chunk(c, slot, a) < 32) {
+        c <<= 1;
+    }
+    return c;
+}
+
+/* ------------------------------------------------------------------ */
+/* Hash map */
+
+static size_t map_hash(uintptr_t k, size_t cap)
+{
+    uint64_t h = (uint64_t)k * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 17) & (cap - 1);
+}
+
+void tu_map_init(tu_map *m)
+{
+    m->cap = 1024;
+    m->len = 0;
+    m->keys = calloc(m->cap, sizeof *m->keys);
+    m->vals = calloc(m->cap, sizeof *m->vals);
+    TU_CHECK(m->keys);
+    TU_CHECK(m->vals);
+}
+
+void tu_map_fini(tu_map *m)
+{
+    free(m->keys);
+    free(m->vals);
+    m->keys = NULL;
+    m->vals = NULL;
+    m->cap = m->len = 0;
+}
+
+void tu_map_clear(tu_map *m)
+{
+    memset(m->keys, 0, m->cap * sizeof *m->keys);
+    m->len = 0;
+}
+
+static void map_grow(tu_map *m)
+{
+    tu_map n;
+    n.cap = m->cap * 2;
+    n.len = 0;
+    n.keys = calloc(n.cap, sizeof *n.keys);
+    n.vals = calloc(n.cap, sizeof *n.vals);
+    TU_CHECK(n.keys);
+    TU_CHECK(n.vals);
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->keys[i] != 0) {
+            tu_map_put(&n, (const void *)m->keys[i], m->vals[i]);
+        }
+    }
+    tu_map_fini(m);
+    *m = n;
+}
+
+bool tu_map_put(tu_map *m, const void *key, uint64_t val)
+{
+    uintptr_t k = (uintptr_t)key;
+    TU_CHECK(k != 0);
+    if ((m->len + 1) * 4 > m->cap * 3) {
+        map_grow(m);
+    }
+    size_t i = map_hash(k, m->cap);
+    while (m->keys[i] != 0) {
+        if (m->keys[i] == k) {
+            m->vals[i] = val;
+            return false;
+        }
+        i = (i + 1) & (m->cap - 1);
+    }
+    m->keys[i] = k;
+    m->vals[i] = val;
+    m->len++;
+    return true;
+}
+
+static size_t map_find(const tu_map *m, uintptr_t k)
+{
+    size_t i = map_hash(k, m->cap);
+    while (m->keys[i] != 0) {
+        if (m->keys[i] == k) {
+            return i;
+        }
+        i = (i + 1) & (m->cap - 1);
+    }
+    return SIZE_MAX;
+}
+
+bool tu_map_get(const tu_map *m, const void *key, uint64_t *val)
+{
+    size_t i = map_find(m, (uintptr_t)key);
+    if (i == SIZE_MAX) {
+        return false;
+    }
+    if (val != NULL) {
+        *val = m->vals[i];
+    }
+    return true;
+}
+
+/* Backward-shift deletion keeps probe sequences intact without tombstones. */
+static void map_del_at(tu_map *m, size_t i)
+{
+    size_t mask = m->cap - 1;
+    size_t j = i;
+    m->keys[i] = 0;
+    m->len--;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (m->keys[j] == 0) {
+            return;
+        }
+        size_t h = map_hash(m->keys[j], m->cap);
+        /* Move keys[j] into the hole at i when its home h is not within
+         * the cyclic range (i, j]. */
+        bool in_range = i <= j ? (h > i && h <= j) : (h > i || h <= j);
+        if (!in_range) {
+            m->keys[i] = m->keys[j];
+            m->vals[i] = m->vals[j];
+            m->keys[j] = 0;
+            i = j;
+        }
+    }
+}
+
+bool tu_map_del(tu_map *m, const void *key)
+{
+    size_t i = map_find(m, (uintptr_t)key);
+    if (i == SIZE_MAX) {
+        return false;
+    }
+    map_del_at(m, i);
+    return true;
+}
+
+size_t tu_map_del_range(tu_map *m, uintptr_t lo, uintptr_t hi)
+{
+    /* Collect first: deleting while scanning would move keys around. */
+    size_t n = 0, cap = 64;
+    uintptr_t *doomed = malloc(cap * sizeof *doomed);
+    TU_CHECK(doomed);
+    for (size_t i = 0; i < m->cap; i++) {
+        uintptr_t k = m->keys[i];
+        if (k != 0 && k >= lo && k < hi) {
+            if (n == cap) {
+                cap *= 2;
+                doomed = realloc(doomed, cap * sizeof *doomed);
+                TU_CHECK(doomed);
+            }
+            doomed[n++] = k;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        tu_map_del(m, (const void *)doomed[i]);
+    }
+    free(doomed);
+    return n;
+}
+
+size_t tu_map_count_range(const tu_map *m, uintptr_t lo, uintptr_t hi)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->cap; i++) {
+        uintptr_t k = m->keys[i];
+        if (k != 0 && k >= lo && k < hi) {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Counting source */
+
+static void push_block(tu_block **a, size_t *n, size_t *cap, void *mem,
+                       size_t size)
+{
+    if (*n == *cap) {
+        *cap = *cap != 0 ? *cap * 2 : 64;
+        *a = realloc(*a, *cap * sizeof **a);
+        TU_CHECK(*a);
+    }
+    (*a)[*n].mem = mem;
+    (*a)[*n].size = size;
+    (*n)++;
+}
+
+static void *counting_map(void *ctx, size_t size, size_t align, bool *zeroed)
+{
+    tu_source *s = ctx;
+    TU_ASSERT(tu_is_pow2(size), "source asked for size %zu", size);
+    TU_ASSERT(tu_is_pow2(align), "source asked for align %zu", align);
+    TU_ASSERT(align <= size, "source asked for align %zu > size %zu",
+              align, size);
+    TU_CHECK(zeroed);
+    s->map_calls++;
+    s->last_map_size = size;
+    s->last_map_align = align;
+    if (s->fail_after >= 0 && s->maps >= (size_t)s->fail_after) {
+        return NULL;
+    }
+    bool z = false;
+    void *mem = s->inner->map(s->inner->ctx, size, align, &z);
+    if (mem == NULL) {
+        return NULL;
+    }
+    TU_ASSERT((uintptr_t)mem % align == 0,
+              "inner source returned %p not aligned to %zu", mem, align);
+    if (z) {
+        size_t bad = tu_first_nonzero(mem, size);
+        TU_ASSERT(bad == size,
+                  "source said block %p is zeroed but byte %zu is not",
+                  mem, bad);
+    }
+    if (s->dirty) {
+        memset(mem, 0xA5, size);
+        z = false;
+    }
+    *zeroed = z;
+    s->maps++;
+    s->bytes_mapped += size;
+    push_block(&s->live, &s->nlive, &s->live_cap, mem, size);
+    return mem;
+}
+
+static void counting_unmap(void *ctx, void *mem, size_t size)
+{
+    tu_source *s = ctx;
+    size_t i;
+    for (i = 0; i < s->nlive; i++) {
+        if (s->live[i].mem == mem) {
+            break;
+        }
+    }
+    TU_ASSERT(i < s->nlive, "unmap of %p, a block the source never "
+              "handed out (or gave back already)", mem);
+    TU_ASSERT(s->live[i].size == size,
+              "unmap of %p with size %zu, mapped with size %zu", mem,
+              size, s->live[i].size);
+    s->live[i] = s->live[s->nlive - 1];
+    s->nlive--;
+    s->unmaps++;
+    s->bytes_unmapped += size;
+    push_block(&s->log, &s->nlog, &s->log_cap, mem, size);
+    s->inner->unmap(s->inner->ctx, mem, size);
+}
+
+void tu_source_init(tu_source *s, const fa_source *inner)
+{
+    memset(s, 0, sizeof *s);
+    s->inner = inner != NULL ? inner : fa_os_source();
+    s->fail_after = -1;
+    s->source.map = counting_map;
+    s->source.unmap = counting_unmap;
+    s->source.ctx = s;
+}
+
+void tu_source_fini(tu_source *s)
+{
+    free(s->live);
+    free(s->log);
+    s->live = s->log = NULL;
+    s->nlive = s->nlog = s->live_cap = s->log_cap = 0;
+}
+
+void tu_source_clear_log(tu_source *s)
+{
+    s->nlog = 0;
+}
+
+size_t tu_source_live_bytes(const tu_source *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->nlive; i++) {
+        n += s->live[i].size;
+    }
+    return n;
+}
+
+const tu_block *tu_source_find(const tu_source *s, const void *p, size_t n)
+{
+    uintptr_t a = (uintptr_t)p;
+    for (size_t i = 0; i < s->nlive; i++) {
+        uintptr_t lo = (uintptr_t)s->live[i].mem;
+        if (a >= lo && a - lo <= s->live[i].size &&
+            n <= s->live[i].size - (a - lo)) {
+            return &s->live[i];
+        }
+    }
+    return NULL;
+}
+
+bool tu_source_logged(const tu_source *s, const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    for (size_t i = 0; i < s->nlog; i++) {
+        uintptr_t lo = (uintptr_t)s->log[i].mem;
+        if (a >= lo && a - lo < s->log[i].size) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Recording error handler */
+
+tu_errors tu_err;
+
+void tu_errors_reset(void)
+{
+    memset(&tu_err, 0, sizeof tu_err);
+}
+
+void tu_record_handler(const fa_error *err)
+{
+    tu_err.count++;
+    tu_err.kind = err->kind;
+    tu_err.addr = err->addr;
+    tu_err.pool_was_null = err->pool == NULL;
+    tu_err.detail_was_null = err->detail == NULL;
+    snprintf(tu_err.pool, sizeof tu_err.pool, "%s",
+             err->pool != NULL ? err->pool : "");
+    snprintf(tu_err.detail, sizeof tu_err.detail, "%s",
+             err->detail != NULL ? err->detail : "");
+}
+
+/* ------------------------------------------------------------------ */
+/* Memory tools */
+
+void tu_open_freed(void *p, size_t n)
+{
+#if TU_VALGRIND
+    VALGRIND_MAKE_MEM_DEFINED(p, n);
+#endif
+#if TU_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(p, n);
+#endif
+    (void)p;
+    (void)n;
+}
+
+bool tu_under_memory_tool(void)
+{
+#if TU_VALGRIND
+    if (RUNNING_ON_VALGRIND) {
+        return true;
+    }
+#endif
+    return TU_ASAN != 0;
+}
