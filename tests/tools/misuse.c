@@ -3,7 +3,8 @@
  * names, for the tests that run it under Valgrind memcheck and under ASan
  * and expect each tool to report the misuse as it would for malloc.
  *
- *   misuse write-after-free | read-after-free | uninitialised | leak | ok
+ *   misuse write-after-free | read-after-free | double-free | uninitialised
+ *          | leak | ok
  */
 #include <fixalloc.h>
 
@@ -35,6 +36,11 @@ int main(int argc, char **argv)
         fa_pool_free(&pool, a);
         sink = a[16];
         a = NULL;
+    } else if (strcmp(what, "double-free") == 0) {
+        fa_pool_free(&pool, a);
+        fa_pool_free(&pool, b);
+        fa_pool_free(&pool, a); /* not the head of the list: only a tool sees it */
+        a = b = NULL;
     } else if (strcmp(what, "uninitialised") == 0) {
         char *c = fa_pool_alloc(&pool);
         if (c[20] == 42) { /* never written: a decision on garbage */
