@@ -227,7 +227,8 @@ static void carve_fresh(fa_pool *p, fa_chunk *c, char *fresh, char *stop)
 }
 
 /* Carves up to a page of the current chunk's slots onto the (empty) cached
- * free list, lowest address first. `first` runs before the links are
+ * free list, lowest address first (pools that are not guarded only: their
+ * links are plain pointers). `first` runs before the links are
  * written, since a link overwrites an object's first word. */
 static void carve_batch(fa_pool *p, fa_chunk *c)
 {
@@ -242,8 +243,8 @@ static void carve_batch(fa_pool *p, fa_chunk *c)
     }
     void *next = p->fast_free;
     for (size_t i = n; i-- > 0;) {
-        void *slot = start + i * p->slot;
-        fa_link_set(p, slot, next);
+        void **slot = (void **)(void *)(start + i * p->slot);
+        *slot = next;
         next = slot;
     }
     p->fast_free = next;
@@ -364,7 +365,18 @@ static __attribute__((noinline)) void *alloc_slow(fa_pool *p)
     if (p->guarded) {
         return alloc_guarded(p);
     }
-    if (p->fast_free == NULL && !refill(p)) {
+    if (p->fast_free != NULL) {
+        /* The list is not empty, so live is at its peak (headroom 0): the
+         * peak rises with this allocation, and the list shrinks by one. */
+        void **obj = p->fast_free;
+        p->fast_free = *obj;
+        *obj = NULL;
+        p->peak++;
+        p->fast_gap--;
+        p->allocs++;
+        return obj;
+    }
+    if (!refill(p)) {
         errno = ENOMEM;
         return NULL;
     }
@@ -434,17 +446,70 @@ static bool free_is_valid(fa_pool *p, fa_chunk *c, void *obj)
     return true;
 }
 
+/* Pushes a freed slot onto a list: encoded and annotated when guarded. */
+static inline void link_push(fa_pool *p, void **head, void *obj)
+{
+    if (FA_UNLIKELY(p->guarded)) {
+        fa_link_set(p, obj, *head);
+    } else {
+        *(void **)obj = *head;
+    }
+    *head = obj;
+}
+
+/* Counts a free onto the cached list: one more on the list, one more of
+ * headroom (guarded pools keep avail at zero). */
+static void count_free_cached(fa_pool *p)
+{
+    if (p->guarded) {
+        p->fast_gap++;
+        p->headroom_gap++;
+    } else {
+        p->avail++;
+    }
+}
+
+/* Counts a free into another chunk: one more of headroom, the cached list
+ * unchanged; avail = min(list, headroom) grows only while headroom is the
+ * smaller. */
+static void count_free_other(fa_pool *p)
+{
+    if (p->headroom_gap == 0 && p->fast_gap > 0 && !p->guarded) {
+        p->avail++;
+        p->fast_gap--;
+    } else {
+        p->headroom_gap++;
+    }
+}
+
 /* A free into a chunk other than the current one. */
 static void free_to_other(fa_pool *p, fa_chunk *c, void *obj)
 {
-    bool was_full = c->list == FA_LIST_FULL;
-    fa_link_set(p, obj, c->free);
-    c->free = obj;
+    link_push(p, &c->free, obj);
     c->nlive--;
     p->others_live--;
-    if (c->nlive == 0 || was_full) {
+    if (FA_UNLIKELY(c->list == FA_LIST_FULL || c->nlive == 0)) {
         list_remove(p, c);
         file_chunk(p, c);
+    }
+    count_free_other(p);
+}
+
+/* Guarded pools: every check and annotation, then the free. */
+static void free_guarded(fa_pool *p, fa_chunk *c, void *obj)
+{
+    if (p->checked && !fa_debug_owns(p, c)) {
+        fa_report(FA_ERR_FOREIGN, p, obj, "no chunk of this pool holds it");
+        return;
+    }
+    if (!free_is_valid(p, c, obj) || !fa_debug_free(p, c, obj)) {
+        return;
+    }
+    if (c == p->cur) {
+        link_push(p, &p->fast_free, obj);
+        count_free_cached(p);
+    } else {
+        free_to_other(p, c, obj);
     }
 }
 
@@ -458,26 +523,22 @@ static __attribute__((noinline)) void free_slow(fa_pool *p, void *obj)
         return;
     }
     fa_chunk *c = fa_chunk_of(p, obj);
-    if (p->checked && !fa_debug_owns(p, c)) {
-        fa_report(FA_ERR_FOREIGN, p, obj, "no chunk of this pool holds it");
+    if (FA_UNLIKELY(p->guarded)) {
+        free_guarded(p, c, obj);
         return;
     }
-    if (!free_is_valid(p, c, obj) ||
-        (p->guarded && !fa_debug_free(p, c, obj))) {
+    if (!free_is_valid(p, c, obj)) {
         return;
     }
-    if ((p->flags & FA_ZERO) && !p->guarded) {
-        memset(obj, 0, p->size); /* guarded pools clear on allocation */
+    if (p->flags & FA_ZERO) {
+        memset(obj, 0, p->size); /* FA_ZERO pools clear on free */
     }
-    size_t fast_len = fa_fast_len(p);
-    if (c == p->cur) {
-        fa_link_set(p, obj, p->fast_free);
-        p->fast_free = obj;
-        fast_len++;
+    if (c == p->cur) { /* FA_ZERO pools have no fast free */
+        link_push(p, &p->fast_free, obj);
+        count_free_cached(p);
     } else {
         free_to_other(p, c, obj);
     }
-    set_counts(p, fast_len, fa_headroom(p) + 1);
 }
 
 /* The fast path: push onto the cached list when the object is in the
