@@ -290,7 +290,7 @@ static bool link_ok(const fa_pool *p, const fa_chunk *c, const char *next)
     return next == NULL ||
            (next >= base && next < c->carve &&
             fa_slot_aligned(p, (size_t)(next - base)) &&
-            !fa_debug_is_live(p, c, next));
+            !(p->checked && fa_debug_is_live(p, c, next)));
 }
 
 /* Guarded pools: pops the cached list, verifying the link it follows.
@@ -341,7 +341,9 @@ static void *alloc_guarded(fa_pool *p)
     if (obj == NULL) {
         return NULL;
     }
-    fa_debug_alloc(p, c, obj, reused);
+    if (p->checked || p->tracked) {
+        fa_debug_alloc(p, c, obj, reused);
+    }
     if (p->flags & FA_ZERO) {
         memset(obj, 0, p->size);
     }
@@ -502,7 +504,8 @@ static void free_guarded(fa_pool *p, fa_chunk *c, void *obj)
         fa_report(FA_ERR_FOREIGN, p, obj, "no chunk of this pool holds it");
         return;
     }
-    if (!free_is_valid(p, c, obj) || !fa_debug_free(p, c, obj)) {
+    if (!free_is_valid(p, c, obj) ||
+        ((p->checked || p->tracked) && !fa_debug_free(p, c, obj))) {
         return;
     }
     if (c == p->cur) {
