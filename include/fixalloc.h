@@ -444,6 +444,216 @@ FA_API bool fa_cache_check(fa_cache *c);
  * live are gone. NULL is a no-op. */
 FA_API void fa_cache_destroy(fa_cache *c);
 
+/* ---------------------------------------------------------------------
+ * The heap
+ * ------------------------------------------------------------------- */
+
+/*
+ * A heap hands out objects of any size, as malloc does. A request of up to
+ * FA_SMALL_MAX bytes is rounded up to one of FA_SIZE_CLASSES size classes,
+ * each served by an fa_cache of the heap (per-thread magazines over a
+ * locked depot over a pool): an allocation or free that the thread's
+ * magazines serve takes no lock. A larger request gets a block of its own
+ * from the heap's page source, with a header. Rounding up wastes at most
+ * 12.5% of a request above 128 bytes, less than 16 bytes of a smaller one
+ * and less than 8 of one up to 64 bytes (docs/design.md, "The heap", has
+ * the table and its measured waste).
+ *
+ * Free without the size: every chunk of every heap is FA_HEAP_CHUNK bytes
+ * aligned to its size, and every large block starts on such a boundary,
+ * so fa_free finds what holds an object with one mask and reads its
+ * header. fa_free, fa_free_sized, fa_realloc and fa_usable_size take an
+ * object of any heap.
+ *
+ * Alignment: objects are aligned to 16 bytes, except requests of at most
+ * 8, 17-24, 33-40 and 49-56 bytes, aligned to 8 (no C type of those sizes
+ * needs more: a type aligned to 16 has a size that is a multiple of 16).
+ * fa_aligned_alloc takes any power of two up to FA_HEAP_ALIGN_MAX.
+ *
+ * Thread safety: allocation and free on any heap from any number of
+ * threads; an object may be freed by any thread. fa_heap_destroy and
+ * fa_heap_check only while no other thread uses the heap. The default
+ * heap, which fa_malloc and friends use, is created on first use and
+ * lives as long as the process.
+ *
+ * A heap is a region: fa_heap_destroy gives back everything it holds at
+ * once, objects still live included.
+ *
+ * Limits: each heap takes FA_SIZE_CLASSES of the FA_CACHE_MAX cache ids, so
+ * at most FA_CACHE_MAX / FA_SIZE_CLASSES heaps (16, the default heap
+ * included) exist at once, fewer when other caches exist. Free objects
+ * cached: each class holds up to the cache's bound in each thread's
+ * magazines (fa_cache_stats, "magazine_rounds_max"), and its depot keeps
+ * up to 4 MiB of them (at least 16 magazines), since a round that goes
+ * back to the pool costs the pool's slow free; fa_heap_trim gives the
+ * calling thread's and the depots' back to the pools and the source.
+ *
+ * Modes: a checked heap (FA_CHECKED, or FIXALLOC_CHECK=1 in the
+ * environment when it is created, the default heap included) has checked
+ * caches: every call takes its class's lock, and fa_free reports double
+ * frees, pointers that no heap holds, interior pointers and writes to
+ * freed objects; fa_free_sized reports a size that is not the object's.
+ * Without it, fa_free checks the header's magic only (a pointer that no
+ * heap gave out is undefined, as with free). FA_HARDENED and
+ * FA_ZERO apply to every class. Under Valgrind or ASan the heap's objects
+ * are annotated (at the granularity of their slot).
+ *
+ * Page sources: the class pools of a heap call its source from several
+ * threads at once (one class lock each): a caller's source must lock
+ * itself. A large block asks the OS source for whole pages aligned to
+ * FA_HEAP_CHUNK, and a caller's source for a power of two of at least
+ * FA_HEAP_CHUNK bytes.
+ */
+typedef struct fa_heap fa_heap;
+
+/* Requests above this many bytes are large: a block of their own. */
+#define FA_SMALL_MAX ((size_t)32768)
+/* Size classes of every heap. */
+#define FA_SIZE_CLASSES 64
+/* The chunk size of every heap's class pools (all heaps share it). */
+#define FA_HEAP_CHUNK ((size_t)256 * 1024)
+/* The largest alignment fa_aligned_alloc takes. */
+#define FA_HEAP_ALIGN_MAX (FA_HEAP_CHUNK / 2)
+
+/* One config struct: zero fields (or a NULL config) mean defaults. */
+typedef struct fa_heap_config {
+    /* FA_ZERO (every object reads as zeros), FA_CHECKED, FA_HARDENED;
+     * other bits are refused. */
+    unsigned flags;
+    /* Most bytes the heap may hold from its source, chunks and large
+     * blocks together; 0 means unlimited. Allocations past it fail with
+     * ENOMEM. */
+    size_t max_bytes;
+    /* NULL means the OS (fa_os_source()). */
+    const fa_source *source;
+    /* For stats and error messages (class pools are "<name>/<slot>");
+     * NULL means "heap". Not copied: it must outlive the heap. */
+    const char *name;
+} fa_heap_config;
+
+/* A heap's counters, merged over its classes (each as fa_cache_stats
+ * merges its threads: exact for the calling thread and for threads that
+ * have exited, as of their last depot visit for others). */
+typedef struct fa_heap_counters {
+    const char *name;
+    size_t classes;         /* FA_SIZE_CLASSES */
+    size_t live;            /* objects allocated and not freed */
+    size_t small_live, large_live;
+    size_t live_bytes;      /* usable bytes of the live objects */
+    size_t cached;          /* free objects held in magazines */
+    size_t cached_bytes;
+    size_t bytes_held;      /* bytes held from the source now */
+    size_t chunk_bytes;     /* of them, in class chunks */
+    size_t large_bytes;     /* of them, in large blocks */
+    size_t max_bytes;       /* the cap; 0 for none */
+    uint64_t allocs, frees; /* ever, small and large */
+    uint64_t large_allocs, large_frees;
+} fa_heap_counters;
+
+/* Returns a new heap, or NULL with errno EINVAL (unknown flags, a source
+ * without map or unmap), ENOMEM, or EAGAIN when the cache ids left are
+ * fewer than FA_SIZE_CLASSES. cfg may be NULL. */
+FA_API fa_heap *fa_heap_create(const fa_heap_config *cfg);
+
+/* Gives back everything the heap holds: every chunk, every large block,
+ * every magazine (other threads' too). Objects still live are gone. Only
+ * while no other thread uses the heap; NULL is a no-op. The default heap
+ * is refused (reported, FA_ERR_BAD_POOL). */
+FA_API void fa_heap_destroy(fa_heap *h);
+
+/* The default heap (created on first use); NULL with errno ENOMEM when it
+ * cannot be created. */
+FA_API fa_heap *fa_heap_default(void);
+
+/* The heap holding an object of any heap; NULL for NULL (a pointer that
+ * no heap holds is reported). */
+FA_API fa_heap *fa_heap_of(const void *p);
+
+/* As fa_malloc, fa_calloc, fa_realloc and fa_aligned_alloc, from heap h.
+ * fa_heap_realloc keeps p (of any heap) in place when it may, and
+ * otherwise moves it to h. */
+FA_API void *fa_heap_malloc(fa_heap *h, size_t n);
+FA_API void *fa_heap_calloc(fa_heap *h, size_t count, size_t n);
+FA_API void *fa_heap_realloc(fa_heap *h, void *p, size_t n);
+FA_API void *fa_heap_aligned_alloc(fa_heap *h, size_t align, size_t n);
+
+/* Gives the calling thread's magazines and the depots back to the class
+ * pools and trims them (fa_cache_trim on every class); returns the bytes
+ * given back to the source. */
+FA_API size_t fa_heap_trim(fa_heap *h);
+
+/* Fills *out with the heap's counters. */
+FA_API void fa_heap_stats(fa_heap *h, fa_heap_counters *out);
+
+/* Fills *out with the counters of class cls (0 to FA_SIZE_CLASSES - 1);
+ * returns 0, or EINVAL for a bad class or heap. */
+FA_API int fa_heap_class_stats(fa_heap *h, size_t cls,
+                               fa_cache_counters *out);
+
+/* Writes a readable dump of *s to f. */
+FA_API void fa_heap_stats_print(const fa_heap_counters *s, FILE *f);
+
+/* Verifies every class cache (fa_cache_check), the large blocks and the
+ * byte counts. Only while no other thread uses the heap. Reports the
+ * first broken invariant (FA_ERR_CORRUPT) and returns false, or returns
+ * true. */
+FA_API bool fa_heap_check(fa_heap *h);
+
+/* The class serving a request of n bytes (0 to FA_SIZE_CLASSES - 1), or
+ * FA_SIZE_CLASSES when n > FA_SMALL_MAX. */
+FA_API size_t fa_size_class(size_t n);
+/* The slot size of class cls; 0 when cls >= FA_SIZE_CLASSES. */
+FA_API size_t fa_size_class_size(size_t cls);
+/* The usable size that fa_malloc(n) gives (on a heap over the OS source);
+ * 0 when n is too large for any allocation. */
+FA_API size_t fa_good_size(size_t n);
+
+/* ---- the default heap: the malloc family ---- */
+
+/* n bytes, aligned as above; NULL with errno ENOMEM. fa_malloc(0) returns
+ * a unique object (of the smallest class). */
+FA_API void *fa_malloc(size_t n);
+
+/* count * n bytes of zeros; NULL with errno ENOMEM when the product
+ * overflows or memory is out. */
+FA_API void *fa_calloc(size_t count, size_t n);
+
+/*
+ * C's realloc, in p's own heap: NULL p is fa_malloc(n). The object stays
+ * in place (p is returned) when n fits its usable size, a fresh object for
+ * n would not take less than half of it, and p is aligned as fa_malloc(n)
+ * would be; otherwise a new object gets the first min(n, usable) bytes
+ * and p is freed. n == 0 asks for an
+ * object of 0 bytes, as fa_malloc(0): the result must be freed, and p is
+ * freed only when a new object is returned. On failure NULL with errno
+ * ENOMEM, and p is untouched.
+ */
+FA_API void *fa_realloc(void *p, size_t n);
+
+/* n bytes aligned to align, a power of two up to FA_HEAP_ALIGN_MAX (n
+ * need not be a multiple of it); NULL with errno EINVAL for another
+ * alignment, ENOMEM when out of memory. */
+FA_API void *fa_aligned_alloc(size_t align, size_t n);
+
+/* POSIX posix_memalign: 0 and *out set, EINVAL when align is not a power
+ * of two multiple of sizeof(void *) or is above FA_HEAP_ALIGN_MAX, ENOMEM
+ * when out of memory (*out untouched). errno is kept. */
+FA_API int fa_posix_memalign(void **out, size_t align, size_t n);
+
+/* Frees an object of any heap; NULL is a no-op. */
+FA_API void fa_free(void *p);
+
+/* Frees an object that fa_malloc, fa_calloc or fa_realloc (or their heap
+ * forms) returned for n bytes, as C23's free_sized. A checked heap reports
+ * a size the object cannot have been given for (FA_ERR_FOREIGN) and keeps
+ * the object: for a large object another size, for a small one a size
+ * above its usable size or one whose class is not more than half of it
+ * (fa_realloc keeps an object in place down to that). */
+FA_API void fa_free_sized(void *p, size_t n);
+
+/* The bytes usable at p (at least those asked for); 0 for NULL. */
+FA_API size_t fa_usable_size(const void *p);
+
 #ifdef __cplusplus
 }
 #endif

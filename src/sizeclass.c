@@ -1,0 +1,97 @@
+/*
+ * sizeclass.c - the heap's size classes: the slot sizes that requests up
+ * to FA_SMALL_MAX bytes are rounded up to (docs/design.md, "The heap").
+ *
+ * The table is chosen by three rules:
+ *
+ *   1. Alignment. Every class is a multiple of 8, and from 64 on a
+ *      multiple of 16. Slots are aligned to the largest power of two that
+ *      divides their size, so an object is aligned to 16 (the strictest
+ *      fundamental alignment of the usual 64-bit ABIs) unless its class
+ *      is 8, 24, 40 or 56. Those serve requests of at most 8, 17-24, 33-40
+ *      and 49-56 bytes, which no C type needing 16-byte alignment has as
+ *      its size (such a size is a multiple of 16): 8-byte alignment is
+ *      enough, as mimalloc and tcmalloc also judge.
+ *   2. Waste. Above 128 bytes a request is rounded up by at most 12.5% of
+ *      itself, as in Go's runtime (malloc.go): for consecutive classes
+ *      p < s, s <= 9/8 (p + 1). At or below 128 bytes the grain alone
+ *      sets the waste: less than 8 bytes up to 64, less than 16 above.
+ *   3. Powers of two are classes, so that fa_aligned_alloc finds a class
+ *      aligned to any power of two up to FA_SMALL_MAX.
+ *
+ * Between two powers of two, the classes are the fewest multiples of 16
+ * that keep rule 2, placed to make the worst waste in the octave as small
+ * as possible (a minimax search over the multiples of 16, run once when
+ * the table was written): 8 classes from 128 to 256, 7 up to 1024, then 6
+ * per octave, 64 in all. test_heap checks every rule for every request
+ * from 0 to FA_SMALL_MAX and prints the table with its measured waste
+ * (`test_heap --table`).
+ *
+ * Both lookups are one load from a table built once: a request's class by
+ * its 8-byte granule (4 KiB of bytes), and the smallest class at or above
+ * a given one whose slots are aligned to a power of two.
+ */
+#include "sizeclass.h"
+
+#include <pthread.h>
+
+const uint32_t fa_class_size[FA_SIZE_CLASSES] = {
+    8, 16, 24, 32, 40, 48, 56, 64,                       /* the 8-byte grain */
+    80, 96, 112, 128,                                    /* the 16-byte grain */
+    144, 160, 176, 192, 208, 224, 240, 256,              /* 128 - 256 */
+    288, 320, 352, 384, 416, 464, 512,                   /* 256 - 512 */
+    560, 624, 688, 752, 832, 928, 1024,                  /* 512 - 1 KiB */
+    1152, 1296, 1456, 1632, 1824, 2048,                  /* 1 - 2 KiB */
+    2304, 2576, 2896, 3248, 3648, 4096,                  /* 2 - 4 KiB */
+    4592, 5152, 5792, 6496, 7296, 8192,                  /* 4 - 8 KiB */
+    9200, 10320, 11584, 13008, 14592, 16384,             /* 8 - 16 KiB */
+    18384, 20640, 23168, 26000, 29184, 32768,            /* 16 - 32 KiB */
+};
+
+_Static_assert(FA_SIZE_CLASSES < 256, "class indices are bytes");
+_Static_assert(sizeof fa_class_size / sizeof fa_class_size[0] ==
+                   FA_SIZE_CLASSES,
+               "FA_SIZE_CLASSES counts the table");
+_Static_assert(FA_SMALL_MAX == (size_t)1 << FA_CLASS_ALIGN_LOG_MAX,
+               "the largest class is a power of two");
+
+uint8_t fa_class_of_granule[FA_GRANULES];
+uint8_t fa_class_aligned[FA_CLASS_ALIGN_LOG_MAX + 1][FA_SIZE_CLASSES];
+
+static pthread_once_t classes_once = PTHREAD_ONCE_INIT;
+
+static void build_maps(void)
+{
+    size_t cls = 0;
+    for (size_t g = 0; g < FA_GRANULES; g++) {
+        while (fa_class_size[cls] < (g << FA_GRANULE_SHIFT)) {
+            cls++;
+        }
+        fa_class_of_granule[g] = (uint8_t)cls;
+    }
+    for (size_t lg = 0; lg <= FA_CLASS_ALIGN_LOG_MAX; lg++) {
+        size_t next = FA_SIZE_CLASSES; /* none above */
+        for (size_t c = FA_SIZE_CLASSES; c-- > 0;) {
+            if (fa_class_align(c) >= ((size_t)1 << lg)) {
+                next = c;
+            }
+            fa_class_aligned[lg][c] = (uint8_t)next;
+        }
+    }
+}
+
+void fa_size_classes_init(void)
+{
+    pthread_once(&classes_once, build_maps);
+}
+
+size_t fa_size_class(size_t n)
+{
+    fa_size_classes_init();
+    return n <= FA_SMALL_MAX ? fa_class_of(n) : FA_SIZE_CLASSES;
+}
+
+size_t fa_size_class_size(size_t cls)
+{
+    return cls < FA_SIZE_CLASSES ? fa_class_size[cls] : 0;
+}
