@@ -484,9 +484,14 @@ static void *alloc_direct(fa_cache *c)
 static void free_direct(fa_cache *c, void *obj)
 {
     depot_lock(c);
+    size_t live = fa_pool_live(&c->pool);
     fa_pool_free(&c->pool, obj);
-    c->dead_frees++;
-    c->dead_free_miss++;
+    /* A free the pool refused (reported misuse, the handler returned) is
+     * no free: count only what the pool took. */
+    if (fa_pool_live(&c->pool) < live) {
+        c->dead_frees++;
+        c->dead_free_miss++;
+    }
     depot_unlock(c);
 }
 
