@@ -75,50 +75,6 @@ static void expect_refused(const fa_config *cfg, const fa_cache_options *o,
                   (void *)c, errno);
 }
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
-/* A failure seen in another thread, reported by the main thread. */
-static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
-static char fail_msg[256];
-static atomic_int fail_count;
-
-__attribute__((format(printf, 1, 2))) static void thread_fail(const char *fmt,
-                                                               ...)
-{
-    pthread_mutex_lock(&fail_lock);
-    if (atomic_fetch_add(&fail_count, 1) == 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(fail_msg, sizeof fail_msg, fmt, ap);
-        va_end(ap);
-    }
-    pthread_mutex_unlock(&fail_lock);
-}
-
-static void check_thread_failures(void)
-{
-    ck_assert_msg(atomic_load(&fail_count) == 0, "%d failures in threads, "
-                  "first: %s", atomic_load(&fail_count), fail_msg);
-}
-
-static pthread_t spawn(void *(*fn)(void *), void *arg)
-{
-    pthread_t t;
-    int rc = pthread_create(&t, NULL, fn, arg);
-    ck_assert_msg(rc == 0, "pthread_create: %d", rc);
-    return t;
-}
-
-static void join(pthread_t t)
-{
-    ck_assert_int_eq(pthread_join(t, NULL), 0);
-}
-
 /* Stamps: the object's id in its first word and the id's pattern in the
  * rest, so that a lost, doubled or overwritten object is seen. */
 static void stamp(void *p, size_t size, uint64_t id)
@@ -276,7 +232,7 @@ START_TEST(bulk_alloc_free)
     fa_config cfg = config(48);
     fa_cache *c = create_ok(&cfg, NULL);
     size_t n = 5000;
-    void **v = xmalloc((n + 3) * sizeof *v);
+    void **v = tu_xmalloc((n + 3) * sizeof *v);
     ck_assert_uint_eq(fa_cache_alloc_bulk(c, v, n), n);
     tu_map seen;
     tu_map_init(&seen);
@@ -373,7 +329,7 @@ START_TEST(reserve_makes_no_source_call)
     ck_assert_int_eq(fa_cache_reserve(c, 10000), 0);
     size_t maps = src.maps;
     ck_assert_uint_gt(maps, 0);
-    void **v = xmalloc(10000 * sizeof *v);
+    void **v = tu_xmalloc(10000 * sizeof *v);
     for (size_t i = 0; i < 10000; i++) {
         v[i] = fa_cache_alloc(c);
         ck_assert_ptr_nonnull(v[i]);
@@ -397,7 +353,7 @@ START_TEST(trim_gives_everything_back)
     cfg.source = &src.source;
     fa_cache *c = create_ok(&cfg, NULL);
     size_t n = 20000;
-    void **v = xmalloc(n * sizeof *v);
+    void **v = tu_xmalloc(n * sizeof *v);
     ck_assert_uint_eq(fa_cache_alloc_bulk(c, v, n), n);
     fa_cache_free_bulk(c, v, n);
     fa_cache_counters s = counters(c);
@@ -433,7 +389,7 @@ START_TEST(walk_visits_live_objects)
     fa_config cfg = config(40);
     fa_cache *c = create_ok(&cfg, NULL);
     size_t n = 3000;
-    void **v = xmalloc(n * sizeof *v);
+    void **v = tu_xmalloc(n * sizeof *v);
     ck_assert_uint_eq(fa_cache_alloc_bulk(c, v, n), n);
     for (size_t i = 0; i < n; i += 3) {
         fa_cache_free(c, v[i]);
@@ -464,7 +420,7 @@ START_TEST(options_fix_magazines_and_depot)
     fa_cache_options o = {.magazine_rounds = 8, .depot_magazines = 2};
     fa_cache *c = create_ok(&cfg, &o);
     size_t n = 1000;
-    void **v = xmalloc(n * sizeof *v);
+    void **v = tu_xmalloc(n * sizeof *v);
     ck_assert_uint_eq(fa_cache_alloc_bulk(c, v, n), n);
     fa_cache_free_bulk(c, v, n);
     fa_cache_counters s = counters(c);
@@ -514,7 +470,7 @@ static void *alloc_n_thread(void *arg)
     for (size_t i = 0; i < n; i++) {
         out[i] = fa_cache_alloc(c);
         if (out[i] == NULL) {
-            thread_fail("alloc %zu of %zu failed", i, n);
+            tu_thread_fail("alloc %zu of %zu failed", i, n);
             break;
         }
         stamp(out[i], 64, i);
@@ -531,7 +487,7 @@ static void *free_n_thread(void *arg)
     for (size_t i = 0; i < n; i++) {
         uint64_t id;
         if (!stamp_ok(objs[i], 64, &id) || id != i) {
-            thread_fail("object %zu lost its stamp", i);
+            tu_thread_fail("object %zu lost its stamp", i);
         }
         fa_cache_free(c, objs[i]);
     }
@@ -543,15 +499,15 @@ START_TEST(cross_thread_free_and_exit)
     fa_config cfg = config(64);
     fa_cache *c = create_ok(&cfg, NULL);
     size_t n = 10000;
-    void **objs = xmalloc(n * sizeof *objs);
+    void **objs = tu_xmalloc(n * sizeof *objs);
     void *args[3] = {c, (void *)(uintptr_t)n, objs};
-    join(spawn(alloc_n_thread, args));
-    check_thread_failures();
+    tu_join(tu_spawn(alloc_n_thread, args));
+    tu_check_thread_failures();
     fa_cache_counters s = counters(c);
     ck_assert_uint_eq(s.live, n);
     ck_assert_uint_eq(s.threads, 0); /* the allocating thread has exited */
-    join(spawn(free_n_thread, args));
-    check_thread_failures();
+    tu_join(tu_spawn(free_n_thread, args));
+    tu_check_thread_failures();
     s = counters(c);
     ck_assert_uint_eq(s.live, 0);
     ck_assert_uint_eq(s.allocs, n);
@@ -578,17 +534,17 @@ START_TEST(cap_takes_depot_objects_first)
     fa_cache *c = create_ok(&cfg, NULL);
     fa_cache_counters s = counters(c);
     size_t total = 4 * s.pool.slots_per_chunk;
-    void **objs = xmalloc((total + 1) * sizeof *objs);
+    void **objs = tu_xmalloc((total + 1) * sizeof *objs);
     /* One thread takes everything and another frees it all and exits:
      * every object ends in the depot or the pool. */
     void *args[3] = {c, (void *)(uintptr_t)total, objs};
-    join(spawn(alloc_n_thread, args));
-    check_thread_failures();
+    tu_join(tu_spawn(alloc_n_thread, args));
+    tu_check_thread_failures();
     errno = 0;
     ck_assert_ptr_null(fa_cache_alloc(c));
     ck_assert_int_eq(errno, ENOMEM);
-    join(spawn(free_n_thread, args));
-    check_thread_failures();
+    tu_join(tu_spawn(free_n_thread, args));
+    tu_check_thread_failures();
     s = counters(c);
     ck_assert_uint_gt(s.in_depot, 0);
     /* This thread now gets every object back before ENOMEM. */
@@ -612,7 +568,7 @@ END_TEST
 START_TEST(too_many_caches)
 {
     fa_config cfg = config(16);
-    fa_cache **all = xmalloc((FA_CACHE_MAX + 1) * sizeof *all);
+    fa_cache **all = tu_xmalloc((FA_CACHE_MAX + 1) * sizeof *all);
     size_t n = 0;
     while (n <= FA_CACHE_MAX) {
         all[n] = fa_cache_create(&cfg);
@@ -670,7 +626,7 @@ static void *parked_thread(void *arg)
         for (int i = 0; i < 200; i++) {
             v[i] = fa_cache_alloc(c);
             if (v[i] == NULL) {
-                thread_fail("alloc failed");
+                tu_thread_fail("alloc failed");
                 return NULL;
             }
         }
@@ -690,7 +646,7 @@ START_TEST(destroy_reclaims_other_threads_and_id_reuse)
     tu_source_init(&src, NULL);
     parked p = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL,
                 NULL};
-    pthread_t t = spawn(parked_thread, &p);
+    pthread_t t = tu_spawn(parked_thread, &p);
     for (int round = 0; round < 2; round++) {
         fa_config cfg = config(round == 0 ? 64 : 128);
         cfg.source = &src.source;
@@ -708,8 +664,8 @@ START_TEST(destroy_reclaims_other_threads_and_id_reuse)
         ck_assert_uint_eq(src.maps, src.unmaps);
     }
     park_set(&p, 5);
-    join(t);
-    check_thread_failures();
+    tu_join(t);
+    tu_check_thread_failures();
     tu_source_fini(&src);
 }
 END_TEST
@@ -887,10 +843,10 @@ static void cmodel_run(size_t size, unsigned flags, size_t rounds,
         m->cap_objs = max_chunks * counters(m->c).pool.slots_per_chunk;
     }
     m->max_live = 4000;
-    m->live = xmalloc(m->max_live * sizeof *m->live);
-    m->ids = xmalloc(m->max_live * sizeof *m->ids);
-    m->walked = xmalloc((m->max_live + 1) * sizeof *m->walked);
-    m->sorted = xmalloc(m->max_live * sizeof *m->sorted);
+    m->live = tu_xmalloc(m->max_live * sizeof *m->live);
+    m->ids = tu_xmalloc(m->max_live * sizeof *m->ids);
+    m->walked = tu_xmalloc((m->max_live + 1) * sizeof *m->walked);
+    m->sorted = tu_xmalloc(m->max_live * sizeof *m->sorted);
     int alloc_pct = 50;
     for (size_t step = 0; step < steps; step++) {
         if (step % 250 == 0) {
@@ -992,7 +948,7 @@ static void verify_and_free(stress *st, void *p)
 {
     uint64_t id;
     if (!stamp_ok(p, STRESS_SIZE, &id)) {
-        thread_fail("object %p (id %llu) lost its stamp", p,
+        tu_thread_fail("object %p (id %llu) lost its stamp", p,
                     (unsigned long long)id);
     }
     memset(p, 0xDD, STRESS_SIZE);
@@ -1012,12 +968,12 @@ static void *stress_worker(void *arg)
         if (r < 50 && nmine < 64) {
             void *p = fa_cache_alloc(st->c);
             if (p == NULL) {
-                thread_fail("alloc failed: errno %d", errno);
+                tu_thread_fail("alloc failed: errno %d", errno);
                 break;
             }
             atomic_fetch_add(&st->allocs, 1);
             if (st->zero && tu_first_nonzero(p, STRESS_SIZE) != STRESS_SIZE) {
-                thread_fail("FA_ZERO object %p is not zero", p);
+                tu_thread_fail("FA_ZERO object %p is not zero", p);
             }
             stamp(p, STRESS_SIZE, atomic_fetch_add(&st->next_id, 1));
             mine[nmine++] = p;
@@ -1078,29 +1034,29 @@ START_TEST(stress_threads)
     pthread_t t[PER_WAVE];
     for (size_t w = 0; w < waves; w++) {
         for (int i = 0; i < PER_WAVE; i++) {
-            t[i] = spawn(stress_worker, st);
+            t[i] = tu_spawn(stress_worker, st);
         }
         for (int i = 0; i < PER_WAVE; i++) {
-            join(t[i]);
+            tu_join(t[i]);
         }
     }
     /* Overlapping lifetimes: a new thread starts as each one ends. */
     for (int i = 0; i < PER_WAVE; i++) {
-        t[i] = spawn(stress_worker, st);
+        t[i] = tu_spawn(stress_worker, st);
     }
     for (size_t k = 0; k < waves * 2; k++) {
-        join(t[k % PER_WAVE]);
-        t[k % PER_WAVE] = spawn(stress_worker, st);
+        tu_join(t[k % PER_WAVE]);
+        t[k % PER_WAVE] = tu_spawn(stress_worker, st);
     }
     for (int i = 0; i < PER_WAVE; i++) {
-        join(t[i]);
+        tu_join(t[i]);
     }
-    check_thread_failures();
+    tu_check_thread_failures();
     /* What is left in the exchange is freed here. */
     while (st->x.n > 0) {
         verify_and_free(st, st->x.slots[--st->x.n]);
     }
-    check_thread_failures();
+    tu_check_thread_failures();
     fa_cache_counters s = counters(st->c);
     ck_assert_uint_eq(s.allocs, atomic_load(&st->allocs));
     ck_assert_uint_eq(s.frees, atomic_load(&st->frees));
@@ -1138,13 +1094,13 @@ static void *multi_worker(void *arg)
         if (held[k][j] != NULL) {
             uint64_t id;
             if (!stamp_ok(held[k][j], 16, &id) || id != (k << 8 | j)) {
-                thread_fail("cache %zu slot %zu lost its stamp", k, j);
+                tu_thread_fail("cache %zu slot %zu lost its stamp", k, j);
             }
             fa_cache_free(mu->c[k], held[k][j]);
         }
         held[k][j] = fa_cache_alloc(mu->c[k]);
         if (held[k][j] == NULL) {
-            thread_fail("alloc failed");
+            tu_thread_fail("alloc failed");
             return NULL;
         }
         stamp(held[k][j], 16, k << 8 | j);
@@ -1165,12 +1121,12 @@ START_TEST(stress_many_caches)
     mu.ops = tu_scaled(50000, 1000);
     pthread_t t[8];
     for (int i = 0; i < 8; i++) {
-        t[i] = spawn(multi_worker, &mu);
+        t[i] = tu_spawn(multi_worker, &mu);
     }
     for (int i = 0; i < 8; i++) {
-        join(t[i]);
+        tu_join(t[i]);
     }
-    check_thread_failures();
+    tu_check_thread_failures();
     for (int k = 0; k < NCACHES; k++) {
         fa_cache_counters s = counters(mu.c[k]);
         ck_assert_uint_eq(s.live, 0);
@@ -1199,7 +1155,7 @@ static void *churn_thread(void *arg)
     for (int i = 0; i < 40; i++) {
         v[i] = fa_cache_alloc(ch->c);
         if (v[i] == NULL) {
-            thread_fail("alloc failed");
+            tu_thread_fail("alloc failed");
             return NULL;
         }
     }
@@ -1229,13 +1185,13 @@ START_TEST(thread_churn_no_leak)
     pthread_t t[4];
     for (size_t i = 0; i < n; i += 4) {
         for (int k = 0; k < 4; k++) {
-            t[k] = spawn(churn_thread, &ch);
+            t[k] = tu_spawn(churn_thread, &ch);
         }
         for (int k = 0; k < 4; k++) {
-            join(t[k]);
+            tu_join(t[k]);
         }
     }
-    check_thread_failures();
+    tu_check_thread_failures();
     fa_cache_free_bulk(ch.c, ch.carried, ch.ncarried);
     ch.ncarried = 0;
     fa_cache_counters s = counters(ch.c);
@@ -1250,9 +1206,9 @@ START_TEST(thread_churn_no_leak)
     ck_assert_uint_eq(src.maps, src.unmaps);
     /* And again, ending with destroy rather than trim. */
     for (size_t i = 0; i < n / 4; i++) {
-        join(spawn(churn_thread, &ch));
+        tu_join(tu_spawn(churn_thread, &ch));
     }
-    check_thread_failures();
+    tu_check_thread_failures();
     fa_cache_destroy(ch.c);
     ck_assert_uint_eq(src.maps, src.unmaps);
     ck_assert_uint_eq(src.nlive, 0);
@@ -1327,7 +1283,7 @@ START_TEST(fork_child_uses_every_cache)
     }
     parked p = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, cs[1],
                 NULL};
-    pthread_t t = spawn(hold_magazines, &p);
+    pthread_t t = tu_spawn(hold_magazines, &p);
     park_wait(&p, 1);
     fflush(NULL);
     pid_t pid = fork();
@@ -1341,7 +1297,7 @@ START_TEST(fork_child_uses_every_cache)
                   "child failed: status %#x", status);
     /* The parent goes on as before. */
     park_set(&p, 2);
-    join(t);
+    tu_join(t);
     for (int k = 0; k < 3; k++) {
         for (int i = 25; i < 50; i++) {
             fa_cache_free(cs[k], kept[k][i]);

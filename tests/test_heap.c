@@ -64,50 +64,6 @@ static size_t natural_align(size_t n)
                : 16;
 }
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
-/* A failure seen in another thread, reported by the main thread. */
-static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
-static char fail_msg[256];
-static atomic_int fail_count;
-
-__attribute__((format(printf, 1, 2))) static void thread_fail(const char *fmt,
-                                                               ...)
-{
-    pthread_mutex_lock(&fail_lock);
-    if (atomic_fetch_add(&fail_count, 1) == 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(fail_msg, sizeof fail_msg, fmt, ap);
-        va_end(ap);
-    }
-    pthread_mutex_unlock(&fail_lock);
-}
-
-static void check_thread_failures(void)
-{
-    ck_assert_msg(atomic_load(&fail_count) == 0, "%d failures in threads, "
-                  "first: %s", atomic_load(&fail_count), fail_msg);
-}
-
-static pthread_t spawn(void *(*fn)(void *), void *arg)
-{
-    pthread_t t;
-    int rc = pthread_create(&t, NULL, fn, arg);
-    ck_assert_msg(rc == 0, "pthread_create: %d", rc);
-    return t;
-}
-
-static void join(pthread_t t)
-{
-    ck_assert_int_eq(pthread_join(t, NULL), 0);
-}
-
 static uint64_t seed_for(int k)
 {
     const char *e = getenv("FIXALLOC_TEST_SEED");
@@ -221,7 +177,7 @@ END_TEST
 START_TEST(malloc_every_small_size)
 {
     size_t top = tu_scaled(4200, 600);
-    void **v = xmalloc((top + 1) * sizeof *v);
+    void **v = tu_xmalloc((top + 1) * sizeof *v);
     for (size_t n = 0; n <= top; n++) {
         v[n] = fa_malloc(n);
         CHECK(v[n] != NULL, "fa_malloc(%zu) failed", n);
@@ -567,7 +523,7 @@ START_TEST(free_and_trim_give_bytes_back)
     tu_rng rng;
     tu_rng_seed(&rng, seed_for(2));
     size_t n = tu_scaled(10000, 1000);
-    void **v = xmalloc(n * sizeof *v);
+    void **v = tu_xmalloc(n * sizeof *v);
     for (size_t i = 0; i < n; i++) {
         v[i] = fa_heap_malloc(h, random_size(&rng, 100));
         ck_assert_ptr_nonnull(v[i]);
@@ -660,7 +616,7 @@ START_TEST(cap_refuses_with_enomem)
     fa_heap_config cfg = {.max_bytes = 3 * FA_HEAP_CHUNK};
     fa_heap *h = heap_ok(&cfg);
     size_t n = 0, cap = 100000;
-    void **v = xmalloc(cap * sizeof *v);
+    void **v = tu_xmalloc(cap * sizeof *v);
     for (;;) {
         errno = 0;
         void *p = fa_heap_malloc(h, 1000 + (n % 3) * 1000);
@@ -1089,7 +1045,7 @@ typedef struct xstress {
 static void x_verify_free(xobj o, bool sized)
 {
     if (tu_verify(o.p, 0, o.n, o.id) != o.n) {
-        thread_fail("object %p (id %llu, %zu bytes) lost its stamp", o.p,
+        tu_thread_fail("object %p (id %llu, %zu bytes) lost its stamp", o.p,
                     (unsigned long long)o.id, o.n);
     }
     if (sized) {
@@ -1111,7 +1067,7 @@ static void *x_worker(void *arg)
             xobj o = {.n = n, .id = atomic_fetch_add(&st->next_id, 1)};
             o.p = st->h != NULL ? fa_heap_malloc(st->h, n) : fa_malloc(n);
             if (o.p == NULL) {
-                thread_fail("allocation of %zu failed: errno %d", n, errno);
+                tu_thread_fail("allocation of %zu failed: errno %d", n, errno);
                 break;
             }
             tu_stamp(o.p, n, o.id);
@@ -1153,17 +1109,17 @@ START_TEST(threads_free_each_others_objects)
     for (size_t w = 0; w < waves; w++) {
         pthread_t t[4];
         for (int k = 0; k < 4; k++) {
-            t[k] = spawn(x_worker, st);
+            t[k] = tu_spawn(x_worker, st);
         }
         for (int k = 0; k < 4; k++) {
-            join(t[k]);
+            tu_join(t[k]);
         }
-        check_thread_failures();
+        tu_check_thread_failures();
     }
     while (st->n > 0) {
         x_verify_free(st->slots[--st->n], false);
     }
-    check_thread_failures();
+    tu_check_thread_failures();
     fa_heap *h = own != NULL ? own : fa_heap_default();
     fa_heap_counters s = hstats(h);
     ck_assert_uint_eq(s.live, 0);
@@ -1228,13 +1184,13 @@ START_TEST(destroy_while_threads_hold_magazines)
     fa_heap_config cfg = {.source = &src.source};
     parked p = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
                 heap_ok(&cfg)};
-    pthread_t t = spawn(hold_then_exit, &p);
+    pthread_t t = tu_spawn(hold_then_exit, &p);
     park_wait(&p, 1);
     ck_assert_uint_gt(hstats(p.h).cached, 0);
     fa_heap_destroy(p.h);
     ck_assert_uint_eq(src.maps, src.unmaps);
     park_set(&p, 2);
-    join(t);
+    tu_join(t);
     tu_source_fini(&src);
 }
 END_TEST

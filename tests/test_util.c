@@ -4,7 +4,9 @@
 #include "test_util.h"
 
 #include <check.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -588,4 +590,48 @@ bool tu_under_memory_tool(void)
     }
 #endif
     return TU_ASAN != 0;
+}
+
+/* ---- threads ---- */
+
+void *tu_xmalloc(size_t n)
+{
+    void *p = malloc(n);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
+static char fail_msg[256];
+static atomic_int fail_count;
+
+void tu_thread_fail(const char *fmt, ...)
+{
+    pthread_mutex_lock(&fail_lock);
+    if (atomic_fetch_add(&fail_count, 1) == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(fail_msg, sizeof fail_msg, fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&fail_lock);
+}
+
+void tu_check_thread_failures(void)
+{
+    ck_assert_msg(atomic_load(&fail_count) == 0, "%d failures in threads, "
+                  "first: %s", atomic_load(&fail_count), fail_msg);
+}
+
+pthread_t tu_spawn(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, fn, arg);
+    ck_assert_msg(rc == 0, "pthread_create: %d", rc);
+    return t;
+}
+
+void tu_join(pthread_t t)
+{
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
 }

@@ -9,6 +9,7 @@
 #define FIXALLOC_TEST_UTIL_H
 
 #include <stdbool.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -174,5 +175,18 @@ void tu_record_handler(const fa_error *err);
 void tu_open_freed(void *p, size_t n);
 /* Whether the tests run under a tool that tracks pooled memory. */
 bool tu_under_memory_tool(void);
+
+
+/* ---- threads ---- */
+
+/* malloc that fails the test instead of returning NULL. */
+void *tu_xmalloc(size_t n);
+/* Records a failure seen in a thread other than the test's own; the main
+ * thread reports the first through tu_check_thread_failures. */
+__attribute__((format(printf, 1, 2))) void tu_thread_fail(const char *fmt,
+                                                          ...);
+void tu_check_thread_failures(void);
+pthread_t tu_spawn(void *(*fn)(void *), void *arg);
+void tu_join(pthread_t t);
 
 #endif /* FIXALLOC_TEST_UTIL_H */
