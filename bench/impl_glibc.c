@@ -1,34 +1,20 @@
 /*
- * impl_glibc.c - adapter: the C library's malloc and free, called directly.
+ * impl_glibc.c - adapter: the C library's malloc and free; trimmed with
+ * malloc_trim(0).
  */
-#include "bench.h"
+#include <gnu/libc-version.h>
+#include <malloc.h>
 
-#include <stdlib.h>
-
-typedef struct glibc_state {
-    size_t size;
-} glibc_state;
-
-static void *glibc_init(size_t size, size_t max_live) {
-    (void)max_live;
-    glibc_state *g = malloc(sizeof *g);
-    if (g != NULL) {
-        g->size = size;
-    }
-    return g;
-}
-
-/* Folded into the workload loops: the loop calls malloc and free itself. */
-static void *glibc_alloc(void *state) {
-    return malloc(((const glibc_state *)state)->size);
-}
-
-static void glibc_free(void *state, void *obj) {
+static void glibc_trim(void *state) {
     (void)state;
-    free(obj);
+    malloc_trim(0);
 }
 
-static void glibc_destroy(void *state) { free(state); }
+#define TRIM glibc_trim
+#define TRIM_CALL "malloc_trim(0)"
+#define TRIM_NONE NULL
+#define VERSION gnu_get_libc_version
 
-BENCH_ADAPTER(glibc, "glibc malloc", glibc_init, glibc_alloc, glibc_free,
-              glibc_destroy, NULL);
+#include "impl_malloc.h"
+
+MALLOC_IMPL(glibc, "glibc malloc");

@@ -9,7 +9,9 @@ set -eu
 
 case "${1:-}" in
 test)  pkgs="build-essential cmake pkg-config check valgrind clang libclang-rt-dev" ;;
-bench) pkgs="build-essential cmake pkg-config valgrind gnuplot-nox" ;;
+bench) pkgs="build-essential cmake pkg-config valgrind gnuplot-nox
+             libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev
+             libtbb-dev libboost-dev dpdk-dev" ;;
 *) echo "usage: $0 test|bench" >&2; exit 2 ;;
 esac
 
