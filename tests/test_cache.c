@@ -592,35 +592,16 @@ END_TEST
 /* Ids are reused: a thread whose entry was bound to a destroyed cache gets
  * a fresh entry for the new cache of the same id. */
 typedef struct parked {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int phase;
+    tu_phase gate;
     fa_cache *cache;
     void *obj;
 } parked;
-
-static void park_wait(parked *p, int phase)
-{
-    pthread_mutex_lock(&p->lock);
-    while (p->phase < phase) {
-        pthread_cond_wait(&p->cond, &p->lock);
-    }
-    pthread_mutex_unlock(&p->lock);
-}
-
-static void park_set(parked *p, int phase)
-{
-    pthread_mutex_lock(&p->lock);
-    p->phase = phase;
-    pthread_cond_broadcast(&p->cond);
-    pthread_mutex_unlock(&p->lock);
-}
 
 static void *parked_thread(void *arg)
 {
     parked *p = arg;
     for (int round = 0; round < 2; round++) {
-        park_wait(p, 2 * round + 1);
+        tu_phase_wait(&p->gate, 2 * round + 1);
         fa_cache *c = p->cache;
         void *v[200];
         for (int i = 0; i < 200; i++) {
@@ -634,9 +615,9 @@ static void *parked_thread(void *arg)
             fa_cache_free(c, v[i]);
         }
         p->obj = v[199];
-        park_set(p, 2 * round + 2);
+        tu_phase_set(&p->gate, 2 * round + 2);
     }
-    park_wait(p, 5); /* alive, with an entry of a destroyed cache */
+    tu_phase_wait(&p->gate, 5); /* alive, with an entry of a destroyed cache */
     return NULL;
 }
 
@@ -644,15 +625,15 @@ START_TEST(destroy_reclaims_other_threads_and_id_reuse)
 {
     tu_source src;
     tu_source_init(&src, NULL);
-    parked p = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL,
+    parked p = {TU_PHASE_INIT, NULL,
                 NULL};
     pthread_t t = tu_spawn(parked_thread, &p);
     for (int round = 0; round < 2; round++) {
         fa_config cfg = config(round == 0 ? 64 : 128);
         cfg.source = &src.source;
         p.cache = create_ok(&cfg, NULL);
-        park_set(&p, 2 * round + 1);
-        park_wait(&p, 2 * round + 2);
+        tu_phase_set(&p.gate, 2 * round + 1);
+        tu_phase_wait(&p.gate, 2 * round + 2);
         fa_cache_counters s = counters(p.cache);
         /* The other thread's counts are as of its last depot visit. */
         ck_assert_uint_eq(s.threads, 1);
@@ -663,7 +644,7 @@ START_TEST(destroy_reclaims_other_threads_and_id_reuse)
         fa_cache_destroy(p.cache);
         ck_assert_uint_eq(src.maps, src.unmaps);
     }
-    park_set(&p, 5);
+    tu_phase_set(&p.gate, 5);
     tu_join(t);
     tu_check_thread_failures();
     tu_source_fini(&src);
@@ -1231,8 +1212,8 @@ static void *hold_magazines(void *arg)
     for (int i = 0; i < 100; i++) {
         fa_cache_free(p->cache, v[i]);
     }
-    park_set(p, 1);
-    park_wait(p, 2); /* stays alive, holding magazines, across the fork */
+    tu_phase_set(&p->gate, 1);
+    tu_phase_wait(&p->gate, 2); /* stays alive, holding magazines, across the fork */
     return NULL;
 }
 
@@ -1281,10 +1262,10 @@ START_TEST(fork_child_uses_every_cache)
             fa_cache_free(cs[k], kept[k][i]); /* into this thread's magazine */
         }
     }
-    parked p = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, cs[1],
+    parked p = {TU_PHASE_INIT, cs[1],
                 NULL};
     pthread_t t = tu_spawn(hold_magazines, &p);
-    park_wait(&p, 1);
+    tu_phase_wait(&p.gate, 1);
     fflush(NULL);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -1296,7 +1277,7 @@ START_TEST(fork_child_uses_every_cache)
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "child failed: status %#x", status);
     /* The parent goes on as before. */
-    park_set(&p, 2);
+    tu_phase_set(&p.gate, 2);
     tu_join(t);
     for (int k = 0; k < 3; k++) {
         for (int i = 25; i < 50; i++) {

@@ -1137,28 +1137,9 @@ END_TEST
 /* A heap destroyed while another thread still holds magazines of it: the
  * thread's entries are unbound and its cached objects go with the heap. */
 typedef struct parked {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int phase;
+    tu_phase gate;
     fa_heap *h;
 } parked;
-
-static void park_wait(parked *p, int phase)
-{
-    pthread_mutex_lock(&p->lock);
-    while (p->phase < phase) {
-        pthread_cond_wait(&p->cond, &p->lock);
-    }
-    pthread_mutex_unlock(&p->lock);
-}
-
-static void park_set(parked *p, int phase)
-{
-    pthread_mutex_lock(&p->lock);
-    p->phase = phase;
-    pthread_cond_broadcast(&p->cond);
-    pthread_mutex_unlock(&p->lock);
-}
 
 static void *hold_then_exit(void *arg)
 {
@@ -1170,8 +1151,8 @@ static void *hold_then_exit(void *arg)
     for (int i = 0; i < 300; i++) {
         fa_free(v[i]);
     }
-    park_set(p, 1);
-    park_wait(p, 2);
+    tu_phase_set(&p->gate, 1);
+    tu_phase_wait(&p->gate, 2);
     void *q = fa_malloc(50); /* another heap still works */
     fa_free(q);
     return NULL;
@@ -1182,14 +1163,14 @@ START_TEST(destroy_while_threads_hold_magazines)
     tu_source src;
     tu_source_init(&src, NULL);
     fa_heap_config cfg = {.source = &src.source};
-    parked p = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
+    parked p = {TU_PHASE_INIT,
                 heap_ok(&cfg)};
     pthread_t t = tu_spawn(hold_then_exit, &p);
-    park_wait(&p, 1);
+    tu_phase_wait(&p.gate, 1);
     ck_assert_uint_gt(hstats(p.h).cached, 0);
     fa_heap_destroy(p.h);
     ck_assert_uint_eq(src.maps, src.unmaps);
-    park_set(&p, 2);
+    tu_phase_set(&p.gate, 2);
     tu_join(t);
     tu_source_fini(&src);
 }

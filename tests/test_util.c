@@ -635,3 +635,20 @@ void tu_join(pthread_t t)
 {
     ck_assert_int_eq(pthread_join(t, NULL), 0);
 }
+
+void tu_phase_wait(tu_phase *g, int phase)
+{
+    pthread_mutex_lock(&g->lock);
+    while (g->phase < phase) {
+        pthread_cond_wait(&g->cond, &g->lock);
+    }
+    pthread_mutex_unlock(&g->lock);
+}
+
+void tu_phase_set(tu_phase *g, int phase)
+{
+    pthread_mutex_lock(&g->lock);
+    g->phase = phase;
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->lock);
+}

@@ -189,4 +189,15 @@ void tu_check_thread_failures(void);
 pthread_t tu_spawn(void *(*fn)(void *), void *arg);
 void tu_join(pthread_t t);
 
+/* A phase two threads step through together: one sets, the other waits
+ * until the phase is reached. */
+typedef struct tu_phase {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int phase;
+} tu_phase;
+#define TU_PHASE_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0}
+void tu_phase_wait(tu_phase *g, int phase);
+void tu_phase_set(tu_phase *g, int phase);
+
 #endif /* FIXALLOC_TEST_UTIL_H */
