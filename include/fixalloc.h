@@ -358,7 +358,8 @@ typedef struct fa_cache_options {
      * above, while threads contend for the depot's lock. At most 65536. */
     size_t magazine_rounds;
     /* Full magazines (and as many empty ones) the depot keeps; 0 means
-     * 16. */
+     * as many as hold 4 MiB of objects at the current magazine size, and
+     * at least 16. */
     size_t depot_magazines;
 } fa_cache_options;
 

@@ -47,8 +47,9 @@
  *    depot_max full magazines (a full magazine beyond that has its rounds
  *    freed to the pool) and as many empty ones. By default rounds_max is
  *    the largest power of two with rounds_max * slot <= 128 KiB, within
- *    [4, 1024], and depot_max is 16: a thread caches at most 256 KiB (or
- *    8 objects, for objects above 32 KiB) per cache. The magazine size
+ *    [4, 1024]: a thread caches at most 256 KiB (or 8 objects, for
+ *    objects above 32 KiB) per cache; and depot_max is as many magazines
+ *    of the current size as hold 4 MiB of objects, at least 16. The magazine size
  *    starts at min(64, 16 KiB / slot) rounds and doubles, up to
  *    rounds_max, when more than 1 in 16 of the last 256 depot visits had
  *    to wait for the lock (libumem's contention-driven resizing); a
@@ -120,6 +121,11 @@
 #define FA_MAG_LIMIT ((size_t)1 << 16)
 /* Full (and empty) magazines the depot keeps by default. */
 #define FA_DEPOT_DEFAULT ((size_t)16)
+/* By default the depot keeps enough full magazines to hold this many bytes
+ * of objects (and at least FA_DEPOT_DEFAULT magazines): a batch freed in
+ * random order then waits in the depot instead of going back to the pool
+ * object by object, which measured 2-4x slower on a 100k shuffled batch. */
+#define FA_DEPOT_BYTES ((size_t)4 << 20)
 /* Contention-driven resizing: a window of depot visits, and how many of
  * them must have waited for the magazines to grow. */
 #define FA_RESIZE_WINDOW 256
@@ -239,6 +245,12 @@ static void entry_publish_locked(fa_tentry *e)
 
 /* ---- the depot lock ---- */
 
+static size_t depot_default(size_t rounds, size_t slot)
+{
+    size_t n = FA_DEPOT_BYTES / (rounds * slot);
+    return n > FA_DEPOT_DEFAULT ? n : FA_DEPOT_DEFAULT;
+}
+
 /* Grows new magazines when the last window of visits saw contention. */
 static void resize_window_locked(fa_cache *c)
 {
@@ -246,6 +258,9 @@ static void resize_window_locked(fa_cache *c)
         c->rounds < c->rounds_max) {
         c->rounds *= 2;
         c->resizes++;
+        if (c->depot_auto) {
+            c->depot_max = depot_default(c->rounds, c->pool.slot);
+        }
     }
     c->win_visits = 0;
     c->win_contended = 0;
@@ -709,9 +724,9 @@ static void cache_geometry(fa_cache *c, const fa_cache_options *opt)
                               c->rounds, FA_MAG_CEIL);
         c->adaptive = true;
     }
-    c->depot_max = (opt != NULL && opt->depot_magazines != 0)
-                       ? opt->depot_magazines
-                       : FA_DEPOT_DEFAULT;
+    c->depot_auto = opt == NULL || opt->depot_magazines == 0;
+    c->depot_max = c->depot_auto ? depot_default(c->rounds, slot)
+                                 : opt->depot_magazines;
 }
 
 static void lock_init(pthread_mutex_t *m)

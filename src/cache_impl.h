@@ -105,6 +105,7 @@ struct fa_cache {
     uint32_t id;                  /* index in every thread's table */
     uint8_t mode;                 /* enum fa_cache_mode */
     bool adaptive;                /* magazine size grows with contention */
+    bool depot_auto;       /* depot_max follows the magazine size */
     size_t rounds_max;            /* largest magazine, in rounds */
     size_t depot_max;             /* most full (or empty) magazines kept */
 

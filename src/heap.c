@@ -80,10 +80,6 @@
 #define FA_HEAP_CHUNK_MASK (~(uintptr_t)(FA_HEAP_CHUNK - 1))
 /* Bytes before a large object by default: its header. */
 #define FA_LARGE_HEADER ((size_t)64)
-/* Bytes of free objects that each class's depot may keep (docs/design.md,
- * "The heap": a round flushed to the pool costs a pool free into a chunk
- * other than the current one, the slow one). */
-#define FA_HEAP_DEPOT_BYTES ((size_t)4 << 20)
 /* The default alignment of objects of 16 bytes or more. */
 #define FA_HEAP_ALIGN ((size_t)16)
 
@@ -398,13 +394,6 @@ static int create_caches(fa_heap *h)
             int err = errno;
             destroy_caches(h);
             return err;
-        }
-        /* The depot keeps up to FA_HEAP_DEPOT_BYTES of objects (at least
-         * the cache's default number of magazines): set before any thread
-         * can see the cache. */
-        size_t mags = FA_HEAP_DEPOT_BYTES / (c->rounds * fa_class_size[i]);
-        if (mags > c->depot_max) {
-            c->depot_max = mags;
         }
         h->cache[i] = c;
         h->toff[i] = (uint32_t)c->toff;
