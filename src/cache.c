@@ -135,7 +135,7 @@
 
 static inline fa_tentry *tls_entry(const fa_cache *c)
 {
-    return (fa_tentry *)(void *)(fa_tls_table + c->toff);
+    return fa_tentry_at(c->toff);
 }
 
 static __attribute__((noinline)) void *alloc_slow(fa_cache *c);

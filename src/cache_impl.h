@@ -142,6 +142,12 @@ struct fa_cache {
 extern _Thread_local char *fa_tls_table
     __attribute__((tls_model("initial-exec")));
 
+/* The calling thread's entry at table offset `toff` (a cache's toff). */
+static inline fa_tentry *fa_tentry_at(size_t toff)
+{
+    return (fa_tentry *)(void *)(fa_tls_table + toff);
+}
+
 /* Gives c an id and its table offset; 0, or EAGAIN when FA_CACHE_SLOTS
  * caches exist. */
 int fa_registry_add(struct fa_cache *c);

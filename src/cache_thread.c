@@ -207,7 +207,7 @@ fa_tentry *fa_thread_entry(fa_cache *c)
 
 fa_tentry *fa_thread_entry_peek(const fa_cache *c)
 {
-    fa_tentry *e = (fa_tentry *)(void *)(fa_tls_table + c->toff);
+    fa_tentry *e = fa_tentry_at(c->toff);
     return e->cache == c ? e : NULL;
 }
 

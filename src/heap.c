@@ -708,7 +708,7 @@ static __attribute__((noinline)) void *class_miss(fa_heap *h, size_t cls)
  * exactly as cache.c's alloc_one. */
 static inline void *class_alloc(fa_heap *h, size_t cls)
 {
-    fa_tentry *e = (fa_tentry *)(void *)(fa_tls_table + h->toff[cls]);
+    fa_tentry *e = fa_tentry_at(h->toff[cls]);
     void **top = e->top;
     if (FA_LIKELY(top != e->base)) {
         e->allocs++;
@@ -858,7 +858,7 @@ void fa_free(void *p)
                                         memory_order_relaxed) &&
                   ch->magic == FA_CHUNK_MAGIC)) {
         fa_cache *c = cache_of_chunk(ch);
-        fa_tentry *e = (fa_tentry *)(void *)(fa_tls_table + c->toff);
+        fa_tentry *e = fa_tentry_at(c->toff);
         void **top = e->top;
         if (FA_LIKELY(top != e->limit)) {
             *top = p;

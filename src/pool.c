@@ -367,18 +367,9 @@ static __attribute__((noinline)) void *alloc_slow(fa_pool *p)
     if (p->guarded) {
         return alloc_guarded(p);
     }
-    if (p->fast_free != NULL) {
-        /* The list is not empty, so live is at its peak (headroom 0): the
-         * peak rises with this allocation, and the list shrinks by one. */
-        void **obj = p->fast_free;
-        p->fast_free = *obj;
-        *obj = NULL;
-        p->peak++;
-        p->fast_gap--;
-        p->allocs++;
-        return obj;
-    }
-    if (!refill(p)) {
+    /* Here the cached list is empty, or live is at its peak (headroom 0):
+     * count_alloc then raises the peak. */
+    if (p->fast_free == NULL && !refill(p)) {
         errno = ENOMEM;
         return NULL;
     }
