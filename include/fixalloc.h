@@ -191,13 +191,14 @@ typedef enum fa_error_kind {
 
 typedef struct fa_error {
     fa_error_kind kind;
-    const char *pool;    /* the pool's name */
+    const char *pool;    /* the name of the pool, cache or heap concerned */
     const void *addr;    /* the address concerned */
     const char *detail;  /* one line saying what happened */
+    const char *object;  /* what `pool` names: "pool", "cache" or "heap" */
 } fa_error;
 
 /* Called on detected misuse. The default prints
- *   fixalloc: <kind> in pool '<name>' at <addr>: <detail>
+ *   fixalloc: <kind> in <object> '<name>' at <addr>: <detail>
  * to stderr and aborts. A handler that returns makes the offending call do
  * nothing (a bad free is ignored). */
 typedef void (*fa_error_handler)(const fa_error *err);
@@ -213,6 +214,7 @@ FA_API const char *fa_error_kind_name(fa_error_kind kind);
  * ------------------------------------------------------------------- */
 
 struct fa_chunk;
+struct fa_list_node;
 
 /*
  * A complete type so that it can be embedded in a caller's struct or put in
@@ -243,7 +245,7 @@ typedef struct fa_pool {
     const char *name;
     /* private, chunks: */
     struct fa_chunk *cur;
-    struct fa_chunk *partial, *empty, *full;
+    struct fa_list_node *partial, *empty, *full; /* chunk lists */
     size_t fast_gap;       /* length of fast_free - avail */
     size_t headroom_gap;   /* peak - live - avail */
     size_t nchunks;

@@ -1,15 +1,13 @@
 /*
- * cache_impl.h - the cache's private types, shared by cache.c (magazines,
- * depot) and cache_thread.c (per-thread tables, thread exit, fork).
- *
- * cache.c opens with the theory statement and the lock order; this header
- * only lays out the structures, with the lock or owner that guards each
- * field group.
+ * cache_impl.h - the cache's types, shared by its files (cache.c,
+ * cache_stats.c, cache_thread.c), with the lock or owner that guards each
+ * field group, and the cache's interface to the heap above it: the inline
+ * fast paths and accessors at the end (docs/design.md, "The cache").
  */
 #ifndef FIXALLOC_CACHE_IMPL_H
 #define FIXALLOC_CACHE_IMPL_H
 
-#include "internal.h"
+#include "pool_impl.h"
 
 #include <pthread.h>
 #include <stdalign.h>
@@ -22,9 +20,9 @@
  * thread's entry (top - base) and `n` is stale.
  */
 typedef struct fa_mag {
-    struct fa_mag *next;          /* on a depot list (full or empty) */
-    struct fa_mag *all_next;      /* on the cache's list of every magazine */
-    struct fa_mag *all_prev;
+    struct fa_mag *next;          /* on a depot list (full or empty), a
+                                   * stack: singly linked */
+    fa_list_node all_link;        /* on the cache's list of every magazine */
     uint32_t n;                   /* rounds held */
     uint32_t cap;                 /* rounds it can hold */
     void *rounds[];
@@ -57,8 +55,7 @@ typedef struct fa_tentry {
     uint64_t free_miss;           /* frees that visited the depot */
     /* registry lock: binding */
     struct fa_cache *cache;       /* the cache bound; NULL: unbound */
-    struct fa_tentry *reg_next;   /* the cache's list of bound entries */
-    struct fa_tentry *reg_prev;
+    fa_list_node reg_link;        /* on the cache's list of bound entries */
     /* depot lock: the counters as of the owner's last depot visit, read by
      * fa_cache_stats for threads other than the caller */
     uint64_t pub_allocs, pub_frees, pub_alloc_miss, pub_free_miss;
@@ -80,7 +77,7 @@ typedef struct fa_tentry {
  * static all-zero table, whose entries send every call to the slow path.
  */
 typedef struct fa_ttab {
-    struct fa_ttab *next, *prev;  /* every table, under the registry lock */
+    fa_list_node link;            /* every table, under the registry lock */
     alignas(64) char entries[FA_CACHE_SLOTS * FA_TENTRY_SIZE];
 } fa_ttab;
 
@@ -108,9 +105,10 @@ struct fa_cache {
     bool depot_auto;       /* depot_max follows the magazine size */
     size_t rounds_max;            /* largest magazine, in rounds */
     size_t depot_max;             /* most full (or empty) magazines kept */
+    void *owner;                  /* the heap whose class this is, or NULL */
 
     /* registry lock */
-    fa_tentry *entries;           /* threads bound to this cache */
+    fa_list_node *entries;        /* threads bound to this cache (tentry) */
     size_t nentries;
 
     /* depot lock: the depot, the pool, the totals; own cache lines */
@@ -120,7 +118,7 @@ struct fa_cache {
     fa_mag *empty;                /* magazines holding none */
     size_t nfull, nempty;
     size_t full_rounds;           /* rounds in `full` */
-    fa_mag *all;                  /* every magazine of the cache */
+    fa_list_node *all;            /* every magazine of the cache */
     size_t nmags;
     size_t rounds;                /* size of new magazines */
     /* depot traffic and contention */
@@ -136,6 +134,23 @@ struct fa_cache {
 
 /* ---- cache_thread.c: the registry of caches and per-thread tables ---- */
 
+/*
+ * What the registry asks of the cache layer when a thread leaves or the
+ * process forks. The cache layer hands these to fa_registry_add, so the
+ * registry calls no function of cache.c by name (no call circle).
+ */
+typedef struct fa_entry_ops {
+    /* Thread exit: moves the entry's magazines and counters into c's
+     * depot (registry lock held; takes c's depot lock). */
+    void (*retire)(struct fa_cache *c, fa_tentry *e);
+    /* Fork child: drops a vanished thread's entry, keeping its counters
+     * (registry and depot locks held). */
+    void (*abandon_locked)(struct fa_cache *c, fa_tentry *e);
+    /* Fork: c's depot lock (registry lock held, ascending ids). */
+    void (*lock)(struct fa_cache *c);
+    void (*unlock)(struct fa_cache *c);
+} fa_entry_ops;
+
 /* The calling thread's table (as char *, entries at + c->toff), or the
  * shared all-zero table. initial-exec: one load from the thread pointer,
  * no call, also in the shared library. */
@@ -149,8 +164,8 @@ static inline fa_tentry *fa_tentry_at(size_t toff)
 }
 
 /* Gives c an id and its table offset; 0, or EAGAIN when FA_CACHE_SLOTS
- * caches exist. */
-int fa_registry_add(struct fa_cache *c);
+ * caches exist. `ops` (static storage) is the same for every cache. */
+int fa_registry_add(struct fa_cache *c, const fa_entry_ops *ops);
 /* Unbinds every entry of c (their magazines are the cache's to free) and
  * frees its id. */
 void fa_registry_remove(struct fa_cache *c);
@@ -165,16 +180,90 @@ void fa_registry_unlock(void);
  * (registry lock held). */
 void fa_entry_unbind_locked(fa_tentry *e);
 
-/* ---- cache.c: called by the registry ---- */
+/* ---- shared by cache.c and cache_stats.c ---- */
 
-/* Moves an exiting thread's magazines and counters into c's depot
- * (registry lock held; takes c's depot lock). */
-void fa_cache_retire_entry(struct fa_cache *c, fa_tentry *e);
-/* Fork: depot locks in ascending id (registry lock held). */
-void fa_cache_depot_lock(struct fa_cache *c);
-void fa_cache_depot_unlock(struct fa_cache *c);
-/* Fork child: drops a vanished thread's entry, keeping its counters
- * (registry and depot locks held). */
-void fa_cache_abandon_entry_locked(struct fa_cache *c, fa_tentry *e);
+/* Frees through an entry, from held = mag_net + frees - allocs. */
+static inline uint64_t fa_entry_frees(const fa_tentry *e, size_t held)
+{
+    return (uint64_t)((int64_t)held - e->mag_net) + e->allocs;
+}
+
+/* Rounds in an unfolded entry's magazines. */
+static inline size_t fa_entry_held(const fa_tentry *e)
+{
+    return (e->loaded != NULL ? e->loaded->n : 0) +
+           (e->prev != NULL ? e->prev->n : 0);
+}
+
+/* Whether c is a live cache: FA_HANDLE_OK for caches. */
+static inline bool fa_cache_ok(const struct fa_cache *c)
+{
+    return FA_HANDLE_OK(c, FA_CACHE_MAGIC, FA_OBJ_CACHE);
+}
+
+/* ---- the cache's interface to the heap ---- */
+
+/*
+ * The fast paths, on the calling thread's entry at table offset `toff`
+ * (a cache's fa_cache_toff): pop a round of the loaded magazine, or push
+ * one onto it. False is a miss: the caller goes to fa_cache_alloc or
+ * fa_cache_free, whose slow paths handle it. Unbound entries, entries
+ * without a loaded magazine and caches not in fast mode have top == base
+ * == limit == NULL, so they always miss.
+ */
+static inline bool fa_cache_pop_fast(size_t toff, void **out)
+{
+    fa_tentry *e = fa_tentry_at(toff);
+    void **top = e->top;
+    if (FA_LIKELY(top != e->base)) {
+        e->allocs++;
+        e->top = top - 1;
+        *out = top[-1];
+        return true;
+    }
+    return false;
+}
+
+static inline bool fa_cache_push_fast(size_t toff, void *obj)
+{
+    fa_tentry *e = fa_tentry_at(toff);
+    void **top = e->top;
+    if (FA_LIKELY(top != e->limit)) {
+        *top = obj;
+        e->top = top + 1;
+        return true;
+    }
+    return false;
+}
+
+/* The entry offset of cache c in every thread's table. */
+static inline size_t fa_cache_toff(const struct fa_cache *c)
+{
+    return c->toff;
+}
+
+/* The cache whose pool is p (every cache embeds its pool). */
+static inline struct fa_cache *fa_cache_of_pool(const fa_pool *p)
+{
+    return (struct fa_cache *)(void *)((char *)(uintptr_t)p -
+                                       offsetof(struct fa_cache, pool));
+}
+
+/* The owner a heap gave its class cache (fa_cache_set_owner), or NULL. */
+static inline void *fa_cache_owner(const struct fa_cache *c)
+{
+    return c->owner;
+}
+
+static inline void fa_cache_set_owner(struct fa_cache *c, void *owner)
+{
+    c->owner = owner;
+}
+
+/* The cache's pool, for the heap's checks and sizes. */
+static inline const fa_pool *fa_cache_pool(const struct fa_cache *c)
+{
+    return &c->pool;
+}
 
 #endif /* FIXALLOC_CACHE_IMPL_H */

@@ -1,18 +1,6 @@
 /*
  * cache_thread.c - the cache registry: cache ids, each thread's table of
- * magazine entries, thread exit and fork (docs/design.md, "The cache";
- * the theory statement and the lock order open cache.c).
- *
- * A thread's table is one mapping from the OS source with an entry for
- * every possible cache id, so that the fast paths find the entry of cache
- * c at fa_tls_table + c->toff. A thread that has never reached a slow path
- * points at `unbound_table`, all zeros, shared and never written: its
- * entries miss on every call. The first slow path maps the thread's own
- * table and registers it with a pthread key whose destructor gives the
- * magazines back at thread exit.
- *
- * The registry lock (lock 1 of cache.c's order) guards the id table, the
- * list of thread tables and every cache's list of bound entries.
+ * entries, thread exit and fork (docs/design.md, "The cache: threads").
  */
 #include "cache_impl.h"
 
@@ -28,9 +16,10 @@ static _Thread_local bool tls_exiting;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static fa_cache *reg_caches[FA_CACHE_SLOTS]; /* by id; NULL: free */
 static uint32_t reg_hiwater;                 /* every id in use is below */
-static fa_ttab *reg_tables;                  /* every thread's table */
+static fa_list_node *reg_tables;             /* every thread's table */
+static const fa_entry_ops *reg_ops;          /* the cache layer's hooks */
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
-static pthread_key_t reg_key;
+static fa_thread_key reg_key;
 static int reg_init_err;
 
 static void thread_exit(void *arg);
@@ -50,9 +39,9 @@ void fa_registry_unlock(void)
 
 static void registry_init(void)
 {
-    reg_init_err = pthread_key_create(&reg_key, thread_exit);
+    reg_init_err = fa_os_key_create(&reg_key, thread_exit);
     if (reg_init_err == 0) {
-        reg_init_err = pthread_atfork(fork_prepare, fork_parent, fork_child);
+        reg_init_err = fa_os_atfork(fork_prepare, fork_parent, fork_child);
     }
 }
 
@@ -63,13 +52,14 @@ static fa_tentry *table_entry(fa_ttab *t, uint32_t id)
 
 /* ---- cache ids ---- */
 
-int fa_registry_add(fa_cache *c)
+int fa_registry_add(fa_cache *c, const fa_entry_ops *ops)
 {
     pthread_once(&reg_once, registry_init);
     if (reg_init_err != 0) {
         return reg_init_err;
     }
     fa_registry_lock();
+    reg_ops = ops;
     uint32_t id = 0;
     while (id < FA_CACHE_SLOTS && reg_caches[id] != NULL) {
         id++;
@@ -92,7 +82,7 @@ void fa_registry_remove(fa_cache *c)
 {
     fa_registry_lock();
     while (c->entries != NULL) {
-        fa_entry_unbind_locked(c->entries);
+        fa_entry_unbind_locked(fa_list_entry(c->entries, fa_tentry, reg_link));
     }
     reg_caches[c->id] = NULL;
     while (reg_hiwater > 0 && reg_caches[reg_hiwater - 1] == NULL) {
@@ -107,12 +97,7 @@ static void bind_entry(fa_cache *c, fa_tentry *e)
 {
     fa_registry_lock();
     e->cache = c;
-    e->reg_prev = NULL;
-    e->reg_next = c->entries;
-    if (c->entries != NULL) {
-        c->entries->reg_prev = e;
-    }
-    c->entries = e;
+    fa_list_push(&c->entries, &e->reg_link);
     c->nentries++;
     fa_registry_unlock();
 }
@@ -120,66 +105,31 @@ static void bind_entry(fa_cache *c, fa_tentry *e)
 void fa_entry_unbind_locked(fa_tentry *e)
 {
     fa_cache *c = e->cache;
-    if (e->reg_prev != NULL) {
-        e->reg_prev->reg_next = e->reg_next;
-    } else {
-        c->entries = e->reg_next;
-    }
-    if (e->reg_next != NULL) {
-        e->reg_next->reg_prev = e->reg_prev;
-    }
+    fa_list_remove(&c->entries, &e->reg_link);
     c->nentries--;
     memset(e, 0, sizeof *e); /* hot words NULL: every call misses */
 }
 
 /* ---- thread tables ---- */
 
-static void table_link_locked(fa_ttab *t)
-{
-    t->prev = NULL;
-    t->next = reg_tables;
-    if (reg_tables != NULL) {
-        reg_tables->prev = t;
-    }
-    reg_tables = t;
-}
-
-static void table_unlink_locked(fa_ttab *t)
-{
-    if (t->prev != NULL) {
-        t->prev->next = t->next;
-    } else {
-        reg_tables = t->next;
-    }
-    if (t->next != NULL) {
-        t->next->prev = t->prev;
-    }
-}
-
 static void table_unmap(fa_ttab *t)
 {
-    const fa_source *os = fa_os_source();
-    os->unmap(os->ctx, t, FA_TTAB_MAP);
+    fa_os_unmap(t, FA_TTAB_MAP);
 }
 
-/* Maps the calling thread's table; NULL when the OS refuses. */
+/* Maps the calling thread's table (zeroed); NULL when the OS refuses. */
 static fa_ttab *table_new(void)
 {
-    const fa_source *os = fa_os_source();
-    bool zeroed = false;
-    fa_ttab *t = os->map(os->ctx, FA_TTAB_MAP, FA_ALIGN_MAX, &zeroed);
+    fa_ttab *t = fa_os_map(FA_TTAB_MAP, FA_ALIGN_MAX);
     if (t == NULL) {
         return NULL;
     }
-    if (!zeroed) {
-        memset(t, 0, sizeof *t);
-    }
-    if (pthread_setspecific(reg_key, t) != 0) {
+    if (fa_os_key_set(&reg_key, t) != 0) {
         table_unmap(t);
         return NULL;
     }
     fa_registry_lock();
-    table_link_locked(t);
+    fa_list_push(&reg_tables, &t->link);
     fa_registry_unlock();
     fa_tls_table = (char *)t;
     return t;
@@ -220,11 +170,11 @@ static void thread_exit(void *arg)
     for (uint32_t id = 0; id < reg_hiwater; id++) {
         fa_tentry *e = table_entry(t, id);
         if (e->cache != NULL) {
-            fa_cache_retire_entry(e->cache, e);
+            reg_ops->retire(e->cache, e);
             fa_entry_unbind_locked(e);
         }
     }
-    table_unlink_locked(t);
+    fa_list_remove(&reg_tables, &t->link);
     fa_registry_unlock();
     tls_exiting = true;
     fa_tls_table = (char *)&unbound_table;
@@ -240,7 +190,7 @@ static void fork_prepare(void)
     fa_registry_lock();
     for (uint32_t id = 0; id < reg_hiwater; id++) {
         if (reg_caches[id] != NULL) {
-            fa_cache_depot_lock(reg_caches[id]);
+            reg_ops->lock(reg_caches[id]);
         }
     }
 }
@@ -249,7 +199,7 @@ static void fork_release(void)
 {
     for (uint32_t id = reg_hiwater; id-- > 0;) {
         if (reg_caches[id] != NULL) {
-            fa_cache_depot_unlock(reg_caches[id]);
+            reg_ops->unlock(reg_caches[id]);
         }
     }
     fa_registry_unlock();
@@ -265,20 +215,21 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     fa_ttab *self = (fa_ttab *)(void *)fa_tls_table;
-    fa_ttab *next;
-    for (fa_ttab *t = reg_tables; t != NULL; t = next) {
-        next = t->next;
+    fa_list_node *next;
+    for (fa_list_node *n = reg_tables; n != NULL; n = next) {
+        fa_ttab *t = fa_list_entry(n, fa_ttab, link);
+        next = n->next;
         if (t == self) {
             continue;
         }
         for (uint32_t id = 0; id < reg_hiwater; id++) {
             fa_tentry *e = table_entry(t, id);
             if (e->cache != NULL) {
-                fa_cache_abandon_entry_locked(e->cache, e);
+                reg_ops->abandon_locked(e->cache, e);
                 fa_entry_unbind_locked(e);
             }
         }
-        table_unlink_locked(t);
+        fa_list_remove(&reg_tables, &t->link);
         table_unmap(t);
     }
     fork_release();

@@ -13,7 +13,7 @@
  * Checked and tracking pools run in slow mode: none of this is on a fast
  * path.
  */
-#include "internal.h"
+#include "pool_impl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,24 +25,14 @@
 /* How many live objects a leak report names. */
 #define LEAKS_NAMED 4
 
-/* An environment switch: set and not "0". */
-static bool env_on(const char *name, bool unset)
-{
-    const char *v = getenv(name);
-    if (v == NULL || v[0] == '\0') {
-        return unset;
-    }
-    return strcmp(v, "0") != 0;
-}
-
 bool fa_env_checked(void)
 {
-    return env_on("FIXALLOC_CHECK", false);
+    return fa_os_env_flag("FIXALLOC_CHECK", false);
 }
 
 bool fa_env_tracking(void)
 {
-    return env_on("FIXALLOC_TRACK", true);
+    return fa_os_env_flag("FIXALLOC_TRACK", true);
 }
 
 /* ---- the set of a checked pool's chunks: open addressing ---- */
@@ -88,7 +78,8 @@ static void set_put(chunk_set *s, uintptr_t key)
 
 static chunk_set *set_new(size_t cap)
 {
-    chunk_set *s = calloc(1, sizeof *s + cap * sizeof s->slots[0]);
+    chunk_set *s = fa_os_record_alloc(sizeof *s + cap * sizeof s->slots[0],
+                                      sizeof(uintptr_t));
     if (s != NULL) {
         s->cap = cap;
     }
@@ -112,7 +103,7 @@ static bool set_make_room(fa_pool *p)
             set_put(t, s->slots[i]);
         }
     }
-    free(s);
+    fa_os_record_free(s);
     p->registry = t;
     return true;
 }
@@ -170,7 +161,7 @@ static void report_leaks(fa_pool *p, size_t live)
         len += snprintf(detail + len, sizeof detail - (size_t)len, " %p",
                         named[i]);
     }
-    fa_report(FA_ERR_LEAK, p, named[0], detail);
+    fa_report_pool(FA_ERR_LEAK, p, named[0], detail);
 }
 
 void fa_debug_leaks(fa_pool *p)
@@ -183,7 +174,7 @@ void fa_debug_leaks(fa_pool *p)
 
 void fa_debug_destroy(fa_pool *p)
 {
-    free(p->registry);
+    fa_os_record_free(p->registry);
     p->registry = NULL;
     fa_track_pool_destroy(p->tracked, p);
 }
@@ -262,7 +253,7 @@ static void verify_poison(fa_pool *p, void *obj)
             snprintf(detail, sizeof detail, "byte %zu of the object changed "
                      "while it was free (0x%02x, expected 0x%02x)", i, b[i],
                      FA_POISON);
-            fa_report(FA_ERR_WRITE_AFTER_FREE, p, obj, detail);
+            fa_report_pool(FA_ERR_WRITE_AFTER_FREE, p, obj, detail);
             break;
         }
     }
@@ -304,7 +295,7 @@ bool fa_debug_free(fa_pool *p, fa_chunk *c, void *obj)
         size_t i = slot_number(p, c, obj);
         uint64_t bit = UINT64_C(1) << (i % 64);
         if ((live_bits(c)[i / 64] & bit) == 0) {
-            fa_report(FA_ERR_DOUBLE_FREE, p, obj, "the object is already free");
+            fa_report_pool(FA_ERR_DOUBLE_FREE, p, obj, "the object is already free");
             return false;
         }
         live_bits(c)[i / 64] &= ~bit;

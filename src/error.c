@@ -1,9 +1,7 @@
 /*
- * error.c - the one reporting path for detected misuse.
- *
- * Every check in the library ends in fa_report(), which formats one fixed,
- * greppable line and hands it to the installed handler (docs/design.md,
- * "Errors").
+ * error.c - the one reporting path for detected misuse: every check of the
+ * library ends in fa_report(), which fills one record and hands it to the
+ * installed handler (docs/design.md, "Errors").
  */
 #include "internal.h"
 
@@ -13,8 +11,9 @@
 
 static void default_handler(const fa_error *err)
 {
-    fprintf(stderr, "fixalloc: %s in pool '%s' at %p: %s\n",
-            fa_error_kind_name(err->kind), err->pool, err->addr, err->detail);
+    fprintf(stderr, "fixalloc: %s in %s '%s' at %p: %s\n",
+            fa_error_kind_name(err->kind), err->object, err->pool, err->addr,
+            err->detail);
     fflush(stderr);
     abort();
 }
@@ -40,14 +39,44 @@ const char *fa_error_kind_name(fa_error_kind kind)
     return "unknown error";
 }
 
-void fa_report(fa_error_kind kind, const fa_pool *p, const void *addr,
-               const char *detail)
+static const char *object_name(fa_object what)
+{
+    switch (what) {
+    case FA_OBJ_POOL: return "pool";
+    case FA_OBJ_CACHE: return "cache";
+    case FA_OBJ_HEAP: return "heap";
+    }
+    return "pool";
+}
+
+void fa_report(fa_error_kind kind, fa_object what, const char *name,
+               const void *addr, const char *detail)
 {
     fa_error err = {
         .kind = kind,
-        .pool = (p && p->name) ? p->name : "unnamed",
+        .pool = name != NULL ? name : "unnamed",
         .addr = addr,
         .detail = detail,
+        .object = object_name(what),
     };
     atomic_load(&handler)(&err);
+}
+
+bool fa_bad_handle(const void *h, fa_object what)
+{
+    static const char *const detail[] = {
+        [FA_OBJ_POOL] = "the pool is not initialised",
+        [FA_OBJ_CACHE] = "the cache is not created, or destroyed",
+        [FA_OBJ_HEAP] = "the heap is not created, or destroyed",
+    };
+    fa_report(FA_ERR_BAD_POOL, what, NULL, h, detail[what]);
+    return false;
+}
+
+void fa_assert_failed(const char *cond, const char *file, int line)
+{
+    fprintf(stderr, "fixalloc: assertion failed: %s (%s:%d)\n", cond, file,
+            line);
+    fflush(stderr);
+    abort();
 }

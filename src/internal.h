@@ -1,207 +1,68 @@
 /*
- * internal.h - declarations shared by the library's source files.
- *
- * docs/design.md is the theory of operation; this header holds the chunk
- * layout and the invariants that the code relies on.
+ * internal.h - what every file of the library shares: branch hints, the
+ * debug-build assertion, the one reporting path and the handle check
+ * (docs/design.md, "Conventions").
  */
 #ifndef FIXALLOC_INTERNAL_H
 #define FIXALLOC_INTERNAL_H
 
 #include "fixalloc.h"
-#include "track.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #define FA_LIKELY(x) __builtin_expect(!!(x), 1)
 #define FA_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define FA_COLD __attribute__((cold, noinline))
-
-/* Written into every chunk header and every initialised pool. */
-#define FA_CHUNK_MAGIC UINT64_C(0x6b6e756863616631) /* "1fachunk" */
-#define FA_POOL_MAGIC UINT32_C(0x6c6f6f70)          /* "pool" */
-
-/* fa_pool.fast_chunk when no chunk takes fast frees: a value that no masked
- * address can equal, since masked addresses have their low bits clear. */
-#define FA_NO_CHUNK ((uintptr_t)1)
-
-/* Which of the pool's lists a chunk is on. */
-enum fa_chunk_list {
-    FA_LIST_CURRENT, /* the chunk allocations come from; on no list */
-    FA_LIST_PARTIAL, /* some slots live, some free or uncarved */
-    FA_LIST_FULL,    /* every slot carved and live */
-    FA_LIST_EMPTY    /* no slot live; reset to carving in address order */
-};
+/* For variables shared between the library's files: -fvisibility=hidden
+ * does not reach extern declarations, and without this a shared build
+ * would load them through the GOT on the fast paths. */
+#define FA_HIDDEN __attribute__((visibility("hidden")))
 
 /*
- * The header at the start of every chunk. A chunk is `chunk_size` bytes
- * aligned to `chunk_size`, so the chunk of any object is `obj & chunk_mask`.
- * Its slots fill [base, base + nslots * slot) with base = chunk +
- * first_offset, ending exactly at the chunk's end: the bytes between the
- * header and `base` (less than one slot) are the only waste.
- *
- * Invariants (fa_pool_check verifies them):
- *   base <= carve <= hwm <= base + nslots * slot, all on slot boundaries;
- *   slots in [base, carve) are carved: carved = nlive + length(free list);
- *   slots in [carve, hwm) were carved before and reset; `first` ran on every
- *   slot below hwm and never on one above it;
- *   slots at or above hwm are untouched since the source handed them out and
- *   read as zeros when `zeroed` is set.
- * While a chunk is the pool's current chunk, its free list head lives in
- * pool->fast_free and its live count is derived (see pool.c); the `free`
- * and `nlive` fields here are stale until the chunk is retired.
+ * FA_ASSERT(cond) states an invariant where the code relies on it. Debug
+ * builds (FIXALLOC_DEBUG, on in CMake's Debug type) check it and abort with
+ * the condition, file and line; other builds compile it to nothing but
+ * still type-check it.
  */
-typedef struct fa_chunk {
-    uint64_t magic;              /* FA_CHUNK_MAGIC */
-    fa_pool *pool;               /* the owner */
-    struct fa_chunk *next, *prev; /* links on the owner's list */
-    void *free;                  /* free slots, linked through first words */
-    char *carve;                 /* next slot to carve */
-    char *hwm;                   /* high-water mark of carving, ever */
-    uint32_t nlive;              /* live objects */
-    uint8_t list;                /* enum fa_chunk_list */
-    bool zeroed;                 /* slots at or above hwm read as zeros */
-} fa_chunk;
+#ifdef FIXALLOC_DEBUG
+#define FA_ASSERT(cond)                                                        \
+    ((cond) ? (void)0 : fa_assert_failed(#cond, __FILE__, __LINE__))
+#else
+#define FA_ASSERT(cond) ((void)sizeof(!(cond)))
+#endif
+__attribute__((noreturn, cold)) void
+fa_assert_failed(const char *cond, const char *file, int line);
 
-_Static_assert(sizeof(fa_chunk) <= FA_CHUNK_HEADER,
-               "the chunk header must fit in FA_CHUNK_HEADER bytes");
+/* What a report is about: the object its name belongs to. */
+typedef enum fa_object {
+    FA_OBJ_POOL,
+    FA_OBJ_CACHE,
+    FA_OBJ_HEAP
+} fa_object;
 
-static inline fa_chunk *fa_chunk_of(const fa_pool *p, const void *obj)
-{
-    return (fa_chunk *)((uintptr_t)obj & p->chunk_mask);
-}
+/* Reports misuse through the error handler (error.c): object `what` named
+ * `name` (NULL: "unnamed"), the address concerned and one line of detail.
+ * Returns if the installed handler returns. */
+FA_COLD void fa_report(fa_error_kind kind, fa_object what, const char *name,
+                       const void *addr, const char *detail);
 
-static inline char *fa_chunk_base(const fa_pool *p, const fa_chunk *c)
-{
-    return (char *)c + p->first_offset;
-}
-
-static inline char *fa_chunk_end(const fa_pool *p, const fa_chunk *c)
-{
-    return (char *)c + p->chunk_size;
-}
-
-/* Slot index of `offset` bytes past base, by multiplying with the
- * precomputed reciprocal (exact for offsets below 2^32: FA_CHUNK_MAX). */
-__extension__ typedef unsigned __int128 fa_u128;
-
-static inline size_t fa_slot_index(const fa_pool *p, size_t offset)
-{
-    return (size_t)(((fa_u128)p->slot_divisor * offset) >> 64);
-}
-
-/* True when `offset` is a multiple of the slot size (same reciprocal). */
-static inline bool fa_slot_aligned(const fa_pool *p, size_t offset)
-{
-    return p->slot_divisor * (uint64_t)offset < p->slot_divisor;
-}
+/* Reports a handle that is NULL, never set up or destroyed; returns false,
+ * so that FA_HANDLE_OK reads as a condition. */
+FA_COLD bool fa_bad_handle(const void *h, fa_object what);
 
 /*
- * The fast paths keep two counts folded into one (pool.c explains why):
- *   fast_len = length of the cached free list (fast_free),
- *   headroom = peak - live,
- *   avail = min(fast_len, headroom), the allocations the fast path may make,
- * with fast_gap = fast_len - avail and headroom_gap = headroom - avail. A
- * fast alloc takes one from both counts and a fast free adds one to both,
- * so only `avail` changes on the fast paths and the gaps stay put.
+ * The one validation of a handle at a public entry point: true when `h`
+ * is not NULL and carries its type's magic (set last at create, cleared
+ * first at destroy), else a FA_ERR_BAD_POOL report and false.
+ * FA_HANDLE_OK_DEREF is the same check in a slow path that an inline fast
+ * path reached after dereferencing `h` already, so NULL cannot get there.
  */
-static inline size_t fa_fast_len(const fa_pool *p)
-{
-    return (size_t)p->avail + p->fast_gap;
-}
-
-static inline size_t fa_headroom(const fa_pool *p)
-{
-    return (size_t)p->avail + p->headroom_gap;
-}
-
-/* Live objects in the pool. */
-static inline size_t fa_pool_live(const fa_pool *p)
-{
-    return p->peak - fa_headroom(p);
-}
-
-/* Live objects in chunk c, wherever its count is kept. */
-static inline size_t fa_chunk_live(const fa_pool *p, const fa_chunk *c)
-{
-    return c == p->cur ? fa_pool_live(p) - p->others_live : c->nlive;
-}
-
-/* The head of chunk c's free list, wherever it is kept. */
-static inline void *fa_chunk_free_list(const fa_pool *p, const fa_chunk *c)
-{
-    return c == p->cur ? p->fast_free : c->free;
-}
-
-/* ---- free-list links ---- */
-
-/* What a link is encoded with: nothing, or in hardened mode the pool's
- * secret and the link's own address (its random upper bits). */
-static inline uintptr_t fa_link_mix(const fa_pool *p, const void *slot)
-{
-    return p->link_key == 0 ? 0 : p->link_key ^ ((uintptr_t)slot >> 12);
-}
-
-/* Reads the link in a free slot. The fast paths, used only by pools without
- * encoding or tracking, read links directly. */
-static inline void *fa_link_get(const fa_pool *p, void *slot)
-{
-    uintptr_t v;
-    fa_track_open(p->tracked, slot, sizeof v);
-    memcpy(&v, slot, sizeof v);
-    fa_track_close(p->tracked, slot, sizeof v);
-    return (void *)(v ^ fa_link_mix(p, slot));
-}
-
-static inline void fa_link_set(const fa_pool *p, void *slot, void *next)
-{
-    uintptr_t v = (uintptr_t)next ^ fa_link_mix(p, slot);
-    fa_track_open(p->tracked, slot, sizeof v);
-    memcpy(slot, &v, sizeof v);
-    fa_track_close(p->tracked, slot, sizeof v);
-}
-
-/* Clears the link word of a slot being handed out. */
-static inline void fa_link_clear(const fa_pool *p, void *slot)
-{
-    fa_track_open(p->tracked, slot, sizeof(void *));
-    memset(slot, 0, sizeof(void *));
-    fa_track_close(p->tracked, slot, sizeof(void *));
-}
-
-/* ---- checked mode and tracking (debug.c) ---- */
-
-/* FIXALLOC_CHECK and FIXALLOC_TRACK, read when a pool is created. */
-bool fa_env_checked(void);
-bool fa_env_tracking(void);
-int fa_debug_init(fa_pool *p);
-/* At destroy: reports objects still live (checked mode), while the chunks
- * are still there; then, after they are gone, frees what init took. */
-void fa_debug_leaks(fa_pool *p);
-void fa_debug_destroy(fa_pool *p);
-/* Registers a new chunk; false when out of memory. */
-bool fa_debug_chunk_new(fa_pool *p, fa_chunk *c);
-void fa_debug_chunk_release(fa_pool *p, fa_chunk *c);
-/* Whether c is one of p's chunks (always true unless checked). */
-bool fa_debug_owns(const fa_pool *p, const fa_chunk *c);
-/* Poisons n freshly carved slots from `first_slot` on (checked mode). */
-void fa_debug_poison(fa_pool *p, char *first_slot, size_t n);
-/* Whether a slot of c is live (checked mode; false otherwise). */
-bool fa_debug_is_live(const fa_pool *p, const fa_chunk *c,
-                      const void *slot);
-/* An object handed out; `reused` when it was freed before (its contents
- * are the kept bytes of a freed object) rather than fresh. */
-void fa_debug_alloc(fa_pool *p, fa_chunk *c, void *obj, bool reused);
-/* An object given back; false (after a report) for a double free. */
-bool fa_debug_free(fa_pool *p, fa_chunk *c, void *obj);
-
-/* The secret of a hardened pool (source.c: the OS's randomness). */
-uintptr_t fa_random_word(void);
-
-/* Reports misuse through the error handler. */
-FA_COLD void fa_report(fa_error_kind kind, const fa_pool *p, const void *addr,
-                       const char *detail);
+#define FA_HANDLE_OK(h, want, what)                                            \
+    (FA_LIKELY((h) != NULL && (h)->magic == (want)) ||                         \
+     fa_bad_handle((h), (what)))
+#define FA_HANDLE_OK_DEREF(h, want, what)                                      \
+    (FA_LIKELY((h)->magic == (want)) || fa_bad_handle((h), (what)))
 
 #endif /* FIXALLOC_INTERNAL_H */

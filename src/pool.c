@@ -19,7 +19,7 @@
  * `others_live` counts the live objects of all chunks but the current one,
  * whose count is therefore live - others_live.
  */
-#include "internal.h"
+#include "pool_impl.h"
 
 #include <errno.h>
 #include <string.h>
@@ -45,7 +45,7 @@ static void set_counts(fa_pool *p, size_t fast_len, size_t headroom)
 
 /* ---- chunk lists ---- */
 
-static fa_chunk **list_head(fa_pool *p, enum fa_chunk_list which)
+static fa_list_node **list_head(fa_pool *p, enum fa_chunk_list which)
 {
     switch (which) {
     case FA_LIST_PARTIAL: return &p->partial;
@@ -58,27 +58,21 @@ static fa_chunk **list_head(fa_pool *p, enum fa_chunk_list which)
 
 static void list_push(fa_pool *p, fa_chunk *c, enum fa_chunk_list which)
 {
-    fa_chunk **head = list_head(p, which);
+    FA_ASSERT(which != FA_LIST_CURRENT);
     c->list = (uint8_t)which;
-    c->prev = NULL;
-    c->next = *head;
-    if (*head != NULL) {
-        (*head)->prev = c;
-    }
-    *head = c;
+    fa_list_push(list_head(p, which), &c->link);
 }
 
 static void list_remove(fa_pool *p, fa_chunk *c)
 {
-    if (c->prev != NULL) {
-        c->prev->next = c->next;
-    } else {
-        *list_head(p, (enum fa_chunk_list)c->list) = c->next;
-    }
-    if (c->next != NULL) {
-        c->next->prev = c->prev;
-    }
-    c->next = c->prev = NULL;
+    FA_ASSERT(c->list != FA_LIST_CURRENT);
+    fa_list_remove(list_head(p, (enum fa_chunk_list)c->list), &c->link);
+}
+
+/* The first chunk of a list, or NULL. */
+static fa_chunk *list_first(const fa_list_node *head)
+{
+    return head != NULL ? fa_chunk_of_node(head) : NULL;
 }
 
 /* ---- chunks from and back to the source ---- */
@@ -96,13 +90,13 @@ static fa_chunk *chunk_new(fa_pool *p)
         return NULL;
     }
     if (((uintptr_t)c & ~p->chunk_mask) != 0) {
-        fa_report(FA_ERR_CORRUPT, p, c,
-                  "the page source returned a misaligned block");
+        fa_report_pool(FA_ERR_CORRUPT, p, c,
+                       "the page source returned a misaligned block");
         return NULL;
     }
     c->magic = FA_CHUNK_MAGIC;
     c->pool = p;
-    c->next = c->prev = NULL;
+    c->link.next = c->link.prev = NULL;
     c->free = NULL;
     c->carve = c->hwm = fa_chunk_base(p, c);
     c->nlive = 0;
@@ -194,7 +188,7 @@ static fa_chunk *ensure_current(fa_pool *p)
     if (c != NULL) {
         retire_current(p);
     }
-    c = p->partial != NULL ? p->partial : p->empty;
+    c = list_first(p->partial != NULL ? p->partial : p->empty);
     if (c == NULL) {
         c = chunk_new(p);
         if (c == NULL) {
@@ -300,7 +294,7 @@ static void *pop_guarded(fa_pool *p)
     void *obj = p->fast_free;
     void *next = fa_link_get(p, obj);
     if (!link_ok(p, p->cur, next)) {
-        fa_report(FA_ERR_CORRUPT, p, obj, "the free-list link in this free "
+        fa_report_pool(FA_ERR_CORRUPT, p, obj, "the free-list link in this free "
                   "object was overwritten");
         errno = EFAULT;
         return NULL;
@@ -351,16 +345,10 @@ static void *alloc_guarded(fa_pool *p)
     return obj;
 }
 
-static FA_COLD void bad_pool(const fa_pool *p)
-{
-    fa_report(FA_ERR_BAD_POOL, NULL, p, "the pool is not initialised");
-}
-
 static __attribute__((noinline)) void *alloc_slow(fa_pool *p)
 {
     p->avail++; /* undo the fast path's decrement */
-    if (FA_UNLIKELY(p->magic != FA_POOL_MAGIC)) {
-        bad_pool(p);
+    if (!FA_HANDLE_OK_DEREF(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
         errno = EINVAL;
         return NULL;
     }
@@ -420,20 +408,20 @@ size_t fa_pool_alloc_bulk(fa_pool *p, void **out, size_t n)
 static bool free_is_valid(fa_pool *p, fa_chunk *c, void *obj)
 {
     if (c->magic != FA_CHUNK_MAGIC || c->pool != p) {
-        fa_report(FA_ERR_FOREIGN, p, obj, "no chunk of this pool holds it");
+        fa_report_pool(FA_ERR_FOREIGN, p, obj, "no chunk of this pool holds it");
         return false;
     }
     char *base = fa_chunk_base(p, c);
     if ((char *)obj < base) {
-        fa_report(FA_ERR_FOREIGN, p, obj, "it points into a chunk header");
+        fa_report_pool(FA_ERR_FOREIGN, p, obj, "it points into a chunk header");
         return false;
     }
     if (!fa_slot_aligned(p, (size_t)((char *)obj - base))) {
-        fa_report(FA_ERR_INTERIOR, p, obj, "it points inside a slot");
+        fa_report_pool(FA_ERR_INTERIOR, p, obj, "it points inside a slot");
         return false;
     }
     if ((char *)obj >= c->carve || obj == fa_chunk_free_list(p, c)) {
-        fa_report(FA_ERR_DOUBLE_FREE, p, obj, "the slot is not allocated");
+        fa_report_pool(FA_ERR_DOUBLE_FREE, p, obj, "the slot is not allocated");
         return false;
     }
     return true;
@@ -492,7 +480,7 @@ static void free_to_other(fa_pool *p, fa_chunk *c, void *obj)
 static void free_guarded(fa_pool *p, fa_chunk *c, void *obj)
 {
     if (p->checked && !fa_debug_owns(p, c)) {
-        fa_report(FA_ERR_FOREIGN, p, obj, "no chunk of this pool holds it");
+        fa_report_pool(FA_ERR_FOREIGN, p, obj, "no chunk of this pool holds it");
         return;
     }
     if (!free_is_valid(p, c, obj) ||
@@ -512,8 +500,7 @@ static __attribute__((noinline)) void free_slow(fa_pool *p, void *obj)
     if (obj == NULL) {
         return;
     }
-    if (FA_UNLIKELY(p->magic != FA_POOL_MAGIC)) {
-        bad_pool(p);
+    if (!FA_HANDLE_OK_DEREF(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
         return;
     }
     fa_chunk *c = fa_chunk_of(p, obj);
@@ -651,7 +638,7 @@ int fa_pool_init(fa_pool *p, const fa_config *cfg)
     p->flags = cfg->flags | (checked ? FA_CHECKED : 0);
     p->checked = checked;
     p->tracked = fa_track_wanted(fa_env_tracking());
-    p->link_key = (cfg->flags & FA_HARDENED) ? fa_random_word() : 0;
+    p->link_key = (cfg->flags & FA_HARDENED) ? fa_os_random_word() : 0;
     p->guarded = (p->flags & (FA_CHECKED | FA_HARDENED)) || p->tracked;
     p->size = cfg->size;
     p->slot = g.slot;
@@ -695,8 +682,8 @@ size_t fa_pool_trim(fa_pool *p)
     if (p->cur != NULL && fa_chunk_live(p, p->cur) == 0) {
         retire_current(p);
     }
-    while (p->empty != NULL) {
-        fa_chunk *c = p->empty;
+    fa_chunk *c;
+    while ((c = list_first(p->empty)) != NULL) {
         list_remove(p, c);
         chunk_release(p, c);
     }
@@ -705,19 +692,18 @@ size_t fa_pool_trim(fa_pool *p)
     return bytes;
 }
 
-static void release_list(fa_pool *p, fa_chunk *c)
+static void release_list(fa_pool *p, fa_list_node *n)
 {
-    while (c != NULL) {
-        fa_chunk *next = c->next;
-        chunk_release(p, c);
-        c = next;
+    while (n != NULL) {
+        fa_list_node *next = n->next;
+        chunk_release(p, fa_chunk_of_node(n));
+        n = next;
     }
 }
 
 void fa_pool_destroy(fa_pool *p)
 {
-    if (p->magic != FA_POOL_MAGIC) {
-        bad_pool(p);
+    if (!FA_HANDLE_OK(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
         return;
     }
     fa_debug_leaks(p);

@@ -7,7 +7,7 @@
  * bitmap lives on the stack and covers WINDOW_SLOTS slots at a time; a
  * chunk with more carved slots is walked in several windows.
  */
-#include "internal.h"
+#include "pool_impl.h"
 
 #include <string.h>
 
@@ -56,10 +56,10 @@ void fa_pool_walk(fa_pool *p, void (*fn)(void *obj, void *arg), void *arg)
     if (p->cur != NULL) {
         walk_chunk(p, p->cur, fn, arg);
     }
-    const fa_chunk *lists[] = {p->partial, p->full};
+    const fa_list_node *lists[] = {p->partial, p->full};
     for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
-        for (const fa_chunk *c = lists[l]; c != NULL; c = c->next) {
-            walk_chunk(p, c, fn, arg);
+        for (const fa_list_node *n = lists[l]; n != NULL; n = n->next) {
+            walk_chunk(p, fa_chunk_of_node(n), fn, arg);
         }
     }
 }
@@ -68,7 +68,7 @@ void fa_pool_walk(fa_pool *p, void (*fn)(void *obj, void *arg), void *arg)
 
 static bool broken(const fa_pool *p, const void *addr, const char *what)
 {
-    fa_report(FA_ERR_CORRUPT, p, addr, what);
+    fa_report_pool(FA_ERR_CORRUPT, p, addr, what);
     return false;
 }
 
@@ -143,16 +143,17 @@ static bool chunk_ok(const fa_pool *p, const fa_chunk *c, size_t *others)
     return chunk_state_ok(p, c, live, nfree);
 }
 
-static bool list_ok(const fa_pool *p, const fa_chunk *head,
+static bool list_ok(const fa_pool *p, const fa_list_node *head,
                     enum fa_chunk_list which, size_t *nchunks, size_t *others)
 {
-    const fa_chunk *prev = NULL;
-    for (const fa_chunk *c = head; c != NULL; prev = c, c = c->next) {
+    const fa_list_node *prev = NULL;
+    for (const fa_list_node *n = head; n != NULL; prev = n, n = n->next) {
+        const fa_chunk *c = fa_chunk_of_node(n);
         if (++*nchunks > p->nchunks) {
             return broken(p, c, "the chunk lists hold more chunks than "
                                 "the pool counts");
         }
-        if (c->prev != prev || c->list != which) {
+        if (n->prev != prev || c->list != which) {
             return broken(p, c, "a chunk list's links are broken");
         }
         if (!chunk_ok(p, c, others)) {
@@ -164,8 +165,7 @@ static bool list_ok(const fa_pool *p, const fa_chunk *head,
 
 bool fa_pool_check(const fa_pool *p)
 {
-    if (p->magic != FA_POOL_MAGIC) {
-        fa_report(FA_ERR_BAD_POOL, NULL, p, "the pool is not initialised");
+    if (!FA_HANDLE_OK(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
         return false;
     }
     bool folded = p->guarded ? p->avail == 0
@@ -198,4 +198,13 @@ bool fa_pool_check(const fa_pool *p)
         return broken(p, p, "a cached free list without a current chunk");
     }
     return true;
+}
+
+bool fa_pool_holds_slot(const fa_pool *p, const void *obj)
+{
+    const fa_chunk *c = fa_chunk_of(p, obj);
+    const char *base = fa_chunk_base(p, c);
+    return c->magic == FA_CHUNK_MAGIC && c->pool == p &&
+           (const char *)obj >= base && (const char *)obj < c->carve &&
+           fa_slot_aligned(p, (size_t)((const char *)obj - base));
 }

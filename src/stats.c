@@ -1,7 +1,7 @@
 /*
  * stats.c - counters and their readable dump (docs/design.md, "Stats").
  */
-#include "internal.h"
+#include "pool_impl.h"
 
 #include <inttypes.h>
 

@@ -1,0 +1,153 @@
+/*
+ * heap_impl.h - the heap layer's types and the calls between its files:
+ * heap.c (heaps: create, destroy, the default heap, the source wrapper,
+ * trim, stats, check), heap_large.c (blocks above the largest class),
+ * addrmap.c (which addresses hold a heap's block) and malloc.c (the
+ * fa_malloc family). docs/design.md, "The heap", is the theory.
+ */
+#ifndef FIXALLOC_HEAP_IMPL_H
+#define FIXALLOC_HEAP_IMPL_H
+
+#include "cache_impl.h"
+#include "sizeclass.h"
+
+#include <stdatomic.h>
+
+#define FA_HEAP_MAGIC UINT32_C(0x70616568)          /* "heap" */
+#define FA_LARGE_MAGIC UINT64_C(0x656772616c616631) /* "1falarge" */
+#define FA_HEAP_CHUNK_MASK (~(uintptr_t)(FA_HEAP_CHUNK - 1))
+/* Bytes before a large object by default: its header. */
+#define FA_LARGE_HEADER ((size_t)64)
+/* The default alignment of objects of 16 bytes or more. */
+#define FA_HEAP_ALIGN ((size_t)16)
+
+_Static_assert((FA_HEAP_CHUNK & (FA_HEAP_CHUNK - 1)) == 0 &&
+                   FA_HEAP_CHUNK >= FA_CHUNK_MIN &&
+                   FA_HEAP_CHUNK - FA_CHUNK_HEADER >= FA_SMALL_MAX,
+               "heap chunks are powers of two that hold the largest class");
+_Static_assert(FA_HEAP_ALIGN_MAX < FA_HEAP_CHUNK,
+               "a large object must start in its block's first chunk");
+
+/*
+ * The header of a large block, at its start (where a chunk has its
+ * header; `magic` is where a chunk's magic is). The object starts
+ * `offset` bytes in: FA_LARGE_HEADER, or its alignment when larger.
+ *   usable = map_size - offset >= size
+ */
+typedef struct fa_large {
+    uint64_t magic;        /* FA_LARGE_MAGIC */
+    struct fa_heap *heap;  /* the owner */
+    fa_list_node link;     /* on the owner's list, under the large lock */
+    size_t map_size;       /* bytes from the source */
+    size_t offset;         /* from the block to the object */
+    size_t size;           /* bytes requested (fa_free_sized) */
+} fa_large;
+
+_Static_assert(sizeof(fa_large) <= FA_LARGE_HEADER,
+               "the large header must fit before the object");
+
+/*
+ * A heap. Its bytes from the source, while no call is under way:
+ *   held = chunk_bytes + large_bytes,
+ *   chunk_bytes = FA_HEAP_CHUNK * (chunks of all class pools),
+ *   large_bytes = the map_size of every block on `large`
+ * (fa_heap_check verifies them).
+ */
+struct fa_heap {
+    /* read-only after create; toff is all the fast paths read */
+    uint32_t toff[FA_SIZE_CLASSES]; /* each class cache's entry offset in a
+                                     * thread's table */
+    uint32_t magic;                 /* FA_HEAP_MAGIC */
+    unsigned flags;                 /* as configured, with FA_CHECKED when the
+                                     * caches are checked */
+    bool checked;                   /* the caches are checked */
+    bool tracked;                   /* the caches annotate for Valgrind/ASan */
+    bool os_source;                 /* large blocks are page multiples */
+    fa_cache *cache[FA_SIZE_CLASSES];
+    fa_source inner;                /* the caller's source, or the OS */
+    fa_source wrap;                 /* inner, counted: the class pools' */
+    size_t max_bytes;               /* 0: unlimited */
+    const char *name;
+    char *names;                    /* the class pools' names, one block */
+    /* atomic */
+    _Atomic size_t held;            /* bytes from the source: chunks and
+                                     * large blocks (the max_bytes cap) */
+    _Atomic size_t chunk_bytes;     /* of them, the class pools' chunks */
+    /* the large lock (heap_large.c) */
+    fa_list_node *large;            /* every large block (fa_large) */
+    size_t nlarge;
+    size_t large_bytes;             /* bytes mapped for large blocks */
+    size_t large_usable;            /* their usable bytes */
+    uint64_t large_allocs, large_frees;
+};
+
+/* ---- heap.c ---- */
+
+/* The default heap once created (published with release order). */
+extern FA_HIDDEN _Atomic(fa_heap *) fa_default_heap;
+/* True once a checked heap was created: frees consult the address map. */
+extern FA_HIDDEN atomic_bool fa_heap_checking;
+
+/* Sets up what every heap needs (size classes, fork handlers); 0 or an
+ * errno value. Idempotent and thread-safe. */
+int fa_heap_module_ready(void);
+/* Creates the default heap on first use; NULL with errno ENOMEM. */
+FA_COLD fa_heap *fa_default_heap_create(void);
+
+/* The default heap, created on first use (NULL with errno ENOMEM). */
+static inline fa_heap *fa_default_heap_get(void)
+{
+    fa_heap *h = atomic_load_explicit(&fa_default_heap, memory_order_acquire);
+    return FA_LIKELY(h != NULL) ? h : fa_default_heap_create();
+}
+
+/* A block from the heap's source, counted against max_bytes and recorded
+ * in the address map; NULL when the cap, the source or the map refuses. */
+void *fa_heap_source_map(fa_heap *h, size_t size, size_t align, bool *zeroed);
+void fa_heap_source_unmap(fa_heap *h, void *mem, size_t size);
+
+/* Reports misuse in heap h's name (h NULL: no heap is known). */
+static inline void fa_heap_report(fa_error_kind kind, const fa_heap *h,
+                                  const void *addr, const char *detail)
+{
+    fa_report(kind, FA_OBJ_HEAP, h != NULL ? h->name : NULL, addr, detail);
+}
+
+/* FA_HANDLE_OK for heaps. */
+static inline bool fa_heap_ok(const fa_heap *h)
+{
+    return FA_HANDLE_OK(h, FA_HEAP_MAGIC, FA_OBJ_HEAP);
+}
+
+/* ---- heap_large.c ---- */
+
+/* A large block for n bytes aligned to `align` (a power of two up to
+ * FA_HEAP_ALIGN_MAX). *zeroed tells whether the object reads as zeros.
+ * NULL with errno ENOMEM (EINVAL for a bad heap). */
+void *fa_large_alloc(fa_heap *h, size_t n, size_t align, bool *zeroed);
+void fa_large_free(fa_large *b, void *obj);
+/* Unmaps every large block of h (at destroy). */
+void fa_large_release_all(fa_heap *h);
+/* Adds h's large counters to *out (under the large lock). */
+void fa_large_stats(const fa_heap *h, fa_heap_counters *out);
+/* Verifies h's list of large blocks; its bytes in *bytes. */
+bool fa_large_check(const fa_heap *h, size_t *bytes);
+/* Fork: the large lock, taken before and released after. */
+void fa_large_fork_prepare(void);
+void fa_large_fork_release(void);
+
+static inline size_t fa_large_usable(const fa_large *b)
+{
+    return b->map_size - b->offset;
+}
+
+/* ---- addrmap.c ---- */
+
+/* Records that a heap block starts at mem (FA_HEAP_CHUNK aligned); false
+ * when out of memory. Lock-free. */
+bool fa_addrmap_add(const void *mem);
+void fa_addrmap_remove(const void *mem);
+/* Whether a heap block starts at `unit` (an FA_HEAP_CHUNK boundary). */
+bool fa_addrmap_has(uintptr_t unit);
+
+#endif /* FIXALLOC_HEAP_IMPL_H */

@@ -1,0 +1,53 @@
+/*
+ * platform.h - the services the library asks of the OS and the C runtime,
+ * all behind this one contract (docs/design.md, "The platform"). Porting
+ * fixalloc means writing platform.c again; no other file names a system
+ * call, an environment variable or a C-runtime allocator.
+ *
+ * pthread mutexes and C11 atomics are used directly: they are the
+ * language's synchronisation, not a service to port.
+ */
+#ifndef FIXALLOC_PLATFORM_H
+#define FIXALLOC_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+/* Pages: `size` bytes aligned to `align` (both powers of two), readable,
+ * writable and zeroed; NULL when the OS refuses. Unmap keeps errno. */
+void *fa_os_map(size_t size, size_t align);
+void fa_os_unmap(void *mem, size_t size);
+/* The OS page size, a power of two. */
+size_t fa_os_page_size(void);
+
+/* A random word for hardened pools, never zero. */
+uintptr_t fa_os_random_word(void);
+
+/* An environment switch: false or true when unset or empty, else whether
+ * it is something other than "0". */
+bool fa_os_env_flag(const char *name, bool unset);
+
+/* Fork handlers, run as pthread_atfork runs them; 0 or an errno value. */
+int fa_os_atfork(void (*prepare)(void), void (*parent)(void),
+                 void (*child)(void));
+
+/* A thread-exit hook: `destructor(value)` runs when a thread whose value
+ * is set exits. One key per call; 0 or an errno value. */
+typedef struct fa_thread_key {
+    pthread_key_t key;
+} fa_thread_key;
+int fa_os_key_create(fa_thread_key *k, void (*destructor)(void *));
+int fa_os_key_set(fa_thread_key *k, void *value);
+
+/* A mutex that spins a little before it sleeps (the depot locks). */
+void fa_os_lock_init(pthread_mutex_t *m);
+
+/* The library's own records (caches, magazines, heap records, chunk sets):
+ * zeroed, aligned to `align` (a power of two, at most a page); NULL when
+ * out of memory. */
+void *fa_os_record_alloc(size_t size, size_t align);
+void fa_os_record_free(void *p);
+
+#endif /* FIXALLOC_PLATFORM_H */

@@ -1,0 +1,268 @@
+/*
+ * pool_impl.h - the pool's chunk layout and invariants, shared by the
+ * pool's files (pool.c, pool_walk.c, stats.c, debug.c), and the pool's
+ * interface to the layers above it: the inline helpers at the end, the
+ * only way a cache or heap looks into a pool or a chunk.
+ */
+#ifndef FIXALLOC_POOL_IMPL_H
+#define FIXALLOC_POOL_IMPL_H
+
+#include "internal.h"
+#include "list.h"
+#include "platform.h"
+#include "track.h"
+
+#include <string.h>
+
+/* Written into every chunk header and every initialised pool. */
+#define FA_CHUNK_MAGIC UINT64_C(0x6b6e756863616631) /* "1fachunk" */
+#define FA_POOL_MAGIC UINT32_C(0x6c6f6f70)          /* "pool" */
+
+/* fa_pool.fast_chunk when no chunk takes fast frees: a value that no masked
+ * address can equal, since masked addresses have their low bits clear. */
+#define FA_NO_CHUNK ((uintptr_t)1)
+
+/* Which of the pool's lists a chunk is on. */
+enum fa_chunk_list {
+    FA_LIST_CURRENT, /* the chunk allocations come from; on no list */
+    FA_LIST_PARTIAL, /* some slots live, some free or uncarved */
+    FA_LIST_FULL,    /* every slot carved and live */
+    FA_LIST_EMPTY    /* no slot live; reset to carving in address order */
+};
+
+/*
+ * The header at the start of every chunk. A chunk is `chunk_size` bytes
+ * aligned to `chunk_size`, so the chunk of any object is `obj & chunk_mask`.
+ * Its slots fill [base, base + nslots * slot) with base = chunk +
+ * first_offset, ending exactly at the chunk's end: the bytes between the
+ * header and `base` (less than one slot) are the only waste.
+ *
+ * Invariants (fa_pool_check verifies them):
+ *   base <= carve <= hwm <= base + nslots * slot, all on slot boundaries;
+ *   slots in [base, carve) are carved: carved = nlive + length(free list);
+ *   slots in [carve, hwm) were carved before and reset; `first` ran on every
+ *   slot below hwm and never on one above it;
+ *   slots at or above hwm are untouched since the source handed them out and
+ *   read as zeros when `zeroed` is set.
+ * While a chunk is the pool's current chunk, its free list head lives in
+ * pool->fast_free and its live count is derived (see pool.c); the `free`
+ * and `nlive` fields here are stale until the chunk is retired.
+ */
+typedef struct fa_chunk {
+    uint64_t magic;              /* FA_CHUNK_MAGIC */
+    fa_pool *pool;               /* the owner */
+    fa_list_node link;           /* on the owner's list (enum fa_chunk_list) */
+    void *free;                  /* free slots, linked through first words */
+    char *carve;                 /* next slot to carve */
+    char *hwm;                   /* high-water mark of carving, ever */
+    uint32_t nlive;              /* live objects */
+    uint8_t list;                /* enum fa_chunk_list */
+    bool zeroed;                 /* slots at or above hwm read as zeros */
+} fa_chunk;
+
+_Static_assert(sizeof(fa_chunk) <= FA_CHUNK_HEADER,
+               "the chunk header must fit in FA_CHUNK_HEADER bytes");
+
+/* The chunk that embeds list node n. */
+static inline fa_chunk *fa_chunk_of_node(const fa_list_node *n)
+{
+    return fa_list_entry(n, fa_chunk, link);
+}
+
+static inline fa_chunk *fa_chunk_of(const fa_pool *p, const void *obj)
+{
+    return (fa_chunk *)((uintptr_t)obj & p->chunk_mask);
+}
+
+static inline char *fa_chunk_base(const fa_pool *p, const fa_chunk *c)
+{
+    return (char *)c + p->first_offset;
+}
+
+static inline char *fa_chunk_end(const fa_pool *p, const fa_chunk *c)
+{
+    return (char *)c + p->chunk_size;
+}
+
+/* Slot index of `offset` bytes past base, by multiplying with the
+ * precomputed reciprocal (exact for offsets below 2^32: FA_CHUNK_MAX). */
+__extension__ typedef unsigned __int128 fa_u128;
+
+static inline size_t fa_slot_index(const fa_pool *p, size_t offset)
+{
+    return (size_t)(((fa_u128)p->slot_divisor * offset) >> 64);
+}
+
+/* True when `offset` is a multiple of the slot size (same reciprocal). */
+static inline bool fa_slot_aligned(const fa_pool *p, size_t offset)
+{
+    return p->slot_divisor * (uint64_t)offset < p->slot_divisor;
+}
+
+/*
+ * The fast paths keep two counts folded into one (pool.c explains why):
+ *   fast_len = length of the cached free list (fast_free),
+ *   headroom = peak - live,
+ *   avail = min(fast_len, headroom), the allocations the fast path may make,
+ * with fast_gap = fast_len - avail and headroom_gap = headroom - avail. A
+ * fast alloc takes one from both counts and a fast free adds one to both,
+ * so only `avail` changes on the fast paths and the gaps stay put.
+ */
+static inline size_t fa_fast_len(const fa_pool *p)
+{
+    return (size_t)p->avail + p->fast_gap;
+}
+
+static inline size_t fa_headroom(const fa_pool *p)
+{
+    return (size_t)p->avail + p->headroom_gap;
+}
+
+/* Live objects in the pool. */
+static inline size_t fa_pool_live(const fa_pool *p)
+{
+    return p->peak - fa_headroom(p);
+}
+
+/* Live objects in chunk c, wherever its count is kept. */
+static inline size_t fa_chunk_live(const fa_pool *p, const fa_chunk *c)
+{
+    return c == p->cur ? fa_pool_live(p) - p->others_live : c->nlive;
+}
+
+/* The head of chunk c's free list, wherever it is kept. */
+static inline void *fa_chunk_free_list(const fa_pool *p, const fa_chunk *c)
+{
+    return c == p->cur ? p->fast_free : c->free;
+}
+
+/* ---- free-list links ---- */
+
+/* What a link is encoded with: nothing, or in hardened mode the pool's
+ * secret and the link's own address (its random upper bits). */
+static inline uintptr_t fa_link_mix(const fa_pool *p, const void *slot)
+{
+    return p->link_key == 0 ? 0 : p->link_key ^ ((uintptr_t)slot >> 12);
+}
+
+/* Reads the link in a free slot. The fast paths, used only by pools without
+ * encoding or tracking, read links directly. */
+static inline void *fa_link_get(const fa_pool *p, void *slot)
+{
+    uintptr_t v;
+    fa_track_open(p->tracked, slot, sizeof v);
+    memcpy(&v, slot, sizeof v);
+    fa_track_close(p->tracked, slot, sizeof v);
+    return (void *)(v ^ fa_link_mix(p, slot));
+}
+
+static inline void fa_link_set(const fa_pool *p, void *slot, void *next)
+{
+    uintptr_t v = (uintptr_t)next ^ fa_link_mix(p, slot);
+    fa_track_open(p->tracked, slot, sizeof v);
+    memcpy(slot, &v, sizeof v);
+    fa_track_close(p->tracked, slot, sizeof v);
+}
+
+/* Clears the link word of a slot being handed out. */
+static inline void fa_link_clear(const fa_pool *p, void *slot)
+{
+    fa_track_open(p->tracked, slot, sizeof(void *));
+    memset(slot, 0, sizeof(void *));
+    fa_track_close(p->tracked, slot, sizeof(void *));
+}
+
+/* ---- checked mode and tracking (debug.c) ---- */
+
+/* FIXALLOC_CHECK and FIXALLOC_TRACK, read when a pool is created. */
+bool fa_env_checked(void);
+bool fa_env_tracking(void);
+int fa_debug_init(fa_pool *p);
+/* At destroy: reports objects still live (checked mode), while the chunks
+ * are still there; then, after they are gone, frees what init took. */
+void fa_debug_leaks(fa_pool *p);
+void fa_debug_destroy(fa_pool *p);
+/* Registers a new chunk; false when out of memory. */
+bool fa_debug_chunk_new(fa_pool *p, fa_chunk *c);
+void fa_debug_chunk_release(fa_pool *p, fa_chunk *c);
+/* Whether c is one of p's chunks (always true unless checked). */
+bool fa_debug_owns(const fa_pool *p, const fa_chunk *c);
+/* Poisons n freshly carved slots from `first_slot` on (checked mode). */
+void fa_debug_poison(fa_pool *p, char *first_slot, size_t n);
+/* Whether a slot of c is live (checked mode; false otherwise). */
+bool fa_debug_is_live(const fa_pool *p, const fa_chunk *c,
+                      const void *slot);
+/* An object handed out; `reused` when it was freed before (its contents
+ * are the kept bytes of a freed object) rather than fresh. */
+void fa_debug_alloc(fa_pool *p, fa_chunk *c, void *obj, bool reused);
+/* An object given back; false (after a report) for a double free. */
+bool fa_debug_free(fa_pool *p, fa_chunk *c, void *obj);
+
+/* Reports misuse in pool p's name. */
+static inline void fa_report_pool(fa_error_kind kind, const fa_pool *p,
+                                  const void *addr, const char *detail)
+{
+    fa_report(kind, FA_OBJ_POOL, p != NULL ? p->name : NULL, addr, detail);
+}
+
+/* ---- the pool's interface to the layers above it ---- */
+
+/* Whether `hdr` (an address masked to a chunk boundary) holds a chunk
+ * header: the heap tells its class chunks from its large blocks by this.
+ * Reads the header's first word: the caller knows `hdr` is mapped. */
+static inline bool fa_is_chunk_header(const void *hdr)
+{
+    return ((const fa_chunk *)hdr)->magic == FA_CHUNK_MAGIC;
+}
+
+/* The pool that owns the chunk whose header is at `hdr`. */
+static inline fa_pool *fa_pool_of_header(const void *hdr)
+{
+    FA_ASSERT(fa_is_chunk_header(hdr));
+    return ((const fa_chunk *)hdr)->pool;
+}
+
+/* The pool's configuration, as fa_pool_init settled it. */
+static inline unsigned fa_pool_flags(const fa_pool *p)
+{
+    return p->flags;
+}
+
+static inline bool fa_pool_is_checked(const fa_pool *p)
+{
+    return p->checked;
+}
+
+static inline bool fa_pool_is_tracked(const fa_pool *p)
+{
+    return p->tracked;
+}
+
+/* Bytes asked for, and bytes a slot takes (at least the size). */
+static inline size_t fa_pool_object_size(const fa_pool *p)
+{
+    return p->size;
+}
+
+static inline size_t fa_pool_slot_size(const fa_pool *p)
+{
+    return p->slot;
+}
+
+/* The pool's name ("unnamed" when none was given). */
+static inline const char *fa_pool_name(const fa_pool *p)
+{
+    return p->name;
+}
+
+/* Chunks the pool holds from its source. */
+static inline size_t fa_pool_chunk_count(const fa_pool *p)
+{
+    return p->nchunks;
+}
+
+/* Whether obj is the start of a carved slot of one of p's chunks, judged
+ * from the chunk header (pool_walk.c; for checkers: reads the header). */
+bool fa_pool_holds_slot(const fa_pool *p, const void *obj);
+
+#endif /* FIXALLOC_POOL_IMPL_H */
