@@ -8,7 +8,8 @@
 set -eu
 
 case "${1:-}" in
-test)  pkgs="build-essential cmake pkg-config check valgrind clang libclang-rt-dev" ;;
+test)  pkgs="build-essential cmake pkg-config check valgrind clang libclang-rt-dev
+             clang-format" ;;
 bench) pkgs="build-essential cmake pkg-config valgrind gnuplot-nox
              libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev
              libtbb-dev libboost-dev dpdk-dev" ;;

@@ -11,7 +11,8 @@
 #define AMAP_LEAF_SHIFT 32
 #define AMAP_TOP ((size_t)1 << (48 - AMAP_LEAF_SHIFT))
 #define AMAP_UNIT_SHIFT 18
-#define AMAP_LEAF_WORDS (((size_t)1 << (AMAP_LEAF_SHIFT - AMAP_UNIT_SHIFT)) / 64)
+#define AMAP_LEAF_WORDS                                                        \
+    (((size_t)1 << (AMAP_LEAF_SHIFT - AMAP_UNIT_SHIFT)) / 64)
 
 _Static_assert(FA_HEAP_CHUNK == (size_t)1 << AMAP_UNIT_SHIFT,
                "the address map counts heap chunks");
@@ -27,15 +28,16 @@ static amap_word *amap_leaf(uintptr_t addr, bool create)
     }
     amap_word *leaf = atomic_load_explicit(&amap[top], memory_order_acquire);
     if (leaf == NULL && create) {
-        amap_word *fresh = fa_os_record_alloc(AMAP_LEAF_WORDS * sizeof *fresh,
-                                              sizeof *fresh);
+        amap_word *fresh =
+            fa_os_record_alloc(AMAP_LEAF_WORDS * sizeof *fresh, sizeof *fresh);
         if (fresh == NULL) {
             return NULL;
         }
         if (atomic_compare_exchange_strong(&amap[top], &leaf, fresh)) {
             leaf = fresh;
         } else {
-            fa_os_record_free(fresh); /* another thread's leaf won; leaf holds it */
+            fa_os_record_free(
+                fresh); /* another thread's leaf won; leaf holds it */
         }
     }
     return leaf;
@@ -75,5 +77,6 @@ bool fa_addrmap_has(uintptr_t unit)
     }
     size_t u = amap_unit(unit);
     return (atomic_load_explicit(&leaf[u / 64], memory_order_relaxed) >>
-            (u % 64) & 1) != 0;
+                (u % 64) &
+            1) != 0;
 }

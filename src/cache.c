@@ -96,6 +96,10 @@ static void entry_unfold(fa_tentry *e)
 static void entry_fold(const fa_cache *c, fa_tentry *e)
 {
     fa_mag *m = e->loaded;
+    /* The slow paths rely on it: previous is never partial, and there is
+     * no previous without a loaded magazine. */
+    FA_ASSERT(e->prev == NULL || e->prev->n == 0 || e->prev->n == e->prev->cap);
+    FA_ASSERT(m != NULL || e->prev == NULL);
     if (c->mode == FA_MODE_FAST && m != NULL) {
         e->base = m->rounds;
         e->top = m->rounds + m->n;
@@ -132,7 +136,8 @@ static void resize_window_locked(fa_cache *c)
         c->rounds *= 2;
         c->resizes++;
         if (c->depot_auto) {
-            c->depot_max = depot_default(c->rounds, fa_pool_slot_size(&c->pool));
+            c->depot_max =
+                depot_default(c->rounds, fa_pool_slot_size(&c->pool));
         }
     }
     c->win_visits = 0;
@@ -228,6 +233,7 @@ static void depot_put_empty_locked(fa_cache *c, fa_mag *m)
  * pool instead and it is kept as an empty one. */
 static void depot_put_full_locked(fa_cache *c, fa_mag *m)
 {
+    FA_ASSERT(m->n <= m->cap);
     if (m->n == 0) {
         depot_put_empty_locked(c, m);
         return;
@@ -248,6 +254,7 @@ static fa_mag *depot_take_full_locked(fa_cache *c)
 {
     fa_mag *m = c->full;
     if (m != NULL) {
+        FA_ASSERT(m->n > 0 && c->full_rounds >= m->n);
         c->full = m->next;
         c->nfull--;
         c->full_rounds -= m->n;
@@ -563,13 +570,13 @@ static void cache_geometry(fa_cache *c, const fa_cache_options *opt)
     } else {
         c->rounds = clamp(pow2_floor(FA_MAG_START_BYTES / slot), FA_MAG_FLOOR,
                           FA_MAG_START_MAX);
-        c->rounds_max = clamp(pow2_floor(FA_MAG_MAX_BYTES / slot),
-                              c->rounds, FA_MAG_CEIL);
+        c->rounds_max =
+            clamp(pow2_floor(FA_MAG_MAX_BYTES / slot), c->rounds, FA_MAG_CEIL);
         c->adaptive = true;
     }
     c->depot_auto = opt == NULL || opt->depot_magazines == 0;
-    c->depot_max = c->depot_auto ? depot_default(c->rounds, slot)
-                                 : opt->depot_magazines;
+    c->depot_max =
+        c->depot_auto ? depot_default(c->rounds, slot) : opt->depot_magazines;
 }
 
 /* The registry's hooks into this layer (cache_impl.h). */

@@ -20,11 +20,11 @@
  * thread's entry (top - base) and `n` is stale.
  */
 typedef struct fa_mag {
-    struct fa_mag *next;          /* on a depot list (full or empty), a
-                                   * stack: singly linked */
-    fa_list_node all_link;        /* on the cache's list of every magazine */
-    uint32_t n;                   /* rounds held */
-    uint32_t cap;                 /* rounds it can hold */
+    struct fa_mag *next;   /* on a depot list (full or empty), a
+                            * stack: singly linked */
+    fa_list_node all_link; /* on the cache's list of every magazine */
+    uint32_t n;            /* rounds held */
+    uint32_t cap;          /* rounds it can hold */
     void *rounds[];
 } fa_mag;
 
@@ -43,19 +43,19 @@ typedef struct fa_mag {
 typedef struct fa_tentry {
     /* hot: the loaded magazine, fast mode only (all NULL otherwise, which
      * sends every call to the slow path) */
-    void **top;                   /* the next free round */
-    void **base;                  /* loaded->rounds; top == base: empty */
-    void **limit;                 /* base + loaded->cap; top == limit: full */
-    uint64_t allocs;              /* allocations through this entry */
+    void **top;      /* the next free round */
+    void **base;     /* loaded->rounds; top == base: empty */
+    void **limit;    /* base + loaded->cap; top == limit: full */
+    uint64_t allocs; /* allocations through this entry */
     /* cold, owner only */
-    fa_mag *loaded;               /* NULL only while prev is NULL too */
-    fa_mag *prev;                 /* NULL, empty or full: never partial */
-    int64_t mag_net;              /* rounds moved in - moved out, slow paths */
-    uint64_t alloc_miss;          /* allocations that visited the depot */
-    uint64_t free_miss;           /* frees that visited the depot */
+    fa_mag *loaded;      /* NULL only while prev is NULL too */
+    fa_mag *prev;        /* NULL, empty or full: never partial */
+    int64_t mag_net;     /* rounds moved in - moved out, slow paths */
+    uint64_t alloc_miss; /* allocations that visited the depot */
+    uint64_t free_miss;  /* frees that visited the depot */
     /* registry lock: binding */
-    struct fa_cache *cache;       /* the cache bound; NULL: unbound */
-    fa_list_node reg_link;        /* on the cache's list of bound entries */
+    struct fa_cache *cache; /* the cache bound; NULL: unbound */
+    fa_list_node reg_link;  /* on the cache's list of bound entries */
     /* depot lock: the counters as of the owner's last depot visit, read by
      * fa_cache_stats for threads other than the caller */
     uint64_t pub_allocs, pub_frees, pub_alloc_miss, pub_free_miss;
@@ -77,7 +77,7 @@ typedef struct fa_tentry {
  * static all-zero table, whose entries send every call to the slow path.
  */
 typedef struct fa_ttab {
-    fa_list_node link;            /* every table, under the registry lock */
+    fa_list_node link; /* every table, under the registry lock */
     alignas(64) char entries[FA_CACHE_SLOTS * FA_TENTRY_SIZE];
 } fa_ttab;
 
@@ -87,49 +87,49 @@ _Static_assert(sizeof(fa_ttab) <= FA_TTAB_MAP, "a thread table must fit");
 
 /* How a cache uses its magazines (chosen at create from the pool's mode). */
 enum fa_cache_mode {
-    FA_MODE_FAST,   /* fast paths on: a hit is a push or pop, inline */
-    FA_MODE_SLOW,   /* magazines, but through the slow path: per-object work
-                     * (FA_ZERO clears, tracking annotates) */
-    FA_MODE_DIRECT  /* no magazines: every call reaches the pool under the
-                     * depot lock, so checked mode sees every free */
+    FA_MODE_FAST,  /* fast paths on: a hit is a push or pop, inline */
+    FA_MODE_SLOW,  /* magazines, but through the slow path: per-object work
+                    * (FA_ZERO clears, tracking annotates) */
+    FA_MODE_DIRECT /* no magazines: every call reaches the pool under the
+                    * depot lock, so checked mode sees every free */
 };
 
 struct fa_cache {
     /* read-only after create; the first line is all the fast paths read */
-    size_t toff;                  /* byte offset of this cache's entry in a
-                                   * thread table */
-    uint32_t magic;               /* FA_CACHE_MAGIC */
-    uint32_t id;                  /* index in every thread's table */
-    uint8_t mode;                 /* enum fa_cache_mode */
-    bool adaptive;                /* magazine size grows with contention */
-    bool depot_auto;       /* depot_max follows the magazine size */
-    size_t rounds_max;            /* largest magazine, in rounds */
-    size_t depot_max;             /* most full (or empty) magazines kept */
-    void *owner;                  /* the heap whose class this is, or NULL */
+    size_t toff;       /* byte offset of this cache's entry in a
+                        * thread table */
+    uint32_t magic;    /* FA_CACHE_MAGIC */
+    uint32_t id;       /* index in every thread's table */
+    uint8_t mode;      /* enum fa_cache_mode */
+    bool adaptive;     /* magazine size grows with contention */
+    bool depot_auto;   /* depot_max follows the magazine size */
+    size_t rounds_max; /* largest magazine, in rounds */
+    size_t depot_max;  /* most full (or empty) magazines kept */
+    void *owner;       /* the heap whose class this is, or NULL */
 
     /* registry lock */
-    fa_list_node *entries;        /* threads bound to this cache (tentry) */
+    fa_list_node *entries; /* threads bound to this cache (tentry) */
     size_t nentries;
 
     /* depot lock: the depot, the pool, the totals; own cache lines */
     alignas(64) pthread_mutex_t lock;
-    fa_mag *full;                 /* magazines holding rounds (full, or
-                                   * partly full from an exiting thread) */
-    fa_mag *empty;                /* magazines holding none */
+    fa_mag *full;  /* magazines holding rounds (full, or
+                    * partly full from an exiting thread) */
+    fa_mag *empty; /* magazines holding none */
     size_t nfull, nempty;
-    size_t full_rounds;           /* rounds in `full` */
-    fa_list_node *all;            /* every magazine of the cache */
+    size_t full_rounds; /* rounds in `full` */
+    fa_list_node *all;  /* every magazine of the cache */
     size_t nmags;
-    size_t rounds;                /* size of new magazines */
+    size_t rounds; /* size of new magazines */
     /* depot traffic and contention */
     uint64_t full_gets, full_puts, empty_gets, empty_puts;
-    uint64_t pool_fills, pool_flushes; /* rounds from and to the pool */
-    uint64_t visits, contended;   /* depot lock acquisitions, and waits */
+    uint64_t pool_fills, pool_flushes;  /* rounds from and to the pool */
+    uint64_t visits, contended;         /* depot lock acquisitions, and waits */
     uint64_t win_visits, win_contended; /* the current resize window */
     uint64_t resizes;
     /* totals of entries no longer bound, and of calls without an entry */
     uint64_t dead_allocs, dead_frees, dead_alloc_miss, dead_free_miss;
-    fa_pool pool;                 /* behind the depot */
+    fa_pool pool; /* behind the depot */
 };
 
 /* ---- cache_thread.c: the registry of caches and per-thread tables ---- */

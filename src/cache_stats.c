@@ -94,12 +94,12 @@ void fa_cache_stats_print(const fa_cache_counters *s, FILE *f)
             " flushed; %" PRIu64 " resizes\n",
             s->pool.name ? s->pool.name : "unnamed", s->live, s->allocs,
             s->frees, 100.0 - percent(s->alloc_depot, s->allocs),
-            100.0 - percent(s->free_depot, s->frees), s->in_threads,
-            s->threads, s->in_depot, s->magazines, s->magazine_rounds,
-            s->magazine_rounds_max, s->depot_full, s->depot_empty,
-            s->depot_max, s->depot_visits, s->depot_contended, s->full_gets,
-            s->full_puts, s->empty_gets, s->empty_puts, s->pool_fills,
-            s->pool_flushes, s->resizes);
+            100.0 - percent(s->free_depot, s->frees), s->in_threads, s->threads,
+            s->in_depot, s->magazines, s->magazine_rounds,
+            s->magazine_rounds_max, s->depot_full, s->depot_empty, s->depot_max,
+            s->depot_visits, s->depot_contended, s->full_gets, s->full_puts,
+            s->empty_gets, s->empty_puts, s->pool_fills, s->pool_flushes,
+            s->resizes);
     fa_stats_print(&s->pool, f);
 }
 
@@ -107,8 +107,7 @@ void fa_cache_stats_print(const fa_cache_counters *s, FILE *f)
 
 static bool broken(const fa_cache *c, const void *addr, const char *what)
 {
-    fa_report(FA_ERR_CORRUPT, FA_OBJ_CACHE, fa_pool_name(&c->pool), addr,
-              what);
+    fa_report(FA_ERR_CORRUPT, FA_OBJ_CACHE, fa_pool_name(&c->pool), addr, what);
     return false;
 }
 
@@ -120,8 +119,9 @@ static bool rounds_ok(const fa_cache *c, const fa_mag *m, size_t n)
     }
     for (size_t i = 0; i < n; i++) {
         if (!fa_pool_holds_slot(&c->pool, m->rounds[i])) {
-            return broken(c, m->rounds[i], "a magazine holds a round that "
-                                           "is not the pool's");
+            return broken(c, m->rounds[i],
+                          "a magazine holds a round that "
+                          "is not the pool's");
         }
     }
     return true;
@@ -168,7 +168,8 @@ static bool entry_ok(const fa_cache *c, const fa_tentry *e)
             return false;
         }
     } else if (e->prev != NULL || e->base != NULL) {
-        return broken(c, e, "a thread has a previous magazine but no loaded one");
+        return broken(c, e,
+                      "a thread has a previous magazine but no loaded one");
     }
     m = e->prev;
     if (m != NULL && m->n != 0 && m->n != m->cap) {

@@ -38,9 +38,9 @@ bool fa_env_tracking(void)
 /* ---- the set of a checked pool's chunks: open addressing ---- */
 
 typedef struct chunk_set {
-    size_t cap;   /* a power of two */
-    size_t used;  /* live entries */
-    size_t dead;  /* tombstones */
+    size_t cap;  /* a power of two */
+    size_t used; /* live entries */
+    size_t dead; /* tombstones */
     uintptr_t slots[];
 } chunk_set;
 
@@ -154,10 +154,13 @@ static void report_leaks(fa_pool *p, size_t live)
     void *named[LEAKS_NAMED] = {NULL};
     fa_pool_walk(p, collect_leak, named);
     char detail[200];
-    int len = snprintf(detail, sizeof detail, "%zu objects still live at "
-                       "destroy, the first at", live);
+    int len = snprintf(detail, sizeof detail,
+                       "%zu objects still live at "
+                       "destroy, the first at",
+                       live);
     for (size_t i = 0; i < LEAKS_NAMED && named[i] != NULL && len > 0 &&
-                       (size_t)len < sizeof detail; i++) {
+                       (size_t)len < sizeof detail;
+         i++) {
         len += snprintf(detail + len, sizeof detail - (size_t)len, " %p",
                         named[i]);
     }
@@ -213,11 +216,9 @@ bool fa_debug_owns(const fa_pool *p, const fa_chunk *c)
 
 /* ---- objects ---- */
 
-static size_t slot_number(const fa_pool *p, const fa_chunk *c,
-                          const void *obj)
+static size_t slot_number(const fa_pool *p, const fa_chunk *c, const void *obj)
 {
-    return fa_slot_index(p, (size_t)((const char *)obj -
-                                     fa_chunk_base(p, c)));
+    return fa_slot_index(p, (size_t)((const char *)obj - fa_chunk_base(p, c)));
 }
 
 /* Checked pools poison every slot that is not live, from its carving on,
@@ -250,9 +251,10 @@ static void verify_poison(fa_pool *p, void *obj)
     for (size_t i = sizeof(void *); i < p->slot; i++) {
         if (b[i] != FA_POISON) {
             char detail[120];
-            snprintf(detail, sizeof detail, "byte %zu of the object changed "
-                     "while it was free (0x%02x, expected 0x%02x)", i, b[i],
-                     FA_POISON);
+            snprintf(detail, sizeof detail,
+                     "byte %zu of the object changed "
+                     "while it was free (0x%02x, expected 0x%02x)",
+                     i, b[i], FA_POISON);
             fa_report_pool(FA_ERR_WRITE_AFTER_FREE, p, obj, detail);
             break;
         }
@@ -260,8 +262,7 @@ static void verify_poison(fa_pool *p, void *obj)
     fa_track_close(p->tracked, obj, p->slot);
 }
 
-bool fa_debug_is_live(const fa_pool *p, const fa_chunk *c,
-                      const void *slot)
+bool fa_debug_is_live(const fa_pool *p, const fa_chunk *c, const void *slot)
 {
     if (!p->checked) {
         return false;
@@ -295,7 +296,8 @@ bool fa_debug_free(fa_pool *p, fa_chunk *c, void *obj)
         size_t i = slot_number(p, c, obj);
         uint64_t bit = UINT64_C(1) << (i % 64);
         if ((live_bits(c)[i / 64] & bit) == 0) {
-            fa_report_pool(FA_ERR_DOUBLE_FREE, p, obj, "the object is already free");
+            fa_report_pool(FA_ERR_DOUBLE_FREE, p, obj,
+                           "the object is already free");
             return false;
         }
         live_bits(c)[i / 64] &= ~bit;

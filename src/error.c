@@ -59,7 +59,7 @@ void fa_report(fa_error_kind kind, fa_object what, const char *name,
         .detail = detail,
         .object = object_name(what),
     };
-    atomic_load(&handler)(&err);
+    atomic_load (&handler)(&err);
 }
 
 bool fa_bad_handle(const void *h, fa_object what)

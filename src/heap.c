@@ -32,8 +32,7 @@ static bool held_add(fa_heap *h, size_t size)
 
 /* A block from the heap's source, counted and recorded; NULL when the cap,
  * the source or the address map refuses. */
-void *fa_heap_source_map(fa_heap *h, size_t size, size_t align,
-                         bool *zeroed)
+void *fa_heap_source_map(fa_heap *h, size_t size, size_t align, bool *zeroed)
 {
     if (!held_add(h, size)) {
         return NULL;
@@ -41,7 +40,7 @@ void *fa_heap_source_map(fa_heap *h, size_t size, size_t align,
     void *mem = h->inner.map(h->inner.ctx, size, align, zeroed);
     if (mem != NULL && ((uintptr_t)mem & ~FA_HEAP_CHUNK_MASK) != 0) {
         fa_heap_report(FA_ERR_CORRUPT, h, mem,
-                    "the page source returned a misaligned block");
+                       "the page source returned a misaligned block");
         h->inner.unmap(h->inner.ctx, mem, size);
         mem = NULL;
     } else if (mem != NULL && !fa_addrmap_add(mem)) {
@@ -56,6 +55,7 @@ void *fa_heap_source_map(fa_heap *h, size_t size, size_t align,
 
 void fa_heap_source_unmap(fa_heap *h, void *mem, size_t size)
 {
+    FA_ASSERT(atomic_load_explicit(&h->held, memory_order_relaxed) >= size);
     fa_addrmap_remove(mem);
     h->inner.unmap(h->inner.ctx, mem, size);
     atomic_fetch_sub(&h->held, size);
@@ -156,8 +156,7 @@ static int create_caches(fa_heap *h)
 static bool heap_config_ok(const fa_heap_config *cfg, const fa_source *src)
 {
     unsigned known = FA_ZERO | FA_CHECKED | FA_HARDENED;
-    return (cfg->flags & ~known) == 0 && src->map != NULL &&
-           src->unmap != NULL;
+    return (cfg->flags & ~known) == 0 && src->map != NULL && src->unmap != NULL;
 }
 
 static fa_heap *heap_new(const fa_heap_config *cfg)
@@ -216,8 +215,9 @@ void fa_heap_destroy(fa_heap *h)
         return;
     }
     if (h == atomic_load(&fa_default_heap)) {
-        fa_heap_report(FA_ERR_BAD_POOL, h, h, "the default heap cannot be "
-                                           "destroyed");
+        fa_heap_report(FA_ERR_BAD_POOL, h, h,
+                       "the default heap cannot be "
+                       "destroyed");
         return;
     }
     h->magic = 0;
@@ -316,9 +316,9 @@ void fa_heap_stats_print(const fa_heap_counters *s, FILE *f)
             "  bytes held       %zu (%zu B in chunks, %zu B in large "
             "blocks; cap %zu)\n",
             s->name ? s->name : "unnamed", s->live, s->small_live,
-            s->large_live, s->live_bytes, s->allocs, s->frees,
-            s->large_allocs, s->large_frees, s->cached, s->cached_bytes,
-            s->bytes_held, s->chunk_bytes, s->large_bytes, s->max_bytes);
+            s->large_live, s->live_bytes, s->allocs, s->frees, s->large_allocs,
+            s->large_frees, s->cached, s->cached_bytes, s->bytes_held,
+            s->chunk_bytes, s->large_bytes, s->max_bytes);
 }
 
 bool fa_heap_check(fa_heap *h)
@@ -334,8 +334,8 @@ bool fa_heap_check(fa_heap *h)
     ok = ok && fa_large_check(h, &large_bytes);
     size_t chunks = 0;
     for (size_t i = 0; ok && i < FA_SIZE_CLASSES; i++) {
-        chunks += fa_pool_chunk_count(fa_cache_pool(h->cache[i])) *
-                  FA_HEAP_CHUNK;
+        chunks +=
+            fa_pool_chunk_count(fa_cache_pool(h->cache[i])) * FA_HEAP_CHUNK;
     }
     size_t chunk_bytes = atomic_load(&h->chunk_bytes);
     if (ok && (chunks != chunk_bytes ||

@@ -35,12 +35,12 @@ _Static_assert(FA_HEAP_ALIGN_MAX < FA_HEAP_CHUNK,
  *   usable = map_size - offset >= size
  */
 typedef struct fa_large {
-    uint64_t magic;        /* FA_LARGE_MAGIC */
-    struct fa_heap *heap;  /* the owner */
-    fa_list_node link;     /* on the owner's list, under the large lock */
-    size_t map_size;       /* bytes from the source */
-    size_t offset;         /* from the block to the object */
-    size_t size;           /* bytes requested (fa_free_sized) */
+    uint64_t magic;       /* FA_LARGE_MAGIC */
+    struct fa_heap *heap; /* the owner */
+    fa_list_node link;    /* on the owner's list, under the large lock */
+    size_t map_size;      /* bytes from the source */
+    size_t offset;        /* from the block to the object */
+    size_t size;          /* bytes requested (fa_free_sized) */
 } fa_large;
 
 _Static_assert(sizeof(fa_large) <= FA_LARGE_HEADER,
@@ -64,20 +64,20 @@ struct fa_heap {
     bool tracked;                   /* the caches annotate for Valgrind/ASan */
     bool os_source;                 /* large blocks are page multiples */
     fa_cache *cache[FA_SIZE_CLASSES];
-    fa_source inner;                /* the caller's source, or the OS */
-    fa_source wrap;                 /* inner, counted: the class pools' */
-    size_t max_bytes;               /* 0: unlimited */
+    fa_source inner;  /* the caller's source, or the OS */
+    fa_source wrap;   /* inner, counted: the class pools' */
+    size_t max_bytes; /* 0: unlimited */
     const char *name;
-    char *names;                    /* the class pools' names, one block */
+    char *names; /* the class pools' names, one block */
     /* atomic */
-    _Atomic size_t held;            /* bytes from the source: chunks and
-                                     * large blocks (the max_bytes cap) */
-    _Atomic size_t chunk_bytes;     /* of them, the class pools' chunks */
+    _Atomic size_t held;        /* bytes from the source: chunks and
+                                 * large blocks (the max_bytes cap) */
+    _Atomic size_t chunk_bytes; /* of them, the class pools' chunks */
     /* the large lock (heap_large.c) */
-    fa_list_node *large;            /* every large block (fa_large) */
+    fa_list_node *large; /* every large block (fa_large) */
     size_t nlarge;
-    size_t large_bytes;             /* bytes mapped for large blocks */
-    size_t large_usable;            /* their usable bytes */
+    size_t large_bytes;  /* bytes mapped for large blocks */
+    size_t large_usable; /* their usable bytes */
     uint64_t large_allocs, large_frees;
 };
 

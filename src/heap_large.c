@@ -67,15 +67,18 @@ void *fa_large_alloc(fa_heap *h, size_t n, size_t align, bool *zeroed)
     size_t offset = align > FA_LARGE_HEADER ? align : FA_LARGE_HEADER;
     size_t map = n <= SIZE_MAX - offset ? large_map_size(h, offset + n) : 0;
     bool fresh = false;
-    char *mem = map != 0 ? fa_heap_source_map(h, map, FA_HEAP_CHUNK, &fresh)
-                         : NULL;
+    char *mem =
+        map != 0 ? fa_heap_source_map(h, map, FA_HEAP_CHUNK, &fresh) : NULL;
     if (mem == NULL) {
         errno = ENOMEM;
         return NULL;
     }
     fa_large *b = (fa_large *)(void *)mem;
-    *b = (fa_large){.magic = FA_LARGE_MAGIC, .heap = h, .map_size = map,
-                    .offset = offset, .size = n};
+    *b = (fa_large){.magic = FA_LARGE_MAGIC,
+                    .heap = h,
+                    .map_size = map,
+                    .offset = offset,
+                    .size = n};
     pthread_mutex_lock(&large_lock);
     fa_list_push(&h->large, &b->link);
     h->nlarge++;
@@ -104,6 +107,8 @@ static void large_unlink_locked(fa_heap *h, fa_large *b)
 
 void fa_large_free(fa_large *b, void *obj)
 {
+    FA_ASSERT(b->magic == FA_LARGE_MAGIC &&
+              (char *)obj == (char *)b + b->offset);
     fa_heap *h = b->heap;
     pthread_mutex_lock(&large_lock);
     large_unlink_locked(h, b);
@@ -155,8 +160,9 @@ static bool large_list_ok_locked(const fa_heap *h)
         if (b->magic != FA_LARGE_MAGIC || b->heap != h ||
             (l->next != NULL && l->next->prev != l) ||
             b->offset + b->size > b->map_size) {
-            fa_heap_report(FA_ERR_CORRUPT, h, b, "a large block's header is "
-                        "broken");
+            fa_heap_report(FA_ERR_CORRUPT, h, b,
+                           "a large block's header is "
+                           "broken");
             return false;
         }
         bytes += b->map_size;

@@ -32,15 +32,12 @@
 #else
 #define FA_ASSERT(cond) ((void)sizeof(!(cond)))
 #endif
-__attribute__((noreturn, cold)) void
-fa_assert_failed(const char *cond, const char *file, int line);
+__attribute__((noreturn, cold)) void fa_assert_failed(const char *cond,
+                                                      const char *file,
+                                                      int line);
 
 /* What a report is about: the object its name belongs to. */
-typedef enum fa_object {
-    FA_OBJ_POOL,
-    FA_OBJ_CACHE,
-    FA_OBJ_HEAP
-} fa_object;
+typedef enum fa_object { FA_OBJ_POOL, FA_OBJ_CACHE, FA_OBJ_HEAP } fa_object;
 
 /* Reports misuse through the error handler (error.c): object `what` named
  * `name` (NULL: "unnamed"), the address concerned and one line of detail.

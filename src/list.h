@@ -18,7 +18,7 @@ typedef struct fa_list_node {
 
 /* The element that embeds `node` as its member `field`. */
 #define fa_list_entry(node, type, field)                                       \
-    ((type *)(void *)((char *)(node) - offsetof(type, field)))
+    ((type *)(void *)((char *)(node)-offsetof(type, field)))
 
 static inline void fa_list_push(fa_list_node **head, fa_list_node *n)
 {

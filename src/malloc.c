@@ -25,8 +25,9 @@ static enum obj_kind classify(const void *p, void **hdr)
     *hdr = (void *)unit;
     if (atomic_load_explicit(&fa_heap_checking, memory_order_relaxed) &&
         !fa_addrmap_has(unit)) {
-        fa_heap_report(FA_ERR_FOREIGN, NULL, p, "no heap holds it (freed "
-                    "already, or never a heap's)");
+        fa_heap_report(FA_ERR_FOREIGN, NULL, p,
+                       "no heap holds it (freed "
+                       "already, or never a heap's)");
         return OBJ_BAD;
     }
     if (fa_is_chunk_header(*hdr)) {
@@ -37,8 +38,9 @@ static enum obj_kind classify(const void *p, void **hdr)
         if ((const char *)p == (const char *)b + b->offset) {
             return OBJ_LARGE;
         }
-        fa_heap_report(FA_ERR_INTERIOR, b->heap, p, "it points inside a large "
-                    "object");
+        fa_heap_report(FA_ERR_INTERIOR, b->heap, p,
+                       "it points inside a large "
+                       "object");
         return OBJ_BAD;
     }
     fa_heap_report(FA_ERR_FOREIGN, NULL, p, "no heap holds it");
@@ -201,15 +203,10 @@ static __attribute__((noinline)) void free_slow(void *p)
 {
     void *hdr;
     switch (classify(p, &hdr)) {
-    case OBJ_SMALL:
-        fa_cache_free(cache_of_chunk(hdr), p);
-        break;
-    case OBJ_LARGE:
-        fa_large_free(hdr, p);
-        break;
+    case OBJ_SMALL: fa_cache_free(cache_of_chunk(hdr), p); break;
+    case OBJ_LARGE: fa_large_free(hdr, p); break;
     case OBJ_NONE:
-    case OBJ_BAD:
-        break;
+    case OBJ_BAD: break;
     }
 }
 
@@ -219,10 +216,10 @@ static __attribute__((noinline)) void free_slow(void *p)
 void fa_free(void *p)
 {
     const void *hdr = (const void *)((uintptr_t)p & FA_HEAP_CHUNK_MASK);
-    if (FA_LIKELY(p != NULL &&
-                  !atomic_load_explicit(&fa_heap_checking,
-                                        memory_order_relaxed) &&
-                  fa_is_chunk_header(hdr))) {
+    if (FA_LIKELY(
+            p != NULL &&
+            !atomic_load_explicit(&fa_heap_checking, memory_order_relaxed) &&
+            fa_is_chunk_header(hdr))) {
         fa_cache *c = cache_of_chunk(hdr);
         if (FA_LIKELY(fa_cache_push_fast(fa_cache_toff(c), p))) {
             return;
@@ -253,11 +250,12 @@ void fa_free_sized(void *p, size_t n)
     if (kind != OBJ_SMALL && kind != OBJ_LARGE) {
         return;
     }
-    fa_heap *h = kind == OBJ_LARGE ? ((fa_large *)hdr)->heap
-                                   : heap_of_chunk(hdr);
+    fa_heap *h =
+        kind == OBJ_LARGE ? ((fa_large *)hdr)->heap : heap_of_chunk(hdr);
     if (h->checked && !size_matches(kind, hdr, n)) {
-        fa_heap_report(FA_ERR_FOREIGN, h, p, "fa_free_sized: the size is not "
-                    "the one the object was allocated with");
+        fa_heap_report(FA_ERR_FOREIGN, h, p,
+                       "fa_free_sized: the size is not "
+                       "the one the object was allocated with");
         return;
     }
     if (kind == OBJ_LARGE) {

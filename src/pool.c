@@ -79,13 +79,12 @@ static fa_chunk *list_first(const fa_list_node *head)
 
 static fa_chunk *chunk_new(fa_pool *p)
 {
-    if (p->max_bytes != 0 &&
-        p->max_bytes / p->chunk_size < p->nchunks + 1) {
+    if (p->max_bytes != 0 && p->max_bytes / p->chunk_size < p->nchunks + 1) {
         return NULL;
     }
     bool zeroed = false;
-    fa_chunk *c = p->source.map(p->source.ctx, p->chunk_size, p->chunk_size,
-                                &zeroed);
+    fa_chunk *c =
+        p->source.map(p->source.ctx, p->chunk_size, p->chunk_size, &zeroed);
     if (c == NULL) {
         return NULL;
     }
@@ -145,6 +144,7 @@ static void file_chunk(fa_pool *p, fa_chunk *c)
 static void retire_current(fa_pool *p)
 {
     fa_chunk *c = p->cur;
+    FA_ASSERT(c != NULL && fa_pool_live(p) >= p->others_live);
     c->nlive = (uint32_t)(fa_pool_live(p) - p->others_live);
     p->others_live += c->nlive;
     c->free = p->fast_free;
@@ -157,6 +157,7 @@ static void retire_current(fa_pool *p)
 
 static void make_current(fa_pool *p, fa_chunk *c)
 {
+    FA_ASSERT(p->cur == NULL && c->nlive <= p->others_live);
     list_remove(p, c);
     p->others_live -= c->nlive;
     c->list = FA_LIST_CURRENT;
@@ -281,10 +282,9 @@ static bool refill(fa_pool *p)
 static bool link_ok(const fa_pool *p, const fa_chunk *c, const char *next)
 {
     char *base = fa_chunk_base(p, c);
-    return next == NULL ||
-           (next >= base && next < c->carve &&
-            fa_slot_aligned(p, (size_t)(next - base)) &&
-            !(p->checked && fa_debug_is_live(p, c, next)));
+    return next == NULL || (next >= base && next < c->carve &&
+                            fa_slot_aligned(p, (size_t)(next - base)) &&
+                            !(p->checked && fa_debug_is_live(p, c, next)));
 }
 
 /* Guarded pools: pops the cached list, verifying the link it follows.
@@ -294,8 +294,9 @@ static void *pop_guarded(fa_pool *p)
     void *obj = p->fast_free;
     void *next = fa_link_get(p, obj);
     if (!link_ok(p, p->cur, next)) {
-        fa_report_pool(FA_ERR_CORRUPT, p, obj, "the free-list link in this free "
-                  "object was overwritten");
+        fa_report_pool(FA_ERR_CORRUPT, p, obj,
+                       "the free-list link in this free "
+                       "object was overwritten");
         errno = EFAULT;
         return NULL;
     }
@@ -408,7 +409,8 @@ size_t fa_pool_alloc_bulk(fa_pool *p, void **out, size_t n)
 static bool free_is_valid(fa_pool *p, fa_chunk *c, void *obj)
 {
     if (c->magic != FA_CHUNK_MAGIC || c->pool != p) {
-        fa_report_pool(FA_ERR_FOREIGN, p, obj, "no chunk of this pool holds it");
+        fa_report_pool(FA_ERR_FOREIGN, p, obj,
+                       "no chunk of this pool holds it");
         return false;
     }
     char *base = fa_chunk_base(p, c);
@@ -480,7 +482,8 @@ static void free_to_other(fa_pool *p, fa_chunk *c, void *obj)
 static void free_guarded(fa_pool *p, fa_chunk *c, void *obj)
 {
     if (p->checked && !fa_debug_owns(p, c)) {
-        fa_report_pool(FA_ERR_FOREIGN, p, obj, "no chunk of this pool holds it");
+        fa_report_pool(FA_ERR_FOREIGN, p, obj,
+                       "no chunk of this pool holds it");
         return;
     }
     if (!free_is_valid(p, c, obj) ||
@@ -599,8 +602,8 @@ static int config_geometry(const fa_config *cfg, bool checked, geometry *g)
     }
     size_t size = cfg->size < sizeof(void *) ? sizeof(void *) : cfg->size;
     g->slot = round_up(size, align);
-    g->chunk = cfg->chunk_size != 0 ? cfg->chunk_size
-                                    : default_chunk_size(g->slot);
+    g->chunk =
+        cfg->chunk_size != 0 ? cfg->chunk_size : default_chunk_size(g->slot);
     if (!is_pow2(g->chunk) || g->chunk < FA_CHUNK_MIN ||
         g->chunk > FA_CHUNK_MAX || g->chunk - FA_CHUNK_HEADER < g->slot) {
         return EINVAL;

@@ -49,15 +49,15 @@ enum fa_chunk_list {
  * and `nlive` fields here are stale until the chunk is retired.
  */
 typedef struct fa_chunk {
-    uint64_t magic;              /* FA_CHUNK_MAGIC */
-    fa_pool *pool;               /* the owner */
-    fa_list_node link;           /* on the owner's list (enum fa_chunk_list) */
-    void *free;                  /* free slots, linked through first words */
-    char *carve;                 /* next slot to carve */
-    char *hwm;                   /* high-water mark of carving, ever */
-    uint32_t nlive;              /* live objects */
-    uint8_t list;                /* enum fa_chunk_list */
-    bool zeroed;                 /* slots at or above hwm read as zeros */
+    uint64_t magic;    /* FA_CHUNK_MAGIC */
+    fa_pool *pool;     /* the owner */
+    fa_list_node link; /* on the owner's list (enum fa_chunk_list) */
+    void *free;        /* free slots, linked through first words */
+    char *carve;       /* next slot to carve */
+    char *hwm;         /* high-water mark of carving, ever */
+    uint32_t nlive;    /* live objects */
+    uint8_t list;      /* enum fa_chunk_list */
+    bool zeroed;       /* slots at or above hwm read as zeros */
 } fa_chunk;
 
 _Static_assert(sizeof(fa_chunk) <= FA_CHUNK_HEADER,
@@ -190,8 +190,7 @@ bool fa_debug_owns(const fa_pool *p, const fa_chunk *c);
 /* Poisons n freshly carved slots from `first_slot` on (checked mode). */
 void fa_debug_poison(fa_pool *p, char *first_slot, size_t n);
 /* Whether a slot of c is live (checked mode; false otherwise). */
-bool fa_debug_is_live(const fa_pool *p, const fa_chunk *c,
-                      const void *slot);
+bool fa_debug_is_live(const fa_pool *p, const fa_chunk *c, const void *slot);
 /* An object handed out; `reused` when it was freed before (its contents
  * are the kept bytes of a freed object) rather than fresh. */
 void fa_debug_alloc(fa_pool *p, fa_chunk *c, void *obj, bool reused);

@@ -17,13 +17,12 @@ typedef struct window {
     uint64_t bits[WINDOW_SLOTS / 64];
 } window;
 
-static void mark_free(const fa_pool *p, const fa_chunk *c, window *w,
-                      size_t lo, size_t hi)
+static void mark_free(const fa_pool *p, const fa_chunk *c, window *w, size_t lo,
+                      size_t hi)
 {
     char *base = fa_chunk_base(p, c);
     memset(w->bits, 0, sizeof w->bits);
-    for (void *f = fa_chunk_free_list(p, c); f != NULL;
-         f = fa_link_get(p, f)) {
+    for (void *f = fa_chunk_free_list(p, c); f != NULL; f = fa_link_get(p, f)) {
         size_t i = fa_slot_index(p, (size_t)((char *)f - base));
         if (i >= lo && i < hi) {
             w->bits[(i - lo) / 64] |= UINT64_C(1) << ((i - lo) % 64);
@@ -79,12 +78,12 @@ static bool free_list_ok(const fa_pool *p, const fa_chunk *c, size_t *count)
     char *base = fa_chunk_base(p, c);
     size_t carved = fa_slot_index(p, (size_t)(c->carve - base));
     size_t n = 0;
-    for (char *f = fa_chunk_free_list(p, c); f != NULL;
-         f = fa_link_get(p, f)) {
+    for (char *f = fa_chunk_free_list(p, c); f != NULL; f = fa_link_get(p, f)) {
         if (f < base || f >= c->carve ||
             !fa_slot_aligned(p, (size_t)(f - base))) {
-            return broken(p, f, "a free-list link points outside the "
-                                "carved slots of its chunk");
+            return broken(p, f,
+                          "a free-list link points outside the "
+                          "carved slots of its chunk");
         }
         if (++n > carved) {
             return broken(p, c, "a free list is longer than its chunk");
@@ -150,8 +149,9 @@ static bool list_ok(const fa_pool *p, const fa_list_node *head,
     for (const fa_list_node *n = head; n != NULL; prev = n, n = n->next) {
         const fa_chunk *c = fa_chunk_of_node(n);
         if (++*nchunks > p->nchunks) {
-            return broken(p, c, "the chunk lists hold more chunks than "
-                                "the pool counts");
+            return broken(p, c,
+                          "the chunk lists hold more chunks than "
+                          "the pool counts");
         }
         if (n->prev != prev || c->list != which) {
             return broken(p, c, "a chunk list's links are broken");
@@ -168,8 +168,8 @@ bool fa_pool_check(const fa_pool *p)
     if (!FA_HANDLE_OK(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
         return false;
     }
-    bool folded = p->guarded ? p->avail == 0
-                             : (p->fast_gap == 0 || p->headroom_gap == 0);
+    bool folded =
+        p->guarded ? p->avail == 0 : (p->fast_gap == 0 || p->headroom_gap == 0);
     if (fa_headroom(p) > p->peak || p->avail < 0 || !folded) {
         return broken(p, p, "the fast-path counts are broken");
     }

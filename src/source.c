@@ -64,7 +64,8 @@ static void *static_map(void *ctx, size_t size, size_t align, bool *zeroed)
         *zeroed = false;
         return block;
     }
-    uintptr_t start = ((uintptr_t)s->next + align - 1) & ~(uintptr_t)(align - 1);
+    uintptr_t start =
+        ((uintptr_t)s->next + align - 1) & ~(uintptr_t)(align - 1);
     if (start < (uintptr_t)s->next || start > (uintptr_t)s->end ||
         (uintptr_t)s->end - start < size) {
         return NULL;
