@@ -236,13 +236,14 @@ static void carve_batch(fa_pool *p, fa_chunk *c)
         carve_fresh(p, c, c->hwm > start ? c->hwm : start, stop);
         c->hwm = stop;
     }
-    void *next = p->fast_free;
-    for (size_t i = n; i-- > 0;) {
-        void **slot = (void **)(void *)(start + i * p->slot);
-        *slot = next;
-        next = slot;
+    /* Linked in ascending address order, as the allocations will go:
+     * hardware prefetchers follow ascending streams best. */
+    char *s = start;
+    for (char *t = s + p->slot; t < stop; s = t, t += p->slot) {
+        *(void **)(void *)s = t;
     }
-    p->fast_free = next;
+    *(void **)(void *)s = p->fast_free;
+    p->fast_free = start;
     c->carve = stop;
     set_counts(p, fa_fast_len(p) + n, fa_headroom(p));
 }
@@ -403,30 +404,37 @@ size_t fa_pool_alloc_bulk(fa_pool *p, void **out, size_t n)
 
 /* ---- free ---- */
 
-/* The checks that cost nothing measurable, on every free that leaves the
- * fast path: the chunk is this pool's, the pointer is a slot's start, and
- * the slot is carved. */
-static bool free_is_valid(fa_pool *p, fa_chunk *c, void *obj)
+/* Reports the first always-on check that obj fails (free_is_valid). */
+static FA_COLD bool free_invalid(fa_pool *p, fa_chunk *c, void *obj)
 {
+    char *base = fa_chunk_base(p, c);
     if (c->magic != FA_CHUNK_MAGIC || c->pool != p) {
         fa_report_pool(FA_ERR_FOREIGN, p, obj,
                        "no chunk of this pool holds it");
-        return false;
-    }
-    char *base = fa_chunk_base(p, c);
-    if ((char *)obj < base) {
+    } else if ((char *)obj < base) {
         fa_report_pool(FA_ERR_FOREIGN, p, obj, "it points into a chunk header");
-        return false;
-    }
-    if (!fa_slot_aligned(p, (size_t)((char *)obj - base))) {
+    } else if (!fa_slot_aligned(p, (size_t)((char *)obj - base))) {
         fa_report_pool(FA_ERR_INTERIOR, p, obj, "it points inside a slot");
-        return false;
-    }
-    if ((char *)obj >= c->carve || obj == fa_chunk_free_list(p, c)) {
+    } else {
         fa_report_pool(FA_ERR_DOUBLE_FREE, p, obj, "the slot is not allocated");
-        return false;
     }
-    return true;
+    return false;
+}
+
+/* The checks that cost nothing measurable, on every free that leaves the
+ * fast path: the chunk is this pool's, the pointer is a slot's start, and
+ * the slot is carved and not the head of its chunk's free list. */
+static inline bool free_is_valid(fa_pool *p, fa_chunk *c, void *obj)
+{
+    char *base = fa_chunk_base(p, c);
+    if (FA_LIKELY(c->magic == FA_CHUNK_MAGIC && c->pool == p &&
+                  (char *)obj >= base &&
+                  fa_slot_aligned(p, (size_t)((char *)obj - base)) &&
+                  (char *)obj < c->carve &&
+                  obj != fa_chunk_free_list(p, c))) {
+        return true;
+    }
+    return free_invalid(p, c, obj);
 }
 
 /* Pushes a freed slot onto a list: encoded and annotated when guarded. */
@@ -455,8 +463,9 @@ static void count_free_cached(fa_pool *p)
 /* Counts a free into another chunk: one more of headroom, the cached list
  * unchanged; avail = min(list, headroom) grows only while headroom is the
  * smaller. */
-static void count_free_other(fa_pool *p)
+static inline void count_free_other(fa_pool *p)
 {
+    p->others_live--;
     if (p->headroom_gap == 0 && p->fast_gap > 0 && !p->guarded) {
         p->avail++;
         p->fast_gap--;
@@ -465,17 +474,17 @@ static void count_free_other(fa_pool *p)
     }
 }
 
-/* A free into a chunk other than the current one. */
-static void free_to_other(fa_pool *p, fa_chunk *c, void *obj)
+/* A free into a chunk other than the current one: onto the chunk's own
+ * list; the chunk changes lists when it stops being full or becomes
+ * empty (and is then reset). */
+static inline void free_to_other(fa_pool *p, fa_chunk *c, void *obj)
 {
     link_push(p, &c->free, obj);
-    c->nlive--;
-    p->others_live--;
-    if (FA_UNLIKELY(c->list == FA_LIST_FULL || c->nlive == 0)) {
+    count_free_other(p);
+    if (FA_UNLIKELY(--c->nlive == 0 || c->list == FA_LIST_FULL)) {
         list_remove(p, c);
         file_chunk(p, c);
     }
-    count_free_other(p);
 }
 
 /* Guarded pools: every check and annotation, then the free. */
@@ -498,29 +507,41 @@ static void free_guarded(fa_pool *p, fa_chunk *c, void *obj)
     }
 }
 
-static __attribute__((noinline)) void free_slow(fa_pool *p, void *obj)
+/* Pools without a fast free: guarded ones, and FA_ZERO ones, which clear
+ * each object as it is freed. */
+static FA_COLD void free_careful(fa_pool *p, fa_chunk *c, void *obj)
 {
-    if (obj == NULL) {
-        return;
-    }
-    if (!FA_HANDLE_OK_DEREF(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
-        return;
-    }
-    fa_chunk *c = fa_chunk_of(p, obj);
-    if (FA_UNLIKELY(p->guarded)) {
+    if (p->guarded) {
         free_guarded(p, c, obj);
         return;
     }
     if (!free_is_valid(p, c, obj)) {
         return;
     }
-    if (p->flags & FA_ZERO) {
-        memset(obj, 0, p->size); /* FA_ZERO pools clear on free */
-    }
-    if (c == p->cur) { /* FA_ZERO pools have no fast free */
+    memset(obj, 0, p->size);
+    if (c == p->cur) {
         link_push(p, &p->fast_free, obj);
         count_free_cached(p);
     } else {
+        free_to_other(p, c, obj);
+    }
+}
+
+/* Every free the fast path did not take. In a pool with fast frees, an
+ * object of the current chunk always takes the fast path, so here it is
+ * in another chunk. */
+static __attribute__((noinline)) void free_slow(fa_pool *p, void *obj)
+{
+    if (obj == NULL || !FA_HANDLE_OK_DEREF(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
+        return;
+    }
+    fa_chunk *c = fa_chunk_of(p, obj);
+    if (FA_UNLIKELY(p->guarded || (p->flags & FA_ZERO))) {
+        free_careful(p, c, obj);
+        return;
+    }
+    FA_ASSERT(c != p->cur);
+    if (free_is_valid(p, c, obj)) {
         free_to_other(p, c, obj);
     }
 }
