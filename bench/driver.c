@@ -49,18 +49,19 @@ typedef struct row {
     const char *exe, *id;
     char name[64], version[64], trim_call[64], trim_none[96];
     unsigned caps;
-    bool up;          /* serving */
-    char why[320];    /* why not, when not up */
+    bool up;       /* serving */
+    char why[320]; /* why not, when not up */
     pid_t pid;
     int cmd_fd, res_fd;
-    char buf[512];    /* replies read but not yet consumed */
+    char buf[512]; /* replies read but not yet consumed */
     size_t buf_len;
     double instr[MAX_SIZES]; /* (1) instructions per pair; < 0: none */
 } row;
 
 static row rows[MAX_ROWS];
 
-uint64_t bench_now_ns(void) {
+uint64_t bench_now_ns(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -76,7 +77,8 @@ static struct {
 
 /* After a disturbed attempt: whether to run it again (attempts of at most
  * `tries`, within the run's time budget for retries). */
-static bool try_again(int attempt, int tries, double attempt_ns) {
+static bool try_again(int attempt, int tries, double attempt_ns)
+{
     if (attempt + 1 >= tries || noise.spent_ns + attempt_ns > noise.budget_ns) {
         noise.kept++;
         return false;
@@ -95,7 +97,7 @@ static struct options {
     bool workload[WL_COUNT + 1];
     size_t sizes[MAX_SIZES];
     size_t nsizes;
-    const char *impls;    /* comma-separated ids, or NULL for all */
+    const char *impls; /* comma-separated ids, or NULL for all */
     int rounds, cold_rounds;
     int cpu_main, cpu_helper;
     size_t hot_n, batch_n, lifo_reps, shuffle_reps, prodcon_n, pairs2_n;
@@ -104,8 +106,10 @@ static struct options {
     const char *csv, *gnuplot, *png_prefix;
 } o;
 
-static void usage(FILE *f) {
-    fprintf(f,
+static void usage(FILE *f)
+{
+    fprintf(
+        f,
         "usage: fixalloc_bench [options]\n"
         "  --quick              fewer rounds, smaller counts (< 1 minute)\n"
         "  --workload LIST      e.g. 1,3,5 (default: 1-10; 7 comes with 4)\n"
@@ -123,7 +127,8 @@ static void usage(FILE *f) {
         "  --list               list the implementations built\n");
 }
 
-static size_t parse_num(const char *s, const char *what) {
+static size_t parse_num(const char *s, const char *what)
+{
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
@@ -145,7 +150,8 @@ static size_t parse_num(const char *s, const char *what) {
     return (size_t)v;
 }
 
-static const char *need_arg(int argc, char **argv, int *i) {
+static const char *need_arg(int argc, char **argv, int *i)
+{
     if (*i + 1 >= argc) {
         fprintf(stderr, "bench: %s needs an argument\n", argv[*i]);
         exit(2);
@@ -155,7 +161,8 @@ static const char *need_arg(int argc, char **argv, int *i) {
 
 /* The CPUs: the main thread on the last CPU allowed, the helper on the one
  * before it (the same one on a single CPU). */
-static void default_cpus(void) {
+static void default_cpus(void)
+{
     cpu_set_t set;
     o.cpu_main = o.cpu_helper = -1;
     if (sched_getaffinity(0, sizeof set, &set) != 0) {
@@ -172,7 +179,8 @@ static void default_cpus(void) {
     }
 }
 
-static void parse_options(int argc, char **argv) {
+static void parse_options(int argc, char **argv)
+{
     bool any_wl = false, list = false;
     o.rounds = o.cold_rounds = 0;
     default_cpus();
@@ -302,7 +310,8 @@ static void parse_options(int argc, char **argv) {
  * Worker processes
  * ------------------------------------------------------------------- */
 
-static void find_exe_dir(void) {
+static void find_exe_dir(void)
+{
     ssize_t n = readlink("/proc/self/exe", exe_dir, sizeof exe_dir - 1);
     if (n <= 0) {
         perror("bench: readlink /proc/self/exe");
@@ -320,7 +329,8 @@ static void find_exe_dir(void) {
  * (*res_fd); its stdout goes to our stderr. With `prefix` (valgrind ...)
  * the command is run under it. Returns the pid. */
 static pid_t spawn(const row *r, char *const *extra, char *const *prefix,
-                   int *cmd_fd, int *res_fd) {
+                   int *cmd_fd, int *res_fd)
+{
     char path[PATH_MAX + 64], cpus[32];
     snprintf(path, sizeof path, "%s/%s", exe_dir, r->exe);
     snprintf(cpus, sizeof cpus, "%d,%d", o.cpu_main, o.cpu_helper);
@@ -374,7 +384,8 @@ static pid_t spawn(const row *r, char *const *extra, char *const *prefix,
 /* Reads one line from fd into line (buffered in buf/len), waiting at most
  * timeout_s. Returns false on EOF, error or timeout. */
 static bool read_line(int fd, char *buf, size_t *len, size_t cap, char *line,
-                      size_t line_cap, int timeout_s) {
+                      size_t line_cap, int timeout_s)
+{
     for (;;) {
         char *nl = memchr(buf, '\n', *len);
         if (nl != NULL) {
@@ -403,7 +414,8 @@ static bool read_line(int fd, char *buf, size_t *len, size_t cap, char *line,
 }
 
 /* Describes how process pid ended (it has exited or is killed now). */
-static void reap(pid_t pid, char *why, size_t cap, const char *what) {
+static void reap(pid_t pid, char *why, size_t cap, const char *what)
+{
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == 0) {
         kill(pid, SIGKILL);
@@ -425,7 +437,8 @@ static void reap(pid_t pid, char *why, size_t cap, const char *what) {
  * (twice at most), so that a shared machine does not skew one round.
  * ------------------------------------------------------------------- */
 
-static double machine_busy_ns(void) {
+static double machine_busy_ns(void)
+{
     FILE *f = fopen("/proc/stat", "r");
     if (f == NULL) {
         return NAN;
@@ -445,7 +458,8 @@ static double machine_busy_ns(void) {
 /* Whether other processes took more than a quarter of a CPU over `wall`
  * ns, given the busy time before and the measured process's CPU time;
  * allows two clock ticks per CPU of slack for /proc/stat's resolution. */
-static bool disturbed(double busy0, double cpu_ns, double wall_ns) {
+static bool disturbed(double busy0, double cpu_ns, double wall_ns)
+{
     double busy1 = machine_busy_ns();
     if (isnan(busy0) || isnan(busy1)) {
         return false;
@@ -453,13 +467,15 @@ static bool disturbed(double busy0, double cpu_ns, double wall_ns) {
     double slack = 2.0 * (double)sysconf(_SC_NPROCESSORS_ONLN) * 1e9 /
                    (double)sysconf(_SC_CLK_TCK);
     if (getenv("BENCH_NOISE_DEBUG") != NULL) {
-        fprintf(stderr, "noise: others %.1f ms over %.1f ms (measured %.1f ms)\n",
+        fprintf(stderr,
+                "noise: others %.1f ms over %.1f ms (measured %.1f ms)\n",
                 (busy1 - busy0 - cpu_ns) / 1e6, wall_ns / 1e6, cpu_ns / 1e6);
     }
     return busy1 - busy0 - cpu_ns > 0.25 * wall_ns + slack;
 }
 
-static void row_down(row *r, const char *what) {
+static void row_down(row *r, const char *what)
+{
     if (!r->up) {
         return;
     }
@@ -472,7 +488,8 @@ static void row_down(row *r, const char *what) {
 
 /* Sends a command and reads the reply line; false when the worker died. */
 static bool ask(row *r, const char *cmd, char *reply_line, size_t cap,
-                int timeout_s) {
+                int timeout_s)
+{
     size_t n = strlen(cmd);
     if (write(r->cmd_fd, cmd, n) != (ssize_t)n) {
         row_down(r, "worker");
@@ -486,7 +503,8 @@ static bool ask(row *r, const char *cmd, char *reply_line, size_t cap,
     return true;
 }
 
-static bool selected(const char *id) {
+static bool selected(const char *id)
+{
     if (o.impls == NULL) {
         return true;
     }
@@ -500,7 +518,8 @@ static bool selected(const char *id) {
 }
 
 /* Copies tab-separated field k of s into dst. */
-static void field(const char *s, int k, char *dst, size_t cap) {
+static void field(const char *s, int k, char *dst, size_t cap)
+{
     for (; k > 0 && s != NULL; k--) {
         s = strchr(s, '\t');
         s = s != NULL ? s + 1 : NULL;
@@ -516,7 +535,8 @@ static void field(const char *s, int k, char *dst, size_t cap) {
     dst[n] = '\0';
 }
 
-static void start_workers(void) {
+static void start_workers(void)
+{
     signal(SIGPIPE, SIG_IGN);
     for (size_t k = 0; k < sizeof bench_workers / sizeof bench_workers[0];
          k++) {
@@ -560,7 +580,8 @@ static void start_workers(void) {
     }
 }
 
-static void stop_workers(void) {
+static void stop_workers(void)
+{
     for (size_t i = 0; i < nrows; i++) {
         if (rows[i].up && rows[i].pid > 0) {
             if (write(rows[i].cmd_fd, "quit\n", 5) < 0) {
@@ -573,7 +594,8 @@ static void stop_workers(void) {
     }
 }
 
-static int row_of(const char *id) {
+static int row_of(const char *id)
+{
     for (size_t i = 0; i < nrows; i++) {
         if (strcmp(rows[i].id, id) == 0) {
             return (int)i;
@@ -582,7 +604,8 @@ static int row_of(const char *id) {
     return -1;
 }
 
-static bool applicable(const row *r, int w) {
+static bool applicable(const row *r, int w)
+{
     unsigned c = r->caps;
     if (c & BENCH_RING) {
         return w == WL_PRODCON;
@@ -591,15 +614,11 @@ static bool applicable(const row *r, int w) {
         return w == WL_HOT;
     }
     switch (w) {
-    case WL_PRODCON:
-        return (c & BENCH_FIXED) && (c & BENCH_REMOTE);
+    case WL_PRODCON: return (c & BENCH_FIXED) && (c & BENCH_REMOTE);
     case WL_MIXED:
-    case WL_MIXED_RSS:
-        return (c & BENCH_VAR) != 0;
-    case WL_LARSON:
-        return (c & BENCH_VAR) && (c & BENCH_REMOTE);
-    default:
-        return (c & BENCH_FIXED) != 0;
+    case WL_MIXED_RSS: return (c & BENCH_VAR) != 0;
+    case WL_LARSON: return (c & BENCH_VAR) && (c & BENCH_REMOTE);
+    default: return (c & BENCH_FIXED) != 0;
     }
 }
 
@@ -617,7 +636,7 @@ typedef struct series {
     int w;
     size_t size; /* bytes, or BENCH_UNIFORM / BENCH_SKEWED */
     int rounds;
-    size_t n;    /* objects of a cold run */
+    size_t n; /* objects of a cold run */
     bool ran[MAX_ROWS];
     double ns[MAX_ROWS][MAX_ROUNDS];
     cold_sample cold[MAX_ROWS][MAX_ROUNDS];
@@ -628,9 +647,11 @@ static size_t nseries;
 
 static uint64_t t_start;
 
-static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void progress(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
-static void progress(const char *fmt, ...) {
+static void progress(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "bench: [%3.0f s] ",
@@ -640,20 +661,24 @@ static void progress(const char *fmt, ...) {
     va_end(ap);
 }
 
-static bool is_cold(int w) {
+static bool is_cold(int w)
+{
     return w == WL_COLD || w == WL_MIXED_RSS;
 }
 
-static bool is_mixed(int w) {
+static bool is_mixed(int w)
+{
     return w >= WL_MIXED;
 }
 
-static int cmp_double(const void *a, const void *b) {
+static int cmp_double(const void *a, const void *b)
+{
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-static double median(const double *v, int n, double *lo, double *hi) {
+static double median(const double *v, int n, double *lo, double *hi)
+{
     double s[MAX_ROUNDS];
     memcpy(s, v, (size_t)n * sizeof *s);
     qsort(s, (size_t)n, sizeof *s, cmp_double);
@@ -664,13 +689,15 @@ static double median(const double *v, int n, double *lo, double *hi) {
     return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
-static double med_ns(const series *s, int i, double *lo, double *hi) {
+static double med_ns(const series *s, int i, double *lo, double *hi)
+{
     return median(s->ns[i], s->rounds, lo, hi);
 }
 
 /* The median over rounds of ns[a] / ns[b], each ratio taken in one round;
  * NAN when either did not run. */
-static double ratio(const series *s, int a, int b) {
+static double ratio(const series *s, int a, int b)
+{
     double r[MAX_ROUNDS];
     if (a < 0 || b < 0 || !s->ran[a] || !s->ran[b]) {
         return NAN;
@@ -684,7 +711,8 @@ static double ratio(const series *s, int a, int b) {
 /* A median of one field of the cold samples. */
 enum { C_ALLOC, C_FREE, C_TRIM, C_FULL, C_FREED, C_TRIMMED, C_BYTES };
 
-static double cold_field(const cold_sample *c, int f) {
+static double cold_field(const cold_sample *c, int f)
+{
     switch (f) {
     case C_ALLOC: return c->alloc_ns;
     case C_FREE: return c->free_ns;
@@ -696,7 +724,8 @@ static double cold_field(const cold_sample *c, int f) {
     }
 }
 
-static double cold_median(const series *s, size_t i, int f) {
+static double cold_median(const series *s, size_t i, int f)
+{
     double v[MAX_ROUNDS];
     for (int k = 0; k < s->rounds; k++) {
         v[k] = cold_field(&s->cold[i][k], f);
@@ -704,7 +733,8 @@ static double cold_median(const series *s, size_t i, int f) {
     return median(v, s->rounds, NULL, NULL);
 }
 
-static series *new_series(int w, size_t size) {
+static series *new_series(int w, size_t size)
+{
     if (nseries == MAX_SERIES) {
         fprintf(stderr, "bench: too many series\n");
         exit(1);
@@ -716,7 +746,8 @@ static series *new_series(int w, size_t size) {
     return s;
 }
 
-static series *find_series(int w, size_t size) {
+static series *find_series(int w, size_t size)
+{
     for (size_t k = 0; k < nseries; k++) {
         if (all[k].w == w && all[k].size == size) {
             return &all[k];
@@ -726,14 +757,13 @@ static series *find_series(int w, size_t size) {
 }
 
 /* Rounds of a timed workload, the workers interleaved. */
-static void run_series(int w, size_t size) {
+static void run_series(int w, size_t size)
+{
     series *s = new_series(w, size);
     s->rounds = o.rounds;
     size_t n = 0, reps = 0, live = 0;
     switch (w) {
-    case WL_HOT:
-        n = o.hot_n;
-        break;
+    case WL_HOT: n = o.hot_n; break;
     case WL_LIFO:
         n = o.batch_n;
         reps = o.lifo_reps;
@@ -742,12 +772,8 @@ static void run_series(int w, size_t size) {
         n = o.batch_n;
         reps = o.shuffle_reps;
         break;
-    case WL_PRODCON:
-        n = o.prodcon_n;
-        break;
-    case WL_PAIRS2:
-        n = o.pairs2_n;
-        break;
+    case WL_PRODCON: n = o.prodcon_n; break;
+    case WL_PAIRS2: n = o.pairs2_n; break;
     case WL_MIXED:
         n = o.mixed_n;
         live = o.mixed_live;
@@ -757,8 +783,7 @@ static void run_series(int w, size_t size) {
         reps = o.larson_epochs;
         live = o.larson_live;
         break;
-    default:
-        abort();
+    default: abort();
     }
     char cmd[128], line[512];
     snprintf(cmd, sizeof cmd, "begin %d %zu %zu %zu %zu\n", w, size, n, reps,
@@ -814,12 +839,13 @@ static void run_series(int w, size_t size) {
 
 /* One fresh process: --cold SIZE N or --mixed-rss DIST N. */
 static bool run_cold_once(row *r, int w, size_t size, size_t n,
-                          cold_sample *out) {
+                          cold_sample *out)
+{
     char a1[32], a2[32], line[512];
     snprintf(a1, sizeof a1, "%zu", size);
     snprintf(a2, sizeof a2, "%zu", n);
-    char *extra[] = {(char *)(w == WL_COLD ? "--cold" : "--mixed-rss"), a1,
-                     a2, NULL};
+    char *extra[] = {(char *)(w == WL_COLD ? "--cold" : "--mixed-rss"), a1, a2,
+                     NULL};
     int res_fd;
     pid_t pid = spawn(r, extra, NULL, NULL, &res_fd);
     char buf[512];
@@ -840,9 +866,9 @@ static bool run_cold_once(row *r, int w, size_t size, size_t n,
     unsigned long long in, an, fn, tn, bytes;
     long full, freed, trimmed;
     size_t slot;
-    if (!got || sscanf(line, "ok %llu %llu %llu %llu %ld %ld %ld %llu %zu",
-                       &in, &an, &fn, &tn, &full, &freed, &trimmed, &bytes,
-                       &slot) != 9) {
+    if (!got ||
+        sscanf(line, "ok %llu %llu %llu %llu %ld %ld %ld %llu %zu", &in, &an,
+               &fn, &tn, &full, &freed, &trimmed, &bytes, &slot) != 9) {
         fprintf(stderr, "bench: %s, workload %d, %zu: %s\n", r->id, w, size,
                 got ? line : why);
         return false;
@@ -859,7 +885,8 @@ static bool run_cold_once(row *r, int w, size_t size, size_t n,
     return true;
 }
 
-static void run_cold_series(int w, size_t size) {
+static void run_cold_series(int w, size_t size)
+{
     series *s = new_series(w, size);
     s->rounds = o.cold_rounds;
     s->n = w == WL_COLD ? o.cold_n : o.mixed_rss_n;
@@ -889,8 +916,8 @@ static void run_cold_series(int w, size_t size) {
                 }
             }
             cold_sample *c = &s->cold[i][r];
-            s->ns[i][r] = (c->init_ns + c->alloc_ns + c->free_ns) /
-                          (double)s->n;
+            s->ns[i][r] =
+                (c->init_ns + c->alloc_ns + c->free_ns) / (double)s->n;
         }
     }
 }
@@ -900,11 +927,13 @@ static void run_cold_series(int w, size_t size) {
  * collection on only around the loop, one dump per size.
  * ------------------------------------------------------------------- */
 
-static bool have_valgrind(void) {
+static bool have_valgrind(void)
+{
     return system("valgrind --version >/dev/null 2>&1") == 0;
 }
 
-static void count_instructions(void) {
+static void count_instructions(void)
+{
     char dir[1024];
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/fixalloc-bench-XXXXXX",
@@ -930,9 +959,12 @@ static void count_instructions(void) {
         char outfile[PATH_MAX];
         snprintf(outfile, sizeof outfile, "--callgrind-out-file=%s/%s", dir,
                  r->id);
-        char *prefix[] = {(char *)"valgrind", (char *)"--tool=callgrind",
+        char *prefix[] = {(char *)"valgrind",
+                          (char *)"--tool=callgrind",
                           (char *)"--collect-atstart=no",
-                          (char *)"--dump-line=no", outfile, NULL};
+                          (char *)"--dump-line=no",
+                          outfile,
+                          NULL};
         char *extra[] = {(char *)"--hot-only", n, sizes, NULL};
         int res_fd;
         int devnull = open("/dev/null", O_WRONLY);
@@ -983,15 +1015,18 @@ static void count_instructions(void) {
 
 static int R_BARE, R_RING, R_POOL, R_CACHE, R_MALLOC;
 
-static bool is_fixalloc(int i) {
+static bool is_fixalloc(int i)
+{
     return strncmp(rows[i].id, "fa_", 3) == 0;
 }
 
-static bool is_floor(int i) {
+static bool is_floor(int i)
+{
     return i == R_BARE || i == R_RING;
 }
 
-static const char *wl_title(int w) {
+static const char *wl_title(int w)
+{
     switch (w) {
     case WL_HOT: return "(1) hot alloc+free";
     case WL_LIFO: return "(2) 100k batch, LIFO free";
@@ -1007,27 +1042,27 @@ static const char *wl_title(int w) {
     }
 }
 
-static const char *dist_name(size_t d) {
+static const char *dist_name(size_t d)
+{
     return d == BENCH_UNIFORM ? "16-1024 uniform" : "16-1024 skewed";
 }
 
 /* The floor of workload w and fixalloc's row for it. */
-static int floor_row(int w) {
+static int floor_row(int w)
+{
     switch (w) {
     case WL_HOT:
     case WL_LIFO:
     case WL_SHUFFLE:
     case WL_COLD:
-    case WL_PAIRS2:
-        return R_BARE;
-    case WL_PRODCON:
-        return R_RING;
-    default:
-        return -1;
+    case WL_PAIRS2: return R_BARE;
+    case WL_PRODCON: return R_RING;
+    default: return -1;
     }
 }
 
-static int fixalloc_row(int w) {
+static int fixalloc_row(int w)
+{
     if (w == WL_PRODCON || w == WL_PAIRS2) {
         return R_CACHE;
     }
@@ -1037,7 +1072,8 @@ static int fixalloc_row(int w) {
     return R_POOL;
 }
 
-static void fmt_ns(char *b, size_t cap, double v) {
+static void fmt_ns(char *b, size_t cap, double v)
+{
     if (isnan(v)) {
         snprintf(b, cap, "-");
     } else if (v < 10) {
@@ -1049,7 +1085,8 @@ static void fmt_ns(char *b, size_t cap, double v) {
     }
 }
 
-static void fmt_ratio(char *b, size_t cap, double v) {
+static void fmt_ratio(char *b, size_t cap, double v)
+{
     if (isnan(v)) {
         snprintf(b, cap, "-");
     } else {
@@ -1057,7 +1094,8 @@ static void fmt_ratio(char *b, size_t cap, double v) {
     }
 }
 
-static double series_med(int w, size_t size, int i) {
+static double series_med(int w, size_t size, int i)
+{
     const series *s = find_series(w, size);
     if (s == NULL || i < 0 || !s->ran[i]) {
         return NAN;
@@ -1067,7 +1105,8 @@ static double series_med(int w, size_t size, int i) {
 
 /* RSS bytes per object (4), per live object after trim (7), per byte
  * requested (10, full), per live byte after trim (10). */
-static double cold_metric(int w, size_t size, int i, int which) {
+static double cold_metric(int w, size_t size, int i, int which)
+{
     const series *s = find_series(w, size);
     if (s == NULL || i < 0 || !s->ran[i]) {
         return NAN;
@@ -1075,14 +1114,10 @@ static double cold_metric(int w, size_t size, int i, int which) {
     double n = (double)s->n, live = (double)(s->n / 10);
     double bytes = cold_median(s, (size_t)(i), C_BYTES);
     switch (which) {
-    case 0:
-        return cold_median(s, (size_t)(i), C_FULL) / n;
-    case 1:
-        return cold_median(s, (size_t)(i), C_TRIMMED) / live;
-    case 2:
-        return cold_median(s, (size_t)(i), C_FULL) / bytes;
-    default:
-        return cold_median(s, (size_t)(i), C_TRIMMED) / (bytes / n * live);
+    case 0: return cold_median(s, (size_t)(i), C_FULL) / n;
+    case 1: return cold_median(s, (size_t)(i), C_TRIMMED) / live;
+    case 2: return cold_median(s, (size_t)(i), C_FULL) / bytes;
+    default: return cold_median(s, (size_t)(i), C_TRIMMED) / (bytes / n * live);
     }
 }
 
@@ -1094,7 +1129,8 @@ typedef struct glance_col {
     int best;
 } glance_col;
 
-static void glance_table(glance_col *cols, int ncols, bool mixed) {
+static void glance_table(glance_col *cols, int ncols, bool mixed)
+{
     for (int c = 0; c < ncols; c++) {
         cols[c].best = -1;
         for (size_t i = 0; i < nrows; i++) {
@@ -1134,7 +1170,8 @@ static void glance_table(glance_col *cols, int ncols, bool mixed) {
     }
 }
 
-static size_t glance_size(void) {
+static size_t glance_size(void)
+{
     for (size_t z = 0; z < o.nsizes; z++) {
         if (o.sizes[z] == 64) {
             return 64;
@@ -1143,7 +1180,8 @@ static size_t glance_size(void) {
     return o.sizes[0];
 }
 
-static void print_glance(void) {
+static void print_glance(void)
+{
     size_t z = glance_size();
     static glance_col cols[8];
     memset(cols, 0, sizeof cols);
@@ -1209,8 +1247,8 @@ static void print_glance(void) {
     }
     for (size_t d = 0; d < 2; d++) {
         if (find_series(WL_MIXED_RSS, d) != NULL) {
-            snprintf(titles[2 + d], sizeof titles[2 + d],
-                     "(10) %s RSS B/B", d == BENCH_UNIFORM ? "uniform" : "skewed");
+            snprintf(titles[2 + d], sizeof titles[2 + d], "(10) %s RSS B/B",
+                     d == BENCH_UNIFORM ? "uniform" : "skewed");
             cols[nc].title = titles[2 + d];
             for (size_t i = 0; i < nrows; i++) {
                 cols[nc].v[i] = cold_metric(WL_MIXED_RSS, d, (int)i, 2);
@@ -1226,7 +1264,8 @@ static void print_glance(void) {
 }
 
 /* The rows of the timed workloads w1 to w2 (cold ones aside). */
-static void print_timed_table(int w1, int w2, const char *title) {
+static void print_timed_table(int w1, int w2, const char *title)
+{
     bool header = false;
     for (size_t k = 0; k < nseries; k++) {
         const series *s = &all[k];
@@ -1288,7 +1327,8 @@ static void print_timed_table(int w1, int w2, const char *title) {
     }
 }
 
-static void print_not_served(int w, const char *why) {
+static void print_not_served(int w, const char *why)
+{
     char list[512] = "";
     for (size_t i = 0; i < nrows; i++) {
         if (rows[i].up && !applicable(&rows[i], w) &&
@@ -1303,7 +1343,8 @@ static void print_not_served(int w, const char *why) {
     }
 }
 
-static void print_private(void) {
+static void print_private(void)
+{
     char list[512] = "";
     for (size_t i = 0; i < nrows; i++) {
         if (rows[i].up && applicable(&rows[i], WL_PAIRS2) &&
@@ -1319,7 +1360,8 @@ static void print_private(void) {
            list, list[0] ? "." : "");
 }
 
-static void print_cold_table(void) {
+static void print_cold_table(void)
+{
     bool header = false;
     for (size_t k = 0; k < nseries; k++) {
         const series *s = &all[k];
@@ -1332,7 +1374,8 @@ static void print_cold_table(void) {
                    "90%% freed in random order (RSS read), the "
                    "implementation's trim call (RSS read), the rest freed; "
                    "each run a fresh process. ns/object: the implementation's "
-                   "init, allocation, write and free. Kept: RSS after the trim per object still "
+                   "init, allocation, write and free. Kept: RSS after the trim "
+                   "per object still "
                    "live.\n\n",
                    s->n);
             printf("| size B | implementation | ns/object | RSS B/object | "
@@ -1377,7 +1420,8 @@ static void print_cold_table(void) {
     }
 }
 
-static void print_mixed_rss_table(void) {
+static void print_mixed_rss_table(void)
+{
     bool header = false;
     for (size_t k = 0; k < nseries; k++) {
         const series *s = &all[k];
@@ -1408,7 +1452,8 @@ static void print_mixed_rss_table(void) {
             fmt_ratio(rx, sizeof rx, per / ref);
             printf("| %s | %s | %.0f | %.3f | %.3f | %s | %s |\n",
                    dist_name(s->size), rows[i].name,
-                   cold_median(s, (size_t)(i), C_BYTES) / 1048576.0, per, kept, b, rx);
+                   cold_median(s, (size_t)(i), C_BYTES) / 1048576.0, per, kept,
+                   b, rx);
         }
     }
     if (header) {
@@ -1417,7 +1462,8 @@ static void print_mixed_rss_table(void) {
 }
 
 /* For each series and each fixalloc row in it: the best peer. */
-static void print_best_peer(void) {
+static void print_best_peer(void)
+{
     bool header = false;
     for (size_t k = 0; k < nseries; k++) {
         const series *s = &all[k];
@@ -1475,9 +1521,9 @@ static void print_best_peer(void) {
                 strcat(b, " ns");
             }
             fmt_ratio(r, sizeof r, q);
-            printf("| %s | %s | %s | %s | %s | %s | %s%s%s |\n",
-                   wl_title(s->w), sz, rows[i].name, a, rows[best].name, b,
-                   q <= 1 ? "**" : "", r, q <= 1 ? "**" : "");
+            printf("| %s | %s | %s | %s | %s | %s | %s%s%s |\n", wl_title(s->w),
+                   sz, rows[i].name, a, rows[best].name, b, q <= 1 ? "**" : "",
+                   r, q <= 1 ? "**" : "");
         }
         if (s->w == WL_COLD) {
             /* RSS per object too. */
@@ -1513,7 +1559,8 @@ static void print_best_peer(void) {
 static void verdict(bool met, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static void verdict(bool met, const char *fmt, ...) {
+static void verdict(bool met, const char *fmt, ...)
+{
     va_list ap;
     printf("- %s: ", met ? "met" : "NOT MET");
     va_start(ap, fmt);
@@ -1524,7 +1571,8 @@ static void verdict(bool met, const char *fmt, ...) {
 
 /* "fa_cache 0.41x mimalloc, 0.60x tcmalloc, 0.52x jemalloc" for series s;
  * returns whether every ratio is below 1 (false when none ran). */
-static bool beats_peers(const series *s, int fa, char *out, size_t cap) {
+static bool beats_peers(const series *s, int fa, char *out, size_t cap)
+{
     static const char *const peers[] = {"mimalloc", "tcmalloc", "jemalloc"};
     bool all_below = true, any = false;
     out[0] = '\0';
@@ -1542,7 +1590,8 @@ static bool beats_peers(const series *s, int fa, char *out, size_t cap) {
     return any && all_below;
 }
 
-static void print_targets(void) {
+static void print_targets(void)
+{
     printf("## Targets (measured, not asserted)\n\n");
     int bare = R_BARE, pool = R_POOL, cache = R_CACHE, fam = R_MALLOC;
     int glibc = row_of("glibc"), mim = row_of("mimalloc");
@@ -1557,31 +1606,40 @@ static void print_targets(void) {
         switch (s->w) {
         case WL_HOT:
             if (!isnan(r = ratio(s, pool, bare))) {
-                verdict(r <= 1.25, "(1) %zu B: fa_pool %.2fx the bare list "
-                        "(target <= 1.25x)", s->size, r);
+                verdict(r <= 1.25,
+                        "(1) %zu B: fa_pool %.2fx the bare list "
+                        "(target <= 1.25x)",
+                        s->size, r);
             }
             if (!isnan(r = ratio(s, glibc, pool))) {
-                verdict(r >= 4.0, "(1) %zu B: fa_pool %.2fx faster than glibc "
-                        "malloc (target >= 4x)", s->size, r);
+                verdict(r >= 4.0,
+                        "(1) %zu B: fa_pool %.2fx faster than glibc "
+                        "malloc (target >= 4x)",
+                        s->size, r);
             }
             for (size_t z = 0; z < o.nsizes; z++) {
                 if (o.sizes[z] == s->size && pool >= 0 && bare >= 0 &&
                     rows[pool].instr[z] >= 0 && rows[bare].instr[z] >= 0) {
                     double d = rows[pool].instr[z] - rows[bare].instr[z];
-                    verdict(d <= 8, "(1) %zu B: fa_pool %+.1f instructions "
+                    verdict(d <= 8,
+                            "(1) %zu B: fa_pool %+.1f instructions "
                             "per pair against the bare list (target <= +8)",
                             s->size, d);
                 }
             }
             if (!isnan(r = ratio(s, cache, bare))) {
-                verdict(r <= 2.0, "(1) %zu B: fa_cache %.2fx the bare list "
-                        "(target <= 2x)", s->size, r);
+                verdict(r <= 2.0,
+                        "(1) %zu B: fa_cache %.2fx the bare list "
+                        "(target <= 2x)",
+                        s->size, r);
             }
             if (cache >= 0 && s->ran[cache]) {
                 bool ok = beats_peers(s, cache, peers, sizeof peers);
                 if (peers[0] != '\0') {
-                    verdict(ok, "(1) %zu B: fa_cache %s (target: below 1x "
-                            "each)", s->size, peers);
+                    verdict(ok,
+                            "(1) %zu B: fa_cache %s (target: below 1x "
+                            "each)",
+                            s->size, peers);
                 }
             }
             for (size_t i = 0; i < nrows; i++) {
@@ -1598,64 +1656,76 @@ static void print_targets(void) {
         case WL_SHUFFLE:
             if ((s->size == 64 || s->size == 256) &&
                 !isnan(r = ratio(s, pool, bare))) {
-                verdict(r <= 0.6, "(3) %zu B: fa_pool %.2fx the bare list "
-                        "(target <= 0.6x)", s->size, r);
+                verdict(r <= 0.6,
+                        "(3) %zu B: fa_pool %.2fx the bare list "
+                        "(target <= 0.6x)",
+                        s->size, r);
             }
             break;
         case WL_COLD:
             if (pool >= 0 && s->ran[pool]) {
                 double rss = cold_metric(WL_COLD, s->size, pool, 0);
                 double slot = (double)s->cold[pool][0].slot;
-                verdict(rss <= 1.01 * slot, "(4) %zu B: fa_pool RSS %.2f "
+                verdict(rss <= 1.01 * slot,
+                        "(4) %zu B: fa_pool RSS %.2f "
                         "B/object = %.3fx its %.0f B slot (target <= 1.01x)",
                         s->size, rss, rss / slot, slot);
             }
             break;
         case WL_PRODCON:
             if (!isnan(r = ratio(s, cache, R_RING))) {
-                verdict(r <= 2.0, "(5) %zu B: fa_cache %.2fx the ring alone "
-                        "(target <= 2x)", s->size, r);
+                verdict(r <= 2.0,
+                        "(5) %zu B: fa_cache %.2fx the ring alone "
+                        "(target <= 2x)",
+                        s->size, r);
             }
             if (cache >= 0 && s->ran[cache]) {
                 bool ok = beats_peers(s, cache, peers, sizeof peers);
                 if (peers[0] != '\0') {
-                    verdict(ok, "(5) %zu B: fa_cache %s (target: below 1x "
-                            "each)", s->size, peers);
+                    verdict(ok,
+                            "(5) %zu B: fa_cache %s (target: below 1x "
+                            "each)",
+                            s->size, peers);
                 }
             }
             break;
         case WL_PAIRS2:
             if (!isnan(r = ratio(s, cache, bare))) {
-                verdict(r <= 1.5, "(6) %zu B: fa_cache %.2fx private bare "
-                        "lists (target <= 1.5x)", s->size, r);
+                verdict(r <= 1.5,
+                        "(6) %zu B: fa_cache %.2fx private bare "
+                        "lists (target <= 1.5x)",
+                        s->size, r);
             }
             if (cache >= 0 && s->ran[cache]) {
                 bool ok = beats_peers(s, cache, peers, sizeof peers);
                 if (peers[0] != '\0') {
-                    verdict(ok, "(6) %zu B: fa_cache %s (target: below 1x "
-                            "each)", s->size, peers);
+                    verdict(ok,
+                            "(6) %zu B: fa_cache %s (target: below 1x "
+                            "each)",
+                            s->size, peers);
                 }
             }
             break;
         case WL_MIXED:
         case WL_LARSON:
             if (!isnan(r = ratio(s, fam, mim))) {
-                verdict(r <= 1.0, "%s %s: fa_malloc %.2fx mimalloc's time "
-                        "(target <= 1x)", wl_title(s->w), dist_name(s->size),
-                        r);
+                verdict(r <= 1.0,
+                        "%s %s: fa_malloc %.2fx mimalloc's time "
+                        "(target <= 1x)",
+                        wl_title(s->w), dist_name(s->size), r);
             }
             break;
         case WL_MIXED_RSS:
             if (fam >= 0 && mim >= 0 && s->ran[fam] && s->ran[mim]) {
                 double a = cold_metric(s->w, s->size, fam, 2);
                 double b = cold_metric(s->w, s->size, mim, 2);
-                verdict(a <= b, "(10) %s: fa_malloc RSS %.3f B per byte "
+                verdict(a <= b,
+                        "(10) %s: fa_malloc RSS %.3f B per byte "
                         "requested, mimalloc %.3f: %.2fx (target <= 1x)",
                         dist_name(s->size), a, b, a / b);
             }
             break;
-        default:
-            break;
+        default: break;
         }
     }
     if (fam < 0) {
@@ -1665,7 +1735,8 @@ static void print_targets(void) {
     printf("\n");
 }
 
-static void print_instructions_only(void) {
+static void print_instructions_only(void)
+{
     printf("| implementation | size B | instructions/pair | minus bare list "
            "|\n| --- | ---: | ---: | ---: |\n");
     for (size_t z = 0; z < o.nsizes; z++) {
@@ -1687,8 +1758,10 @@ static void print_instructions_only(void) {
         if (R_POOL >= 0 && R_BARE >= 0 && rows[R_POOL].instr[z] >= 0 &&
             rows[R_BARE].instr[z] >= 0) {
             double d = rows[R_POOL].instr[z] - rows[R_BARE].instr[z];
-            verdict(d <= 8, "(1) %zu B: fa_pool %+.1f instructions per pair "
-                    "against the bare list (target <= +8)", o.sizes[z], d);
+            verdict(d <= 8,
+                    "(1) %zu B: fa_pool %+.1f instructions per pair "
+                    "against the bare list (target <= +8)",
+                    o.sizes[z], d);
         }
     }
 }
@@ -1697,19 +1770,19 @@ static void print_instructions_only(void) {
  * CSV and gnuplot
  * ------------------------------------------------------------------- */
 
-static void csv_line(FILE *f, int w, const series *s, int i,
-                     const char *metric, const char *unit, double med,
-                     double lo, double hi, double rf, double rx, int rounds) {
+static void csv_line(FILE *f, int w, const series *s, int i, const char *metric,
+                     const char *unit, double med, double lo, double hi,
+                     double rf, double rx, int rounds)
+{
     char sz[32];
     if (is_mixed(s->w)) {
-        snprintf(sz, sizeof sz, "%s", s->size == BENCH_UNIFORM ? "uniform"
-                                                               : "skewed");
+        snprintf(sz, sizeof sz, "%s",
+                 s->size == BENCH_UNIFORM ? "uniform" : "skewed");
     } else {
         snprintf(sz, sizeof sz, "%zu", s->size);
     }
-    fprintf(f, "%d,\"%s\",%s,%s,\"%s\",%s,%s,%.4f,%.4f,%.4f,", w,
-            wl_title(w), sz, rows[i].id, rows[i].name, metric, unit, med, lo,
-            hi);
+    fprintf(f, "%d,\"%s\",%s,%s,\"%s\",%s,%s,%.4f,%.4f,%.4f,", w, wl_title(w),
+            sz, rows[i].id, rows[i].name, metric, unit, med, lo, hi);
     if (isnan(rf)) {
         fprintf(f, ",");
     } else {
@@ -1723,7 +1796,8 @@ static void csv_line(FILE *f, int w, const series *s, int i,
     fprintf(f, "%d\n", rounds);
 }
 
-static void write_csv(const char *path) {
+static void write_csv(const char *path)
+{
     FILE *f = fopen(path, "w");
     if (f == NULL) {
         fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
@@ -1740,10 +1814,9 @@ static void write_csv(const char *path) {
             }
             double lo, hi, med = med_ns(s, (int)i, &lo, &hi);
             int w = s->w, n = s->rounds;
-            csv_line(f, w, s, (int)i, is_cold(w) ? "ns_per_object"
-                                                 : "ns_per_pair",
-                     "ns", med, lo, hi, ratio(s, (int)i, fl),
-                     ratio(s, (int)i, fa), n);
+            csv_line(f, w, s, (int)i,
+                     is_cold(w) ? "ns_per_object" : "ns_per_pair", "ns", med,
+                     lo, hi, ratio(s, (int)i, fl), ratio(s, (int)i, fa), n);
             if (w == WL_HOT) {
                 for (size_t z = 0; z < o.nsizes; z++) {
                     if (o.sizes[z] == s->size && rows[i].instr[z] >= 0) {
@@ -1761,8 +1834,8 @@ static void write_csv(const char *path) {
             int m0 = w == WL_COLD ? 0 : 2, m1 = w == WL_COLD ? 1 : 3;
             double v = cold_metric(w, s->size, (int)i, m0);
             csv_line(f, w, s, (int)i,
-                     w == WL_COLD ? "rss_per_object" : "rss_per_byte",
-                     "bytes", v, v, v, NAN, NAN, n);
+                     w == WL_COLD ? "rss_per_object" : "rss_per_byte", "bytes",
+                     v, v, v, NAN, NAN, n);
             v = cold_metric(w, s->size, (int)i, m1);
             csv_line(f, wt, s, (int)i,
                      w == WL_COLD ? "rss_per_live_object_after_trim"
@@ -1775,8 +1848,8 @@ static void write_csv(const char *path) {
             csv_line(f, wt, s, (int)i, "rss_after_free_90", "bytes", v, v, v,
                      NAN, NAN, n);
             v = cold_median(s, i, C_TRIMMED);
-            csv_line(f, wt, s, (int)i, "rss_after_trim", "bytes", v, v, v,
-                     NAN, NAN, n);
+            csv_line(f, wt, s, (int)i, "rss_after_trim", "bytes", v, v, v, NAN,
+                     NAN, n);
             v = cold_median(s, i, C_TRIM);
             csv_line(f, wt, s, (int)i, "trim_call_time", "ns", v, v, v, NAN,
                      NAN, n);
@@ -1788,9 +1861,9 @@ static void write_csv(const char *path) {
 /* One data block: a row per category, a column per implementation. */
 typedef double (*cell_fn)(int cat, int impl);
 
-static bool block(FILE *f, const char *name, int ncat,
-                  const char *const *cats, cell_fn cell, int *cols,
-                  int *ncols) {
+static bool block(FILE *f, const char *name, int ncat, const char *const *cats,
+                  cell_fn cell, int *cols, int *ncols)
+{
     *ncols = 0;
     for (size_t i = 0; i < nrows; i++) {
         for (int c = 0; c < ncat; c++) {
@@ -1825,38 +1898,44 @@ static bool block(FILE *f, const char *name, int ncat,
 }
 
 static size_t plot_size;
-static const int plot_w[] = {WL_HOT, WL_LIFO, WL_SHUFFLE, WL_COLD, WL_PRODCON,
-                             WL_PAIRS2};
+static const int plot_w[] = {WL_HOT,  WL_LIFO,    WL_SHUFFLE,
+                             WL_COLD, WL_PRODCON, WL_PAIRS2};
 static const char *const plot_wname[] = {
-    "(1) hot pair", "(2) 100k LIFO", "(3) 100k shuffled", "(4) 10M cold",
-    "(5) producer/consumer", "(6) 2 threads"};
+    "(1) hot pair", "(2) 100k LIFO",         "(3) 100k shuffled",
+    "(4) 10M cold", "(5) producer/consumer", "(6) 2 threads"};
 
-static double cell_ns(int cat, int i) {
+static double cell_ns(int cat, int i)
+{
     return series_med(plot_w[cat], plot_size, i);
 }
 
-static double cell_rss(int cat, int i) {
+static double cell_rss(int cat, int i)
+{
     return cold_metric(WL_COLD, o.sizes[cat], i, 0);
 }
 
-static double cell_kept(int cat, int i) {
+static double cell_kept(int cat, int i)
+{
     return cold_metric(WL_COLD, o.sizes[cat], i, 1);
 }
 
-static double cell_mixed(int cat, int i) {
+static double cell_mixed(int cat, int i)
+{
     if (cat < 2) {
         return series_med(WL_MIXED, (size_t)cat, i);
     }
     return series_med(WL_LARSON, BENCH_UNIFORM, i);
 }
 
-static double cell_mixed_rss(int cat, int i) {
+static double cell_mixed_rss(int cat, int i)
+{
     return cold_metric(WL_MIXED_RSS, (size_t)cat, i, 2);
 }
 
 /* A colour per row: fixalloc's rows in reds, oranges and magenta, the
  * floors in greys, the peers in blues, greens and purples. */
-static const char *row_colour(int i) {
+static const char *row_colour(int i)
+{
     static const char *const fa[] = {"#d62728", "#ff7f0e", "#fdae6b",
                                      "#e6ab02", "#e7298a", "#fb6a4a"};
     static const char *const peers[] = {"#1f77b4", "#2ca02c", "#9467bd",
@@ -1878,9 +1957,9 @@ static const char *row_colour(int i) {
     return colour[i];
 }
 
-static void plot_clusters(FILE *f, const char *data, const int *cols,
-                          int ncols, const char *title, const char *ylabel,
-                          bool logy) {
+static void plot_clusters(FILE *f, const char *data, const int *cols, int ncols,
+                          const char *title, const char *ylabel, bool logy)
+{
     fprintf(f, "set title \"%s\"\nset ylabel \"%s\"\n", title, ylabel);
     fprintf(f, logy ? "set logscale y\n" : "unset logscale y\n");
     fprintf(f, "plot ");
@@ -1892,7 +1971,8 @@ static void plot_clusters(FILE *f, const char *data, const int *cols,
     fprintf(f, "\n");
 }
 
-static void write_gnuplot(const char *path) {
+static void write_gnuplot(const char *path)
+{
     FILE *f = fopen(path, "w");
     if (f == NULL) {
         fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
@@ -1913,12 +1993,15 @@ static void write_gnuplot(const char *path) {
         if (!block(f, name, 6, plot_wname, cell_ns, cols, &ncols)) {
             continue;
         }
-        fprintf(f, "set terminal pngcairo size 1500,620 font \"sans,11\"\n"
-                   "set output \"%sns-%zu.png\"\n", o.png_prefix, plot_size);
+        fprintf(f,
+                "set terminal pngcairo size 1500,620 font \"sans,11\"\n"
+                "set output \"%sns-%zu.png\"\n",
+                o.png_prefix, plot_size);
         char title[160];
         snprintf(title, sizeof title,
                  "ns per alloc+free pair, %zu-byte objects (median; log "
-                 "scale; lower is better)", plot_size);
+                 "scale; lower is better)",
+                 plot_size);
         plot_clusters(f, name, cols, ncols, title, "ns per pair", true);
         fprintf(f, "unset output\n");
     }
@@ -1931,9 +2014,10 @@ static void write_gnuplot(const char *path) {
     int c2[MAX_ROWS], n2;
     if (block(f, "rss", (int)o.nsizes, szname, cell_rss, cols, &ncols) &&
         block(f, "kept", (int)o.nsizes, szname, cell_kept, c2, &n2)) {
-        fprintf(f, "set terminal pngcairo size 1500,620 font \"sans,11\"\n"
-                   "set output \"%srss.png\"\nset multiplot layout 1,2\n",
-                   o.png_prefix);
+        fprintf(f,
+                "set terminal pngcairo size 1500,620 font \"sans,11\"\n"
+                "set output \"%srss.png\"\nset multiplot layout 1,2\n",
+                o.png_prefix);
         fprintf(f, "set key off\n");
         plot_clusters(f, "rss", cols, ncols,
                       "(4) RSS bytes per object, all live (log scale)",
@@ -1952,9 +2036,10 @@ static void write_gnuplot(const char *path) {
     int nm;
     if (block(f, "mixed", 3, mixed_names, cell_mixed, mc, &nm) &&
         block(f, "mrss", 2, mrss_names, cell_mixed_rss, c2, &n2)) {
-        fprintf(f, "set terminal pngcairo size 1500,620 font \"sans,11\"\n"
-                   "set output \"%smixed.png\"\nset multiplot layout 1,2\n",
-                   o.png_prefix);
+        fprintf(f,
+                "set terminal pngcairo size 1500,620 font \"sans,11\"\n"
+                "set output \"%smixed.png\"\nset multiplot layout 1,2\n",
+                o.png_prefix);
         fprintf(f, "set key off\n");
         plot_clusters(f, "mixed", mc, nm,
                       "Random sizes 16-1024: ns per alloc+free pair",
@@ -1976,7 +2061,8 @@ static void write_gnuplot(const char *path) {
 
 static double start_load = -1;
 
-static double load_average(void) {
+static double load_average(void)
+{
     double load = -1;
     FILE *la = fopen("/proc/loadavg", "r");
     if (la != NULL) {
@@ -1988,7 +2074,8 @@ static double load_average(void) {
     return load;
 }
 
-static void print_header(void) {
+static void print_header(void)
+{
     struct utsname u;
     uname(&u);
     char model[128] = "?";
@@ -1998,7 +2085,8 @@ static void print_header(void) {
         while (fgets(line, sizeof line, ci) != NULL) {
             if (strncmp(line, "model name", 10) == 0) {
                 const char *v = strchr(line, ':');
-                snprintf(model, sizeof model, "%.120s", v != NULL ? v + 2 : line);
+                snprintf(model, sizeof model, "%.120s",
+                         v != NULL ? v + 2 : line);
                 model[strcspn(model, "\n")] = '\0';
                 break;
             }
@@ -2014,10 +2102,9 @@ static void print_header(void) {
            "rotated every round, with min-max; ratios are medians of the "
            "ratios taken inside each round. Workloads 4, 7 and 10 run in a "
            "fresh process each (%d round%s).\n\n",
-           sysconf(_SC_NPROCESSORS_ONLN), model,
-           (int)strcspn(u.release, "-+"), u.release, __VERSION__,
-           gnu_get_libc_version(), o.cpu_main, o.cpu_helper, o.rounds,
-           o.rounds > 1 ? "s" : "", o.cold_rounds,
+           sysconf(_SC_NPROCESSORS_ONLN), model, (int)strcspn(u.release, "-+"),
+           u.release, __VERSION__, gnu_get_libc_version(), o.cpu_main,
+           o.cpu_helper, o.rounds, o.rounds > 1 ? "s" : "", o.cold_rounds,
            o.cold_rounds > 1 ? "s" : "");
     printf("Versions:");
     const char *last = "";
@@ -2065,7 +2152,8 @@ static void print_header(void) {
     }
 }
 
-static void print_skipped(void) {
+static void print_skipped(void)
+{
     bool any = false;
     for (size_t k = 0; bench_missing[k].peer != NULL; k++) {
         if (!any) {
@@ -2091,7 +2179,8 @@ static void print_skipped(void) {
     }
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     parse_options(argc, argv);
     start_load = load_average();
     t_start = bench_now_ns();
@@ -2155,16 +2244,19 @@ int main(int argc, char **argv) {
     print_header();
     print_skipped();
     print_glance();
-    print_timed_table(WL_HOT, WL_SHUFFLE, "One thread: (1) hot pairs, (2) "
+    print_timed_table(WL_HOT, WL_SHUFFLE,
+                      "One thread: (1) hot pairs, (2) "
                       "LIFO batch, (3) shuffled batch");
-    print_timed_table(WL_PRODCON, WL_PAIRS2, "Two threads: (5) producer/"
+    print_timed_table(WL_PRODCON, WL_PAIRS2,
+                      "Two threads: (5) producer/"
                       "consumer, (6) independent hot pairs");
     print_private();
     print_not_served(WL_PRODCON, "one thread per pool: an object cannot be "
-                     "freed by another thread");
+                                 "freed by another thread");
     printf("\n");
     print_cold_table();
-    print_timed_table(WL_MIXED, WL_LARSON, "Objects of any size: (8) random "
+    print_timed_table(WL_MIXED, WL_LARSON,
+                      "Objects of any size: (8) random "
                       "replacement, (9) larson-style, two threads");
     print_mixed_rss_table();
     print_best_peer();
