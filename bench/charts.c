@@ -135,6 +135,7 @@ static void plot_clusters(chart *ch, FILE *f, const char *data, const int *cols,
 
 void write_gnuplot(const bench_run *run, const char *path)
 {
+    const bench_options *o = &run->opt;
     FILE *f = fopen(path, "w");
     if (f == NULL) {
         fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
@@ -149,9 +150,9 @@ void write_gnuplot(const bench_run *run, const char *path)
                "set title noenhanced\nset yrange [*:*]\n");
     chart ch = {.run = run};
     int cols[MAX_ROWS], ncols;
-    for (size_t z = 0; z < run->opt.nsizes; z++) {
+    for (size_t z = 0; z < o->nsizes; z++) {
         char name[32];
-        ch.size = run->opt.sizes[z];
+        ch.size = o->sizes[z];
         snprintf(name, sizeof name, "ns%zu", ch.size);
         if (!block(&ch, f, name, 6, plot_wname, cell_ns, cols, &ncols)) {
             continue;
@@ -159,7 +160,7 @@ void write_gnuplot(const bench_run *run, const char *path)
         fprintf(f,
                 "set terminal pngcairo size 1500,620 font \"sans,11\"\n"
                 "set output \"%sns-%zu.png\"\n",
-                run->opt.png_prefix, ch.size);
+                o->png_prefix, ch.size);
         char title[160];
         snprintf(title, sizeof title,
                  "ns per alloc+free pair, %zu-byte objects (median; log "
@@ -170,19 +171,17 @@ void write_gnuplot(const bench_run *run, const char *path)
     }
     const char *szname[MAX_SIZES];
     char szbuf[MAX_SIZES][16];
-    for (size_t z = 0; z < run->opt.nsizes; z++) {
-        snprintf(szbuf[z], sizeof szbuf[z], "%zu B", run->opt.sizes[z]);
+    for (size_t z = 0; z < o->nsizes; z++) {
+        snprintf(szbuf[z], sizeof szbuf[z], "%zu B", o->sizes[z]);
         szname[z] = szbuf[z];
     }
     int c2[MAX_ROWS], n2;
-    if (block(&ch, f, "rss", (int)run->opt.nsizes, szname, cell_rss, cols,
-              &ncols) &&
-        block(&ch, f, "kept", (int)run->opt.nsizes, szname, cell_kept, c2,
-              &n2)) {
+    if (block(&ch, f, "rss", (int)o->nsizes, szname, cell_rss, cols, &ncols) &&
+        block(&ch, f, "kept", (int)o->nsizes, szname, cell_kept, c2, &n2)) {
         fprintf(f,
                 "set terminal pngcairo size 1500,620 font \"sans,11\"\n"
                 "set output \"%srss.png\"\nset multiplot layout 1,2\n",
-                run->opt.png_prefix);
+                o->png_prefix);
         fprintf(f, "set key off\n");
         plot_clusters(&ch, f, "rss", cols, ncols,
                       "(4) RSS bytes per object, all live (log scale)",
@@ -204,7 +203,7 @@ void write_gnuplot(const bench_run *run, const char *path)
         fprintf(f,
                 "set terminal pngcairo size 1500,620 font \"sans,11\"\n"
                 "set output \"%smixed.png\"\nset multiplot layout 1,2\n",
-                run->opt.png_prefix);
+                o->png_prefix);
         fprintf(f, "set key off\n");
         plot_clusters(&ch, f, "mixed", mc, nm,
                       "Random sizes 16-1024: ns per alloc+free pair",

@@ -18,6 +18,7 @@ bool have_valgrind(void)
 
 void count_instructions(bench_run *run)
 {
+    const bench_options *o = &run->opt;
     char dir[1024];
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/fixalloc-bench-XXXXXX",
@@ -27,13 +28,13 @@ void count_instructions(bench_run *run)
         return;
     }
     char sizes[128] = "";
-    for (size_t z = 0; z < run->opt.nsizes; z++) {
+    for (size_t z = 0; z < o->nsizes; z++) {
         size_t l = strlen(sizes);
         snprintf(sizes + l, sizeof sizes - l, "%s%zu", z ? "," : "",
-                 run->opt.sizes[z]);
+                 o->sizes[z]);
     }
     char n[32];
-    snprintf(n, sizeof n, "%zu", run->opt.instr_n);
+    snprintf(n, sizeof n, "%zu", o->instr_n);
     setenv("FIXALLOC_TRACK", "0", 1); /* the production fast path */
     for (size_t i = 0; i < run->nrows; i++) {
         row *r = &run->rows[i];
@@ -65,7 +66,7 @@ void count_instructions(bench_run *run)
         int status;
         waitpid(pid, &status, 0);
         /* Dumps: <file>.1, .2, ... one per size, in order. */
-        for (size_t z = 0; z < run->opt.nsizes; z++) {
+        for (size_t z = 0; z < o->nsizes; z++) {
             char path[PATH_MAX + 32];
             snprintf(path, sizeof path, "%s/%s.%zu", dir, r->id, z + 1);
             FILE *f = fopen(path, "r");
@@ -83,7 +84,7 @@ void count_instructions(bench_run *run)
             fclose(f);
             unlink(path);
             if (total >= 0) {
-                r->instr[z] = total / (double)run->opt.instr_n;
+                r->instr[z] = total / (double)o->instr_n;
             }
         }
         char path[PATH_MAX + 32];

@@ -37,6 +37,7 @@ void fmt_ratio(char *b, size_t cap, double v)
 }
 void print_header(const bench_run *run)
 {
+    const bench_options *o = &run->opt;
     struct utsname u;
     uname(&u);
     char model[128] = "?";
@@ -54,7 +55,7 @@ void print_header(const bench_run *run)
         }
         fclose(ci);
     }
-    printf("# fixalloc benchmark%s\n\n", run->opt.quick ? " (quick)" : "");
+    printf("# fixalloc benchmark%s\n\n", o->quick ? " (quick)" : "");
     printf("%ld CPUs online (%s), Linux %.*s, gcc %s, glibc %s. Each "
            "implementation runs in its own process; its main thread is pinned "
            "to CPU %d, a second thread (workloads 5, 6, 9) to CPU %d. Times "
@@ -64,9 +65,9 @@ void print_header(const bench_run *run)
            "ratios taken inside each round. Workloads 4, 7 and 10 run in a "
            "fresh process each (%d round%s).\n\n",
            sysconf(_SC_NPROCESSORS_ONLN), model, (int)strcspn(u.release, "-+"),
-           u.release, __VERSION__, gnu_get_libc_version(), run->opt.cpu_main,
-           run->opt.cpu_helper, run->opt.rounds, run->opt.rounds > 1 ? "s" : "",
-           run->opt.cold_rounds, run->opt.cold_rounds > 1 ? "s" : "");
+           u.release, __VERSION__, gnu_get_libc_version(), o->cpu_main,
+           o->cpu_helper, o->rounds, o->rounds > 1 ? "s" : "", o->cold_rounds,
+           o->cold_rounds > 1 ? "s" : "");
     printf("Versions:");
     const char *last = "";
     for (size_t i = 0; i < run->nrows; i++) {
@@ -99,18 +100,15 @@ void print_header(const bench_run *run)
            "the %.0f s allowed for retries).\n\n",
            run->noise.rounds, run->noise.redone,
            run->noise.redone == 1 ? "was" : "were", run->noise.kept,
-           run->noise.kept == 1 ? " was" : "s were",
-           run->opt.retry_budget_ns / 1e9);
+           run->noise.kept == 1 ? " was" : "s were", o->retry_budget_ns / 1e9);
     printf("Counts: (1) %zu pairs per run; (2) %zu-object batch x %zu, (3) "
            "x %zu; (5) %zu objects handed over; (6) %zu pairs per thread; "
            "(4)/(7) %zu objects; (8) %zu steps over %zu live objects; (9) "
            "%zu epochs x %zu steps per thread over 2 x %zu objects; (10) "
            "%zu objects.\n\n",
-           run->opt.hot_n, run->opt.batch_n, run->opt.lifo_reps,
-           run->opt.shuffle_reps, run->opt.prodcon_n, run->opt.pairs2_n,
-           run->opt.cold_n, run->opt.mixed_n, run->opt.mixed_live,
-           run->opt.larson_epochs, run->opt.larson_n, run->opt.larson_live,
-           run->opt.mixed_rss_n);
+           o->hot_n, o->batch_n, o->lifo_reps, o->shuffle_reps, o->prodcon_n,
+           o->pairs2_n, o->cold_n, o->mixed_n, o->mixed_live, o->larson_epochs,
+           o->larson_n, o->larson_live, o->mixed_rss_n);
     const char *check = getenv("FIXALLOC_CHECK");
     if (check != NULL) {
         printf("FIXALLOC_CHECK=%s in the environment.\n\n", check);

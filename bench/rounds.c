@@ -18,29 +18,30 @@
 /* Rounds of a timed workload, the workers interleaved. */
 void run_series(bench_run *run, int w, size_t size)
 {
+    const bench_options *o = &run->opt;
     series *s = new_series(run, w, size);
-    s->rounds = run->opt.rounds;
+    s->rounds = o->rounds;
     size_t n = 0, reps = 0, live = 0;
     switch (w) {
-    case WL_HOT: n = run->opt.hot_n; break;
+    case WL_HOT: n = o->hot_n; break;
     case WL_LIFO:
-        n = run->opt.batch_n;
-        reps = run->opt.lifo_reps;
+        n = o->batch_n;
+        reps = o->lifo_reps;
         break;
     case WL_SHUFFLE:
-        n = run->opt.batch_n;
-        reps = run->opt.shuffle_reps;
+        n = o->batch_n;
+        reps = o->shuffle_reps;
         break;
-    case WL_PRODCON: n = run->opt.prodcon_n; break;
-    case WL_PAIRS2: n = run->opt.pairs2_n; break;
+    case WL_PRODCON: n = o->prodcon_n; break;
+    case WL_PAIRS2: n = o->pairs2_n; break;
     case WL_MIXED:
-        n = run->opt.mixed_n;
-        live = run->opt.mixed_live;
+        n = o->mixed_n;
+        live = o->mixed_live;
         break;
     case WL_LARSON:
-        n = run->opt.larson_n;
-        reps = run->opt.larson_epochs;
-        live = run->opt.larson_live;
+        n = o->larson_n;
+        reps = o->larson_epochs;
+        live = o->larson_live;
         break;
     default: abort();
     }
@@ -147,9 +148,10 @@ static bool run_cold_once(const bench_run *run, row *r, int w, size_t size,
 
 void run_cold_series(bench_run *run, int w, size_t size)
 {
+    const bench_options *o = &run->opt;
     series *s = new_series(run, w, size);
-    s->rounds = run->opt.cold_rounds;
-    s->n = w == WL_COLD ? run->opt.cold_n : run->opt.mixed_rss_n;
+    s->rounds = o->cold_rounds;
+    s->n = w == WL_COLD ? o->cold_n : o->mixed_rss_n;
     int order[MAX_ROWS], m = 0;
     for (size_t i = 0; i < run->nrows; i++) {
         if (run->rows[i].up && applicable(&run->rows[i], w)) {

@@ -62,12 +62,13 @@ static void glance_table(const bench_run *run, glance_col *cols, int ncols,
 
 static size_t glance_size(const bench_run *run)
 {
-    for (size_t z = 0; z < run->opt.nsizes; z++) {
-        if (run->opt.sizes[z] == 64) {
+    const bench_options *o = &run->opt;
+    for (size_t z = 0; z < o->nsizes; z++) {
+        if (o->sizes[z] == 64) {
             return 64;
         }
     }
-    return run->opt.sizes[0];
+    return o->sizes[0];
 }
 
 void print_glance(const bench_run *run)

@@ -291,9 +291,10 @@ void print_targets(const bench_run *run)
 
 void print_instructions_only(const bench_run *run)
 {
+    const bench_options *o = &run->opt;
     printf("| implementation | size B | instructions/pair | minus bare list "
            "|\n| --- | ---: | ---: | ---: |\n");
-    for (size_t z = 0; z < run->opt.nsizes; z++) {
+    for (size_t z = 0; z < o->nsizes; z++) {
         for (size_t i = 0; i < run->nrows; i++) {
             if (run->rows[i].instr[z] < 0) {
                 continue;
@@ -304,12 +305,12 @@ void print_instructions_only(const bench_run *run)
             if (b >= 0) {
                 snprintf(d, sizeof d, "%+.1f", run->rows[i].instr[z] - b);
             }
-            printf("| %s | %zu | %.1f | %s |\n", run->rows[i].name,
-                   run->opt.sizes[z], run->rows[i].instr[z], d);
+            printf("| %s | %zu | %.1f | %s |\n", run->rows[i].name, o->sizes[z],
+                   run->rows[i].instr[z], d);
         }
     }
     printf("\n");
-    for (size_t z = 0; z < run->opt.nsizes; z++) {
+    for (size_t z = 0; z < o->nsizes; z++) {
         if (run->ref.pool >= 0 && run->ref.bare >= 0 &&
             run->rows[run->ref.pool].instr[z] >= 0 &&
             run->rows[run->ref.bare].instr[z] >= 0) {
@@ -318,7 +319,7 @@ void print_instructions_only(const bench_run *run)
             verdict(d <= 8,
                     "(1) %zu B: fa_pool %+.1f instructions per pair "
                     "against the bare list (target <= +8)",
-                    run->opt.sizes[z], d);
+                    o->sizes[z], d);
         }
     }
 }

@@ -169,13 +169,13 @@ bool ask(row *r, const char *cmd, char *reply_line, size_t cap, int timeout_s)
 
 static bool selected(const bench_run *run, const char *id)
 {
-    if (run->opt.impls == NULL) {
+    const bench_options *o = &run->opt;
+    if (o->impls == NULL) {
         return true;
     }
     size_t n = strlen(id);
-    for (const char *p = run->opt.impls; (p = strstr(p, id)) != NULL; p += n) {
-        if ((p == run->opt.impls || p[-1] == ',') &&
-            (p[n] == ',' || p[n] == '\0')) {
+    for (const char *p = o->impls; (p = strstr(p, id)) != NULL; p += n) {
+        if ((p == o->impls || p[-1] == ',') && (p[n] == ',' || p[n] == '\0')) {
             return true;
         }
     }
@@ -248,13 +248,14 @@ void start_workers(bench_run *run)
 void stop_workers(bench_run *run)
 {
     for (size_t i = 0; i < run->nrows; i++) {
-        if (run->rows[i].up && run->rows[i].pid > 0) {
-            if (write(run->rows[i].cmd_fd, "quit\n", 5) < 0) {
+        const row *r = &run->rows[i];
+        if (r->up && r->pid > 0) {
+            if (write(r->cmd_fd, "quit\n", 5) < 0) {
                 /* it is gone anyway */
             }
-            close(run->rows[i].cmd_fd);
-            close(run->rows[i].res_fd);
-            waitpid(run->rows[i].pid, NULL, 0);
+            close(r->cmd_fd);
+            close(r->res_fd);
+            waitpid(r->pid, NULL, 0);
         }
     }
 }
