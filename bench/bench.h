@@ -18,8 +18,7 @@
  * Each implementation runs in its own process (worker.c; linking jemalloc,
  * tcmalloc or mimalloc replaces malloc process-wide), and the driver
  * (driver.c and its parts, driver.h) interleaves the processes round by
- * round. bench/README.md
- * describes the workloads and the method.
+ * round. bench/README.md describes the workloads and the method.
  *
  * To add a peer: write impl_<name>.c defining a bench_impl, and give it a
  * worker executable in CMakeLists.txt (bench_worker, behind a check for the
