@@ -1,6 +1,8 @@
 /*
- * driver.c - fixalloc_bench: runs every implementation's worker process
- * in interleaved rounds and prints the comparison.
+ * driver.c - fixalloc_bench's main: the order of one benchmark run.
+ *
+ * fixalloc_bench runs every implementation's worker process in interleaved
+ * rounds and prints the comparison.
  *
  * Each implementation is one worker process (worker.c), started once with
  * --serve and kept for the whole run. For each workload and size the driver

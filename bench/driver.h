@@ -1,6 +1,5 @@
 /*
- * driver.h - fixalloc_bench's internals: the state of one benchmark run and
- * the functions its parts share.
+ * driver.h - fixalloc_bench's internals: its state and shared functions.
  *
  * Everything a run knows is in one bench_run: the options, the
  * implementations (one row, one worker process each), the series of

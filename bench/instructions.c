@@ -1,9 +1,9 @@
 /*
- * instructions.c - instruction counts of (1): each worker's --hot-only
- * under valgrind's callgrind, collection on only around the loop, one dump
- * per size.
+ * instructions.c - instruction counts of (1) under valgrind's callgrind.
  *
- * Owns the rows' instr[]: instructions per alloc+free pair, per size.
+ * Each worker's --hot-only under callgrind, collection on only around the
+ * loop, one dump per size. Owns the rows' instr[]: instructions per
+ * alloc+free pair, per size.
  */
 #include "driver.h"
 

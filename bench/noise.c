@@ -1,6 +1,5 @@
 /*
- * noise.c - the noise guard: whether other processes disturbed a
- * measurement, and whether to run it again.
+ * noise.c - the noise guard: disturbed measurements and their retries.
  *
  * CPU time the whole machine spent (busy and stolen) against the CPU time
  * of the process measured. What is left is other processes'; a round in

@@ -1,10 +1,10 @@
 /*
- * report.c - the opening of the markdown report, and the number formats
- * every table uses.
+ * report.c - the opening of the markdown report, and the number formats.
  *
- * The title, the machine and the method in brief, the versions of the
- * libraries, the noise guard's counts, the workloads' counts, and what was
- * not run (peers not built, workers that did not start).
+ * The number formats every table uses; the title, the machine and the
+ * method in brief, the versions of the libraries, the noise guard's
+ * counts, the workloads' counts, and what was not run (peers not built,
+ * workers that did not start).
  */
 #include "driver.h"
 #include "bench_config.h"

@@ -1,6 +1,5 @@
 /*
- * rounds.c - the measurements: interleaved rounds of the timed workloads
- * and the fresh-process runs of the cold ones.
+ * rounds.c - the measurements: interleaved rounds and fresh-process runs.
  *
  * For each workload and size, every worker is asked to set up, then in
  * round r the workers run one after another in an order rotated by r

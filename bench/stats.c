@@ -1,9 +1,10 @@
 /*
- * stats.c - the series of samples and what is taken from them: medians,
- * min-max, ratios taken inside each round, RSS per object and per byte.
+ * stats.c - the series of samples and the statistics taken from them.
  *
- * Owns the run's series: new_series() adds one per (workload, size) as the
- * rounds run; everything printed reads them through the functions here.
+ * Medians, min-max, ratios taken inside each round, RSS per object and per
+ * byte. Owns the run's series: new_series() adds one per (workload, size)
+ * as the rounds run; everything printed reads them through the functions
+ * here.
  */
 #include "driver.h"
 

@@ -1,6 +1,5 @@
 /*
- * workloads.c - the workloads' names and properties, and which rows take
- * part in which workload.
+ * workloads.c - the workloads' names and properties, and who runs them.
  *
  * Titles as the tables print them, which workloads are cold (a fresh
  * process per run) or of mixed sizes, which rows each workload applies to
