@@ -8,7 +8,8 @@
 
 #define BARE_NOINLINE __attribute__((noinline))
 
-bare_list *bare_list_create(size_t size, size_t max_live) {
+bare_list *bare_list_create(size_t size, size_t max_live)
+{
     size_t align = size < 16 ? 8 : 16;
     size_t slot = (size + align - 1) & ~(align - 1);
     size_t page = 4096;
@@ -32,12 +33,14 @@ bare_list *bare_list_create(size_t size, size_t max_live) {
     return b;
 }
 
-void bare_list_destroy(bare_list *b) {
+void bare_list_destroy(bare_list *b)
+{
     munmap(b->base, b->len);
     free(b);
 }
 
-BARE_NOINLINE void *bare_alloc(void *state) {
+BARE_NOINLINE void *bare_alloc(void *state)
+{
     bare_list *b = state;
     void *p = b->free;
     if (p != NULL) {
@@ -52,7 +55,8 @@ BARE_NOINLINE void *bare_alloc(void *state) {
     return p;
 }
 
-BARE_NOINLINE void bare_free(void *state, void *obj) {
+BARE_NOINLINE void bare_free(void *state, void *obj)
+{
     bare_list *b = state;
     *(void **)obj = b->free;
     b->free = obj;

@@ -8,11 +8,11 @@
 #include <stddef.h>
 
 typedef struct bare_list {
-    void *free;   /* freed slots, linked through their first words */
-    char *next;   /* the uncarved part of the region: [next, end) */
+    void *free; /* freed slots, linked through their first words */
+    char *next; /* the uncarved part of the region: [next, end) */
     char *end;
-    size_t slot;  /* bytes per object */
-    char *base;   /* the region, as mapped */
+    size_t slot; /* bytes per object */
+    char *base;  /* the region, as mapped */
     size_t len;
 } bare_list;
 

@@ -17,8 +17,8 @@
  *
  * Each implementation runs in its own process (worker.c; linking jemalloc,
  * tcmalloc or mimalloc replaces malloc process-wide), and the driver
- * (driver.c) interleaves the processes round by round. bench/README.md
- * describes the workloads and the method.
+ * (driver.c and its parts, driver.h) interleaves the processes round by
+ * round. bench/README.md describes the workloads and the method.
  *
  * To add a peer: write impl_<name>.c defining a bench_impl, and give it a
  * worker executable in CMakeLists.txt (bench_worker, behind a check for the
@@ -42,15 +42,15 @@ extern "C" {
  * the same fresh process (allocate 10M, read RSS, free 90%, trim); 11 too
  * runs in a fresh process. */
 enum {
-    WL_HOT = 1,       /* (1) alloc+free at once */
-    WL_LIFO = 2,      /* (2) 100k batch, LIFO free */
-    WL_SHUFFLE = 3,   /* (3) 100k batch, shuffled free */
-    WL_COLD = 4,      /* (4) 10M cold objects: time, RSS per object */
-    WL_PRODCON = 5,   /* (5) two threads, producer/consumer through a ring */
-    WL_PAIRS2 = 6,    /* (6) two threads, independent hot pairs */
-    WL_TRIM = 7,      /* (7) free 90% in random order, then trim */
-    WL_MIXED = 8,     /* (8) random sizes 16-1024, random replacement */
-    WL_LARSON = 9,    /* (9) larson-style: two threads swap their objects */
+    WL_HOT = 1,        /* (1) alloc+free at once */
+    WL_LIFO = 2,       /* (2) 100k batch, LIFO free */
+    WL_SHUFFLE = 3,    /* (3) 100k batch, shuffled free */
+    WL_COLD = 4,       /* (4) 10M cold objects: time, RSS per object */
+    WL_PRODCON = 5,    /* (5) two threads, producer/consumer through a ring */
+    WL_PAIRS2 = 6,     /* (6) two threads, independent hot pairs */
+    WL_TRIM = 7,       /* (7) free 90% in random order, then trim */
+    WL_MIXED = 8,      /* (8) random sizes 16-1024, random replacement */
+    WL_LARSON = 9,     /* (9) larson-style: two threads swap their objects */
     WL_MIXED_RSS = 10, /* (10) RSS per byte requested, random sizes */
     WL_COUNT = 10
 };
@@ -87,13 +87,15 @@ typedef struct bench_barrier {
     unsigned n;
 } bench_barrier;
 
-static inline void bench_pause(void) {
+static inline void bench_pause(void)
+{
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
 }
 
-static inline void bench_barrier_wait(bench_barrier *b) {
+static inline void bench_barrier_wait(bench_barrier *b)
+{
     unsigned gen = atomic_load_explicit(&b->gen, memory_order_acquire);
     if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) + 1 ==
         b->n) {
@@ -120,22 +122,22 @@ typedef struct bench_args {
     void **arrays[2];     /* larson: the two threads' arrays */
     int thread;           /* two-thread workloads: 0 or 1 */
     uint64_t seed;
-    bench_ring *ring;     /* producer/consumer */
+    bench_ring *ring; /* producer/consumer */
     bench_barrier *barrier;
-    uint64_t t0, t1;      /* two-thread workloads: when this thread began
+    uint64_t t0, t1; /* two-thread workloads: when this thread began
                            * and ended (set by the run) */
 } bench_args;
 
 typedef struct bench_result {
-    uint64_t ns;          /* the timed region */
-    uint64_t pairs;       /* alloc+free pairs in it */
+    uint64_t ns;    /* the timed region */
+    uint64_t pairs; /* alloc+free pairs in it */
     /* cold runs (workloads 4, 7, 10): */
     uint64_t alloc_ns, free_ns, trim_ns;
-    long rss_full;        /* RSS grown with every object live and written */
-    long rss_freed;       /* ... after freeing 90% of them */
-    long rss_trimmed;     /* ... after the trim call */
-    uint64_t bytes;       /* bytes requested, all objects */
-    uint64_t sink;        /* keeps the consumer's reads alive */
+    long rss_full;    /* RSS grown with every object live and written */
+    long rss_freed;   /* ... after freeing 90% of them */
+    long rss_trimmed; /* ... after the trim call */
+    uint64_t bytes;   /* bytes requested, all objects */
+    uint64_t sink;    /* keeps the consumer's reads alive */
 } bench_result;
 
 typedef bench_result (*bench_run_fn)(void *state, bench_args *a);
@@ -194,7 +196,8 @@ _Noreturn void bench_out_of_memory(const char *impl, size_t size);
 #define BENCH_INLINE static inline __attribute__((always_inline))
 
 /* splitmix64: the workloads' random numbers (fixed seeds). */
-BENCH_INLINE uint64_t bench_rand(uint64_t *x) {
+BENCH_INLINE uint64_t bench_rand(uint64_t *x)
+{
     uint64_t z = (*x += 0x9e3779b97f4a7c15u);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
@@ -214,7 +217,8 @@ typedef void (*bench_free_fn)(void *state, void *obj);
  * object is live at a time, no implementation fails on it). */
 BENCH_INLINE bench_result bench_wl_hot(void *st, bench_args *a,
                                        bench_alloc_fn alloc_fn,
-                                       bench_free_fn free_fn) {
+                                       bench_free_fn free_fn)
+{
     bench_result r;
     memset(&r, 0, sizeof r);
     r.pairs = a->n;
@@ -237,7 +241,8 @@ BENCH_INLINE bench_result bench_wl_hot(void *st, bench_args *a,
 /* Allocates a batch of n into a->ptrs; aborts when the implementation runs
  * out (a benchmark result without all its objects would mean nothing). */
 BENCH_INLINE void bench_fill(void *st, const bench_args *a,
-                             bench_alloc_fn alloc_fn, const char *name) {
+                             bench_alloc_fn alloc_fn, const char *name)
+{
     for (size_t i = 0; i < a->n; i++) {
         void *p = alloc_fn(st);
         if (__builtin_expect(p == NULL, 0)) {
@@ -250,8 +255,8 @@ BENCH_INLINE void bench_fill(void *st, const bench_args *a,
 /* (2) alloc n, free them in LIFO order (last allocated first), reps times. */
 BENCH_INLINE bench_result bench_wl_lifo(void *st, bench_args *a,
                                         bench_alloc_fn alloc_fn,
-                                        bench_free_fn free_fn,
-                                        const char *name) {
+                                        bench_free_fn free_fn, const char *name)
+{
     bench_result r;
     memset(&r, 0, sizeof r);
     r.pairs = (uint64_t)a->n * a->reps;
@@ -271,7 +276,8 @@ BENCH_INLINE bench_result bench_wl_lifo(void *st, bench_args *a,
 BENCH_INLINE bench_result bench_wl_shuffle(void *st, bench_args *a,
                                            bench_alloc_fn alloc_fn,
                                            bench_free_fn free_fn,
-                                           const char *name) {
+                                           const char *name)
+{
     bench_result r;
     memset(&r, 0, sizeof r);
     r.pairs = (uint64_t)a->n * a->reps;
@@ -295,7 +301,8 @@ BENCH_INLINE bench_result bench_wl_cold(void *st, bench_args *a,
                                         bench_alloc_fn alloc_fn,
                                         bench_free_fn free_fn,
                                         void (*trim_fn)(void *),
-                                        const char *name) {
+                                        const char *name)
+{
     bench_result r;
     memset(&r, 0, sizeof r);
     r.pairs = a->n;
@@ -349,8 +356,8 @@ typedef struct bench_ring_end {
     size_t seen;      /* the other end's index as last read */
 } bench_ring_end;
 
-BENCH_INLINE void bench_ring_push(bench_ring *ring, bench_ring_end *e,
-                                  void *p) {
+BENCH_INLINE void bench_ring_push(bench_ring *ring, bench_ring_end *e, void *p)
+{
     while (e->mine - e->seen == BENCH_RING_SIZE) {
         if (e->published != e->mine) {
             e->published = e->mine;
@@ -369,7 +376,8 @@ BENCH_INLINE void bench_ring_push(bench_ring *ring, bench_ring_end *e,
     }
 }
 
-BENCH_INLINE void *bench_ring_pop(bench_ring *ring, bench_ring_end *e) {
+BENCH_INLINE void *bench_ring_pop(bench_ring *ring, bench_ring_end *e)
+{
     while (e->mine == e->seen) {
         if (e->published != e->mine) {
             e->published = e->mine;
@@ -390,7 +398,8 @@ BENCH_INLINE void *bench_ring_pop(bench_ring *ring, bench_ring_end *e) {
 }
 
 /* Publishes what is left at the end of a run. */
-BENCH_INLINE void bench_ring_flush(_Atomic size_t *index, bench_ring_end *e) {
+BENCH_INLINE void bench_ring_flush(_Atomic size_t *index, bench_ring_end *e)
+{
     if (e->published != e->mine) {
         e->published = e->mine;
         atomic_store_explicit(index, e->mine, memory_order_release);
@@ -401,7 +410,8 @@ BENCH_INLINE void bench_ring_flush(_Atomic size_t *index, bench_ring_end *e) {
  * hands it through the ring. */
 BENCH_INLINE bench_result bench_wl_producer(void *st, bench_args *a,
                                             bench_alloc_fn alloc_fn,
-                                            const char *name) {
+                                            const char *name)
+{
     bench_result r;
     memset(&r, 0, sizeof r);
     r.pairs = a->n;
@@ -426,7 +436,8 @@ BENCH_INLINE bench_result bench_wl_producer(void *st, bench_args *a,
 /* (5), the consumer: takes n objects from the ring, reads the word and
  * frees each (an object another thread allocated). */
 BENCH_INLINE bench_result bench_wl_consumer(void *st, bench_args *a,
-                                            bench_free_fn free_fn) {
+                                            bench_free_fn free_fn)
+{
     bench_result r;
     memset(&r, 0, sizeof r);
     r.pairs = a->n;
@@ -453,7 +464,8 @@ BENCH_INLINE bench_result bench_wl_consumer(void *st, bench_args *a,
 BENCH_INLINE bench_result bench_wl_mixed(void *st, bench_args *a,
                                          bench_alloc_n_fn alloc_fn,
                                          bench_free_fn free_fn,
-                                         const char *name) {
+                                         const char *name)
+{
     bench_result r;
     memset(&r, 0, sizeof r);
     r.pairs = a->n;
@@ -484,7 +496,8 @@ BENCH_INLINE bench_result bench_wl_mixed(void *st, bench_args *a,
 BENCH_INLINE bench_result bench_wl_larson(void *st, bench_args *a,
                                           bench_alloc_n_fn alloc_fn,
                                           bench_free_fn free_fn,
-                                          const char *name) {
+                                          const char *name)
+{
     bench_result r;
     memset(&r, 0, sizeof r);
     r.pairs = (uint64_t)a->n * a->reps;
@@ -522,7 +535,8 @@ BENCH_INLINE bench_result bench_wl_mixed_rss(void *st, bench_args *a,
                                              bench_alloc_n_fn alloc_fn,
                                              bench_free_fn free_fn,
                                              void (*trim_fn)(void *),
-                                             const char *name) {
+                                             const char *name)
+{
     bench_result r;
     memset(&r, 0, sizeof r);
     r.pairs = a->n;
@@ -572,46 +586,64 @@ BENCH_INLINE bench_result bench_wl_mixed_rss(void *st, bench_args *a,
  * call, or out-of-line functions) and TRIM (a function, or NULL); then
  * BENCH_FIXED_RUNS(id) fills a bench_impl's fixed[], producer and
  * consumer. */
-#define BENCH_FIXED_WORKLOADS(id, NAME, ALLOC, FREE, TRIM)                    \
-    static bench_result id##_run_hot(void *st, bench_args *a) {               \
-        return bench_wl_hot(st, a, ALLOC, FREE);                              \
-    }                                                                         \
-    static bench_result id##_run_lifo(void *st, bench_args *a) {              \
-        return bench_wl_lifo(st, a, ALLOC, FREE, NAME);                       \
-    }                                                                         \
-    static bench_result id##_run_shuffle(void *st, bench_args *a) {           \
-        return bench_wl_shuffle(st, a, ALLOC, FREE, NAME);                    \
-    }                                                                         \
-    static bench_result id##_run_cold(void *st, bench_args *a) {              \
-        return bench_wl_cold(st, a, ALLOC, FREE, TRIM, NAME);                 \
-    }                                                                         \
-    static bench_result id##_run_producer(void *st, bench_args *a) {          \
-        return bench_wl_producer(st, a, ALLOC, NAME);                         \
-    }                                                                         \
-    static bench_result id##_run_consumer(void *st, bench_args *a) {          \
-        return bench_wl_consumer(st, a, FREE);                                \
+#define BENCH_FIXED_WORKLOADS(id, NAME, ALLOC, FREE, TRIM)                     \
+    static bench_result id##_run_hot(void *st, bench_args *a)                  \
+    {                                                                          \
+        return bench_wl_hot(st, a, ALLOC, FREE);                               \
+    }                                                                          \
+    static bench_result id##_run_lifo(void *st, bench_args *a)                 \
+    {                                                                          \
+        return bench_wl_lifo(st, a, ALLOC, FREE, NAME);                        \
+    }                                                                          \
+    static bench_result id##_run_shuffle(void *st, bench_args *a)              \
+    {                                                                          \
+        return bench_wl_shuffle(st, a, ALLOC, FREE, NAME);                     \
+    }                                                                          \
+    static bench_result id##_run_cold(void *st, bench_args *a)                 \
+    {                                                                          \
+        return bench_wl_cold(st, a, ALLOC, FREE, TRIM, NAME);                  \
+    }                                                                          \
+    static bench_result id##_run_producer(void *st, bench_args *a)             \
+    {                                                                          \
+        return bench_wl_producer(st, a, ALLOC, NAME);                          \
+    }                                                                          \
+    static bench_result id##_run_consumer(void *st, bench_args *a)             \
+    {                                                                          \
+        return bench_wl_consumer(st, a, FREE);                                 \
     }
 
-#define BENCH_FIXED_RUNS(id)                                                  \
-    .fixed = {NULL,           id##_run_hot,  id##_run_lifo, id##_run_shuffle, \
-              id##_run_cold,  NULL,          id##_run_hot,  NULL},            \
+#define BENCH_FIXED_RUNS(id)                                                   \
+    .fixed = {NULL,          id##_run_hot, id##_run_lifo, id##_run_shuffle,    \
+              id##_run_cold, NULL,         id##_run_hot,  NULL},               \
     .producer = id##_run_producer, .consumer = id##_run_consumer
 
 /* The mixed-size workloads of a malloc-like adapter: ALLOC_N(state, n). */
-#define BENCH_VAR_WORKLOADS(id, NAME, ALLOC_N, FREE, TRIM)                    \
-    static bench_result id##_run_mixed(void *st, bench_args *a) {             \
-        return bench_wl_mixed(st, a, ALLOC_N, FREE, NAME);                    \
-    }                                                                         \
-    static bench_result id##_run_larson(void *st, bench_args *a) {            \
-        return bench_wl_larson(st, a, ALLOC_N, FREE, NAME);                   \
-    }                                                                         \
-    static bench_result id##_run_mixed_rss(void *st, bench_args *a) {         \
-        return bench_wl_mixed_rss(st, a, ALLOC_N, FREE, TRIM, NAME);          \
+#define BENCH_VAR_WORKLOADS(id, NAME, ALLOC_N, FREE, TRIM)                     \
+    static bench_result id##_run_mixed(void *st, bench_args *a)                \
+    {                                                                          \
+        return bench_wl_mixed(st, a, ALLOC_N, FREE, NAME);                     \
+    }                                                                          \
+    static bench_result id##_run_larson(void *st, bench_args *a)               \
+    {                                                                          \
+        return bench_wl_larson(st, a, ALLOC_N, FREE, NAME);                    \
+    }                                                                          \
+    static bench_result id##_run_mixed_rss(void *st, bench_args *a)            \
+    {                                                                          \
+        return bench_wl_mixed_rss(st, a, ALLOC_N, FREE, TRIM, NAME);           \
     }
 
-#define BENCH_VAR_RUNS(id)                                                    \
-    .var = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,                   \
-            id##_run_mixed, id##_run_larson, id##_run_mixed_rss}
+#define BENCH_VAR_RUNS(id)                                                     \
+    .var = {NULL,                                                              \
+            NULL,                                                              \
+            NULL,                                                              \
+            NULL,                                                              \
+            NULL,                                                              \
+            NULL,                                                              \
+            NULL,                                                              \
+            NULL,                                                              \
+            id##_run_mixed,                                                    \
+            id##_run_larson,                                                   \
+            id##_run_mixed_rss}
 
 #ifdef __cplusplus
 }

@@ -12,23 +12,28 @@ using bench_boost_pool = boost::pool<>;
 
 extern "C" {
 
-void *bench_boost_create(size_t size) {
+void *bench_boost_create(size_t size)
+{
     return new (std::nothrow) bench_boost_pool(size);
 }
 
-void bench_boost_destroy(void *state) {
+void bench_boost_destroy(void *state)
+{
     delete static_cast<bench_boost_pool *>(state);
 }
 
-__attribute__((noinline)) void *bench_boost_alloc(void *state) {
+__attribute__((noinline)) void *bench_boost_alloc(void *state)
+{
     return static_cast<bench_boost_pool *>(state)->malloc();
 }
 
-__attribute__((noinline)) void bench_boost_free(void *state, void *obj) {
+__attribute__((noinline)) void bench_boost_free(void *state, void *obj)
+{
     static_cast<bench_boost_pool *>(state)->free(obj);
 }
 
-const char *bench_boost_version(void) {
+const char *bench_boost_version(void)
+{
     static char buf[32];
     snprintf(buf, sizeof buf, "%d.%d.%d", BOOST_VERSION / 100000,
              BOOST_VERSION / 100 % 1000, BOOST_VERSION % 100);

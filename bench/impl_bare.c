@@ -7,13 +7,20 @@
 
 #include <sys/mman.h>
 
-static void *bare_init(size_t size, size_t max_live) {
+static void *bare_init(size_t size, size_t max_live)
+{
     return bare_list_create(size, max_live);
 }
 
-static void bare_destroy(void *state) { bare_list_destroy(state); }
+static void bare_destroy(void *state)
+{
+    bare_list_destroy(state);
+}
 
-static size_t bare_slot(void *state) { return ((bare_list *)state)->slot; }
+static size_t bare_slot(void *state)
+{
+    return ((bare_list *)state)->slot;
+}
 
 BENCH_FIXED_WORKLOADS(bare, "bare list", bare_alloc, bare_free, NULL)
 
@@ -42,7 +49,8 @@ typedef struct ring_state {
     char *objs;
 } ring_state;
 
-static void *ring_init(size_t size, size_t max_live) {
+static void *ring_init(size_t size, size_t max_live)
+{
     (void)max_live;
     ring_state *r = malloc(sizeof *r);
     if (r == NULL) {
@@ -59,27 +67,32 @@ static void *ring_init(size_t size, size_t max_live) {
     return r;
 }
 
-static void ring_destroy(void *state) {
+static void ring_destroy(void *state)
+{
     ring_state *r = state;
     munmap(r->objs, r->slot * RING_OBJECTS);
     free(r);
 }
 
-static inline void *ring_take(void *state) {
+static inline void *ring_take(void *state)
+{
     ring_state *r = state;
     return r->objs + (r->next++ & (RING_OBJECTS - 1)) * r->slot;
 }
 
-static inline void ring_drop(void *state, void *obj) {
+static inline void ring_drop(void *state, void *obj)
+{
     (void)state;
     (void)obj;
 }
 
-static bench_result ring_run_producer(void *st, bench_args *a) {
+static bench_result ring_run_producer(void *st, bench_args *a)
+{
     return bench_wl_producer(st, a, ring_take, "ring only");
 }
 
-static bench_result ring_run_consumer(void *st, bench_args *a) {
+static bench_result ring_run_consumer(void *st, bench_args *a)
+{
     return bench_wl_consumer(st, a, ring_drop);
 }
 

@@ -13,7 +13,8 @@ void *bench_boost_alloc(void *state);
 void bench_boost_free(void *state, void *obj);
 const char *bench_boost_version(void);
 
-static void *boost_init(size_t size, size_t max_live) {
+static void *boost_init(size_t size, size_t max_live)
+{
     (void)max_live;
     return bench_boost_create(size);
 }
@@ -22,18 +23,20 @@ static void *boost_init(size_t size, size_t max_live) {
  * lcm(sizeof(void *), sizeof(size_t)). */
 static size_t boost_slot_size = 0;
 
-static size_t boost_slot(void *state) {
+static size_t boost_slot(void *state)
+{
     (void)state;
     return boost_slot_size;
 }
 
-static void *boost_init_slot(size_t size, size_t max_live) {
+static void *boost_init_slot(size_t size, size_t max_live)
+{
     boost_slot_size = (size + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
     return boost_init(size, max_live);
 }
 
-BENCH_FIXED_WORKLOADS(boost, "Boost.Pool", bench_boost_alloc,
-                      bench_boost_free, NULL)
+BENCH_FIXED_WORKLOADS(boost, "Boost.Pool", bench_boost_alloc, bench_boost_free,
+                      NULL)
 
 const bench_impl bench_impl_boost = {
     .id = "boost",

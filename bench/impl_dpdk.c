@@ -29,7 +29,8 @@
 
 #define DPDK_CACHE 256
 
-static const char *dpdk_setup(size_t mem_hint) {
+static const char *dpdk_setup(size_t mem_hint)
+{
     static char why[256];
     char cpu[16], mem[32];
     /* The EAL pins its main thread to the lcore's CPU: give it the CPU the
@@ -46,11 +47,18 @@ static const char *dpdk_setup(size_t mem_hint) {
     snprintf(cpu, sizeof cpu, "%d", first);
     size_t mb = mem_hint / (1024 * 1024) * 5 / 4 + 512;
     snprintf(mem, sizeof mem, "%zu", mb < 1024 ? 1024 : mb);
-    char *argv[] = {(char *)"bench-dpdk", (char *)"--no-huge",
-                    (char *)"--no-shconf", (char *)"--no-pci",
-                    (char *)"--no-telemetry", (char *)"--iova-mode=va",
-                    (char *)"--log-level=*:error", (char *)"-l", cpu,
-                    (char *)"-m", mem, NULL};
+    char *argv[] = {(char *)"bench-dpdk",
+                    (char *)"--no-huge",
+                    (char *)"--no-shconf",
+                    (char *)"--no-pci",
+                    (char *)"--no-telemetry",
+                    (char *)"--iova-mode=va",
+                    (char *)"--log-level=*:error",
+                    (char *)"-l",
+                    cpu,
+                    (char *)"-m",
+                    mem,
+                    NULL};
     int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
     if (rte_eal_init(argc, argv) < 0) {
         snprintf(why, sizeof why,
@@ -62,21 +70,24 @@ static const char *dpdk_setup(size_t mem_hint) {
     return NULL;
 }
 
-static void dpdk_thread_start(void) {
+static void dpdk_thread_start(void)
+{
     if (rte_thread_register() != 0) {
         fprintf(stderr, "bench-dpdk: rte_thread_register: %s (no cache)\n",
                 rte_strerror(rte_errno));
     }
 }
 
-static const char *dpdk_version(void) {
+static const char *dpdk_version(void)
+{
     static char buf[32];
     snprintf(buf, sizeof buf, "%d.%d.%d", RTE_VER_YEAR, RTE_VER_MONTH,
              RTE_VER_MINOR);
     return buf;
 }
 
-static void *dpdk_init(size_t size, size_t max_live) {
+static void *dpdk_init(size_t size, size_t max_live)
+{
     static unsigned seq;
     char name[RTE_MEMPOOL_NAMESIZE];
     snprintf(name, sizeof name, "bench%u", seq++);
@@ -93,9 +104,13 @@ static void *dpdk_init(size_t size, size_t max_live) {
     return mp;
 }
 
-static void dpdk_destroy(void *state) { rte_mempool_free(state); }
+static void dpdk_destroy(void *state)
+{
+    rte_mempool_free(state);
+}
 
-__attribute__((noinline)) static void *dpdk_alloc(void *state) {
+__attribute__((noinline)) static void *dpdk_alloc(void *state)
+{
     void *obj;
     if (rte_mempool_get(state, &obj) != 0) {
         return NULL;
@@ -103,11 +118,13 @@ __attribute__((noinline)) static void *dpdk_alloc(void *state) {
     return obj;
 }
 
-__attribute__((noinline)) static void dpdk_free(void *state, void *obj) {
+__attribute__((noinline)) static void dpdk_free(void *state, void *obj)
+{
     rte_mempool_put(state, obj);
 }
 
-static size_t dpdk_slot(void *state) {
+static size_t dpdk_slot(void *state)
+{
     const struct rte_mempool *mp = state;
     return (size_t)mp->header_size + mp->elt_size + mp->trailer_size;
 }

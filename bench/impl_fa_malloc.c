@@ -12,7 +12,8 @@ typedef struct fam_state {
     size_t size;
 } fam_state;
 
-static void *fam_init(size_t size, size_t max_live) {
+static void *fam_init(size_t size, size_t max_live)
+{
     (void)max_live;
     fam_state *s = malloc(sizeof *s);
     if (s != NULL) {
@@ -21,28 +22,36 @@ static void *fam_init(size_t size, size_t max_live) {
     return s;
 }
 
-static void fam_destroy(void *state) { free(state); }
+static void fam_destroy(void *state)
+{
+    free(state);
+}
 
-static void *fam_alloc(void *state) {
+static void *fam_alloc(void *state)
+{
     return fa_malloc(((const fam_state *)state)->size);
 }
 
-static void *fam_alloc_n(void *state, size_t n) {
+static void *fam_alloc_n(void *state, size_t n)
+{
     (void)state;
     return fa_malloc(n);
 }
 
-static void fam_free(void *state, void *obj) {
+static void fam_free(void *state, void *obj)
+{
     (void)state;
     fa_free(obj);
 }
 
-static void fam_trim(void *state) {
+static void fam_trim(void *state)
+{
     (void)state;
     fa_heap_trim(fa_heap_default());
 }
 
-static const char *fam_version(void) {
+static const char *fam_version(void)
+{
 #define BENCH_STR2(x) #x
 #define BENCH_STR(x) BENCH_STR2(x)
     return BENCH_STR(FIXALLOC_VERSION_MAJOR) "." BENCH_STR(

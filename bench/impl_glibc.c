@@ -5,7 +5,8 @@
 #include <gnu/libc-version.h>
 #include <malloc.h>
 
-static void glibc_trim(void *state) {
+static void glibc_trim(void *state)
+{
     (void)state;
     malloc_trim(0);
 }

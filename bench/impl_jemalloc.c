@@ -5,14 +5,16 @@
 #include <jemalloc/jemalloc.h>
 #include <stdio.h>
 
-static void jemalloc_trim(void *state) {
+static void jemalloc_trim(void *state)
+{
     (void)state;
     char name[64];
     snprintf(name, sizeof name, "arena.%u.purge", (unsigned)MALLCTL_ARENAS_ALL);
     mallctl(name, NULL, NULL, NULL, 0);
 }
 
-static const char *jemalloc_version(void) {
+static const char *jemalloc_version(void)
+{
     const char *v = "?";
     size_t len = sizeof v;
     mallctl("version", (void *)&v, &len, NULL, 0);

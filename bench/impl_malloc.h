@@ -16,7 +16,8 @@ typedef struct malloc_state {
     size_t size;
 } malloc_state;
 
-static void *malloc_init(size_t size, size_t max_live) {
+static void *malloc_init(size_t size, size_t max_live)
+{
     (void)max_live;
     malloc_state *m = malloc(sizeof *m);
     if (m != NULL) {
@@ -25,41 +26,47 @@ static void *malloc_init(size_t size, size_t max_live) {
     return m;
 }
 
-static void malloc_destroy(void *state) { free(state); }
+static void malloc_destroy(void *state)
+{
+    free(state);
+}
 
 /* Folded into the workload loops: the loop calls malloc and free. */
-static void *malloc_alloc(void *state) {
+static void *malloc_alloc(void *state)
+{
     return malloc(((const malloc_state *)state)->size);
 }
 
-static void *malloc_alloc_n(void *state, size_t n) {
+static void *malloc_alloc_n(void *state, size_t n)
+{
     (void)state;
     return malloc(n);
 }
 
-static void malloc_free(void *state, void *obj) {
+static void malloc_free(void *state, void *obj)
+{
     (void)state;
     free(obj);
 }
 
-#define MALLOC_IMPL(ID, NAME)                                                 \
-    BENCH_FIXED_WORKLOADS(ID, NAME, malloc_alloc, malloc_free, TRIM)          \
-    BENCH_VAR_WORKLOADS(ID, NAME, malloc_alloc_n, malloc_free, TRIM)          \
-    const bench_impl bench_impl_##ID = {                                      \
-        .id = #ID,                                                            \
-        .name = NAME,                                                         \
-        .caps = BENCH_FIXED | BENCH_VAR | BENCH_SHARED | BENCH_REMOTE,        \
-        .version = VERSION,                                                   \
-        .init = malloc_init,                                                  \
-        .destroy = malloc_destroy,                                            \
-        .alloc = malloc_alloc,                                                \
-        .alloc_n = malloc_alloc_n,                                            \
-        .free = malloc_free,                                                  \
-        .trim = TRIM,                                                         \
-        .trim_call = TRIM_CALL,                                               \
-        .trim_none = TRIM_NONE,                                               \
-        BENCH_FIXED_RUNS(ID),                                                 \
-        BENCH_VAR_RUNS(ID),                                                   \
+#define MALLOC_IMPL(ID, NAME)                                                  \
+    BENCH_FIXED_WORKLOADS(ID, NAME, malloc_alloc, malloc_free, TRIM)           \
+    BENCH_VAR_WORKLOADS(ID, NAME, malloc_alloc_n, malloc_free, TRIM)           \
+    const bench_impl bench_impl_##ID = {                                       \
+        .id = #ID,                                                             \
+        .name = NAME,                                                          \
+        .caps = BENCH_FIXED | BENCH_VAR | BENCH_SHARED | BENCH_REMOTE,         \
+        .version = VERSION,                                                    \
+        .init = malloc_init,                                                   \
+        .destroy = malloc_destroy,                                             \
+        .alloc = malloc_alloc,                                                 \
+        .alloc_n = malloc_alloc_n,                                             \
+        .free = malloc_free,                                                   \
+        .trim = TRIM,                                                          \
+        .trim_call = TRIM_CALL,                                                \
+        .trim_none = TRIM_NONE,                                                \
+        BENCH_FIXED_RUNS(ID),                                                  \
+        BENCH_VAR_RUNS(ID),                                                    \
     }
 
 #endif /* FIXALLOC_BENCH_IMPL_MALLOC_H */

@@ -14,7 +14,8 @@ typedef struct mim_state {
     mi_heap_t *heap;
 } mim_state;
 
-static void *mim_init(size_t size, size_t max_live) {
+static void *mim_init(size_t size, size_t max_live)
+{
     (void)max_live;
     mim_state *m = mi_malloc(sizeof *m);
     if (m != NULL) {
@@ -24,28 +25,36 @@ static void *mim_init(size_t size, size_t max_live) {
     return m;
 }
 
-static void mim_destroy(void *state) { mi_free(state); }
+static void mim_destroy(void *state)
+{
+    mi_free(state);
+}
 
-static void *mim_alloc(void *state) {
+static void *mim_alloc(void *state)
+{
     return mi_malloc(((const mim_state *)state)->size);
 }
 
-static void *mim_alloc_n(void *state, size_t n) {
+static void *mim_alloc_n(void *state, size_t n)
+{
     (void)state;
     return mi_malloc(n);
 }
 
-static void mim_free(void *state, void *obj) {
+static void mim_free(void *state, void *obj)
+{
     (void)state;
     mi_free(obj);
 }
 
-static void mim_trim(void *state) {
+static void mim_trim(void *state)
+{
     (void)state;
     mi_collect(true);
 }
 
-static const char *mim_version(void) {
+static const char *mim_version(void)
+{
     static char buf[32];
     int v = mi_version();
     snprintf(buf, sizeof buf, "%d.%d.%d", v / 100, v / 10 % 10, v % 10);
@@ -72,7 +81,8 @@ const bench_impl bench_impl_mimalloc = {
 };
 
 /* A dedicated heap: one per state, made by the thread that uses it. */
-static void *heap_init(size_t size, size_t max_live) {
+static void *heap_init(size_t size, size_t max_live)
+{
     mim_state *m = mim_init(size, max_live);
     if (m != NULL) {
         m->heap = mi_heap_new();
@@ -84,22 +94,26 @@ static void *heap_init(size_t size, size_t max_live) {
     return m;
 }
 
-static void heap_destroy(void *state) {
+static void heap_destroy(void *state)
+{
     mim_state *m = state;
     mi_heap_delete(m->heap);
     mi_free(m);
 }
 
-static void *heap_alloc(void *state) {
+static void *heap_alloc(void *state)
+{
     const mim_state *m = state;
     return mi_heap_malloc(m->heap, m->size);
 }
 
-static void *heap_alloc_n(void *state, size_t n) {
+static void *heap_alloc_n(void *state, size_t n)
+{
     return mi_heap_malloc(((const mim_state *)state)->heap, n);
 }
 
-static void heap_trim(void *state) {
+static void heap_trim(void *state)
+{
     mi_heap_collect(((const mim_state *)state)->heap, true);
 }
 

@@ -11,7 +11,8 @@ typedef struct tbb_state {
     size_t size;
 } tbb_state;
 
-static void *tbb_init(size_t size, size_t max_live) {
+static void *tbb_init(size_t size, size_t max_live)
+{
     (void)max_live;
     tbb_state *t = scalable_malloc(sizeof *t);
     if (t != NULL) {
@@ -20,28 +21,36 @@ static void *tbb_init(size_t size, size_t max_live) {
     return t;
 }
 
-static void tbb_destroy(void *state) { scalable_free(state); }
+static void tbb_destroy(void *state)
+{
+    scalable_free(state);
+}
 
-static void *tbb_alloc(void *state) {
+static void *tbb_alloc(void *state)
+{
     return scalable_malloc(((const tbb_state *)state)->size);
 }
 
-static void *tbb_alloc_n(void *state, size_t n) {
+static void *tbb_alloc_n(void *state, size_t n)
+{
     (void)state;
     return scalable_malloc(n);
 }
 
-static void tbb_free(void *state, void *obj) {
+static void tbb_free(void *state, void *obj)
+{
     (void)state;
     scalable_free(obj);
 }
 
-static void tbb_trim(void *state) {
+static void tbb_trim(void *state)
+{
     (void)state;
     scalable_allocation_command(TBBMALLOC_CLEAN_ALL_BUFFERS, NULL);
 }
 
-static const char *tbb_version(void) {
+static const char *tbb_version(void)
+{
 #ifdef BENCH_TBB_VERSION
     return BENCH_TBB_VERSION;
 #else

@@ -6,12 +6,14 @@
 #include <gperftools/malloc_extension_c.h>
 #include <gperftools/tcmalloc.h>
 
-static void tcmalloc_trim(void *state) {
+static void tcmalloc_trim(void *state)
+{
     (void)state;
     MallocExtension_ReleaseFreeMemory();
 }
 
-static const char *tcmalloc_version(void) {
+static const char *tcmalloc_version(void)
+{
     int major, minor;
     const char *patch;
     const char *v = tc_version(&major, &minor, &patch);

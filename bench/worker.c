@@ -56,13 +56,15 @@ static FILE *out;
  * Helpers of bench.h
  * ------------------------------------------------------------------- */
 
-uint64_t bench_now_ns(void) {
+uint64_t bench_now_ns(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-long bench_rss_bytes(void) {
+long bench_rss_bytes(void)
+{
     /* open/read, not stdio: no buffer from the heap under measurement. */
     char buf[4096];
     int fd = open("/proc/self/status", O_RDONLY);
@@ -82,7 +84,8 @@ long bench_rss_bytes(void) {
     return strtol(line + 6, NULL, 10) * 1024;
 }
 
-_Noreturn void bench_out_of_memory(const char *name, size_t size) {
+_Noreturn void bench_out_of_memory(const char *name, size_t size)
+{
     fprintf(stderr, "bench: %s returned NULL (object size %zu)\n", name, size);
     exit(1);
 }
@@ -90,7 +93,8 @@ _Noreturn void bench_out_of_memory(const char *name, size_t size) {
 static _Noreturn void die(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
-static _Noreturn void die(const char *fmt, ...) {
+static _Noreturn void die(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "bench worker: ");
@@ -103,17 +107,20 @@ static _Noreturn void die(const char *fmt, ...) {
 /* The size tables of the mixed workloads (fixed seed): uniform in
  * [16, 1024], and skewed towards small sizes, 16 + 1008 u^4 (median 79 B,
  * mean 218 B). */
-static void make_size_tables(void) {
+static void make_size_tables(void)
+{
     uint64_t x = 0x5eed5eed;
     for (size_t i = 0; i < BENCH_SIZE_TABLE; i++) {
         uint64_t z = bench_rand(&x);
         bench_size_table[BENCH_UNIFORM][i] = (uint32_t)(16 + z % 1009);
         double u = (double)(bench_rand(&x) >> 11) * 0x1p-53;
-        bench_size_table[BENCH_SKEWED][i] = (uint32_t)(16 + 1008.0 * u * u * u * u);
+        bench_size_table[BENCH_SKEWED][i] =
+            (uint32_t)(16 + 1008.0 * u * u * u * u);
     }
 }
 
-static void pin(int cpu) {
+static void pin(int cpu)
+{
     if (cpu < 0) {
         return;
     }
@@ -126,7 +133,8 @@ static void pin(int cpu) {
 }
 
 /* Memory outside every implementation's heap, touched now. */
-static void *map_touched(size_t bytes) {
+static void *map_touched(size_t bytes)
+{
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (p == MAP_FAILED) {
@@ -137,7 +145,8 @@ static void *map_touched(size_t bytes) {
 }
 
 /* A fixed-seed permutation of 0..n-1 (Fisher-Yates). */
-static uint32_t *shuffled(size_t n) {
+static uint32_t *shuffled(size_t n)
+{
     uint32_t *perm = map_touched(n * sizeof *perm);
     uint64_t x = 0x9e3779b97f4a7c15u;
     for (size_t i = 0; i < n; i++) {
@@ -152,18 +161,19 @@ static uint32_t *shuffled(size_t n) {
     return perm;
 }
 
-static void *init_or_die(size_t size, size_t max_live) {
+static void *init_or_die(size_t size, size_t max_live)
+{
     void *st = impl->init(size, max_live);
     if (st == NULL) {
-        die("%s: init failed (size %zu, %zu live)", impl->name, size,
-            max_live);
+        die("%s: init failed (size %zu, %zu live)", impl->name, size, max_live);
     }
     return st;
 }
 
 static void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-static void reply(const char *fmt, ...) {
+static void reply(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     vfprintf(out, fmt, ap);
@@ -184,10 +194,17 @@ static struct {
     void *arg;
     bool up;
     pthread_t thread;
-} helper = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL,
-            NULL, false, 0};
+} helper = {PTHREAD_MUTEX_INITIALIZER,
+            PTHREAD_COND_INITIALIZER,
+            0,
+            0,
+            NULL,
+            NULL,
+            false,
+            0};
 
-static void *helper_main(void *unused) {
+static void *helper_main(void *unused)
+{
     (void)unused;
     pin(cpu_helper);
     if (impl->thread_start != NULL) {
@@ -212,7 +229,8 @@ static void *helper_main(void *unused) {
 }
 
 /* Runs fn(arg) on the helper thread; helper_wait() waits for it. */
-static void helper_post(void (*fn)(void *), void *arg) {
+static void helper_post(void (*fn)(void *), void *arg)
+{
     if (!helper.up) {
         if (pthread_create(&helper.thread, NULL, helper_main, NULL) != 0) {
             die("pthread_create failed");
@@ -227,7 +245,8 @@ static void helper_post(void (*fn)(void *), void *arg) {
     pthread_mutex_unlock(&helper.mu);
 }
 
-static void helper_wait(void) {
+static void helper_wait(void)
+{
     pthread_mutex_lock(&helper.mu);
     while (helper.done != helper.posted) {
         pthread_cond_wait(&helper.cv, &helper.mu);
@@ -253,22 +272,26 @@ static struct series {
     void **arrays[2];
 } S;
 
-static bool helper_owns_state(void) {
+static bool helper_owns_state(void)
+{
     return (impl->caps & BENCH_SHARED) == 0;
 }
 
-static void h_init(void *unused) {
+static void h_init(void *unused)
+{
     (void)unused;
     S.st_h = init_or_die(S.size, S.w == WL_LARSON ? 2 * S.live : 4096);
 }
 
-static void h_destroy(void *unused) {
+static void h_destroy(void *unused)
+{
     (void)unused;
     impl->destroy(S.st_h);
 }
 
 /* Fills array k with S.live objects of random sizes from state st. */
-static void fill_array(void *st, int k) {
+static void fill_array(void *st, int k)
+{
     const uint32_t *sizes =
         bench_size_table[S.w == WL_LARSON ? BENCH_UNIFORM : S.size];
     uint64_t x = 0xf111 + (uint64_t)k;
@@ -282,51 +305,57 @@ static void fill_array(void *st, int k) {
     }
 }
 
-static void empty_array(void *st, int k) {
+static void empty_array(void *st, int k)
+{
     for (size_t i = 0; i < S.live; i++) {
         impl->free(st, S.arrays[k][i]);
     }
 }
 
-static void h_fill(void *unused) {
+static void h_fill(void *unused)
+{
     (void)unused;
     fill_array(S.st_h, 1);
 }
 
-static void h_empty(void *unused) {
+static void h_empty(void *unused)
+{
     (void)unused;
     empty_array(S.st_h, 1);
 }
 
-static void h_producer(void *unused) {
+static void h_producer(void *unused)
+{
     (void)unused;
     S.rb = impl->producer(S.st_h, &S.b);
 }
 
-static void h_hot(void *unused) {
+static void h_hot(void *unused)
+{
     (void)unused;
     S.rb = impl->fixed[WL_HOT](S.st_h, &S.b);
 }
 
-static void h_larson(void *unused) {
+static void h_larson(void *unused)
+{
     (void)unused;
     S.rb = impl->var[WL_LARSON](S.st_h, &S.b);
 }
 
-static bool two_threads(int w) {
+static bool two_threads(int w)
+{
     return w == WL_PRODCON || w == WL_PAIRS2 || w == WL_LARSON;
 }
 
 /* One timed run of the current series; returns ns and pairs. */
-static bench_result run_once(void) {
+static bench_result run_once(void)
+{
     bench_result r;
     switch (S.w) {
     case WL_HOT:
     case WL_LIFO:
-    case WL_SHUFFLE:
-        return impl->fixed[S.w](S.st, &S.a);
-    case WL_MIXED:
-        return impl->var[WL_MIXED](S.st, &S.a);
+    case WL_SHUFFLE: return impl->fixed[S.w](S.st, &S.a);
+    case WL_MIXED: return impl->var[WL_MIXED](S.st, &S.a);
     case WL_PRODCON:
         atomic_store(&S.ring->head, 0);
         atomic_store(&S.ring->tail, 0);
@@ -342,8 +371,7 @@ static bench_result run_once(void) {
         helper_post(h_larson, NULL);
         r = impl->var[WL_LARSON](S.st, &S.a);
         break;
-    default:
-        die("bad workload %d", S.w);
+    default: die("bad workload %d", S.w);
     }
     helper_wait();
     /* Wall time of the two threads: first start to last end. */
@@ -354,8 +382,8 @@ static bench_result run_once(void) {
     return r;
 }
 
-static const char *begin(int w, size_t size, size_t n, size_t reps,
-                         size_t live) {
+static const char *begin(int w, size_t size, size_t n, size_t reps, size_t live)
+{
     memset(&S, 0, sizeof S);
     S.w = w;
     S.size = size;
@@ -378,9 +406,7 @@ static const char *begin(int w, size_t size, size_t n, size_t reps,
     S.a.live = live;
     S.a.seed = 0x1234;
     switch (w) {
-    case WL_HOT:
-        S.st = init_or_die(size, 1);
-        break;
+    case WL_HOT: S.st = init_or_die(size, 1); break;
     case WL_LIFO:
     case WL_SHUFFLE:
         S.st = init_or_die(size, n);
@@ -428,14 +454,14 @@ static const char *begin(int w, size_t size, size_t n, size_t reps,
             helper_wait();
         }
         break;
-    default:
-        return "workload not served";
+    default: return "workload not served";
     }
     run_once(); /* warm-up, not kept */
     return NULL;
 }
 
-static void end(void) {
+static void end(void)
+{
     if (S.w == WL_MIXED) {
         empty_array(S.st, 0);
     }
@@ -467,7 +493,8 @@ static void end(void) {
 }
 
 /* The --serve loop. */
-static int serve(void) {
+static int serve(void)
+{
     char line[256];
     while (fgets(line, sizeof line, stdin) != NULL) {
         int w;
@@ -513,7 +540,8 @@ static int serve(void) {
  * pointer array and the permutation are touched and the baseline RSS read
  * before the implementation's init, so every byte it adds is counted; the
  * init is timed too (DPDK populates its whole mempool there). */
-static int cold(int w, size_t size, size_t n) {
+static int cold(int w, size_t size, size_t n)
+{
     bench_args a;
     memset(&a, 0, sizeof a);
     a.size = size;
@@ -534,9 +562,8 @@ static int cold(int w, size_t size, size_t n) {
     size_t slot = impl->slot != NULL && w == WL_COLD ? impl->slot(st) : 0;
     reply("ok %llu %llu %llu %llu %ld %ld %ld %llu %zu",
           (unsigned long long)init_ns, (unsigned long long)r.alloc_ns,
-          (unsigned long long)r.free_ns,
-          (unsigned long long)r.trim_ns, r.rss_full - rss0,
-          r.rss_freed - rss0, r.rss_trimmed - rss0,
+          (unsigned long long)r.free_ns, (unsigned long long)r.trim_ns,
+          r.rss_full - rss0, r.rss_freed - rss0, r.rss_trimmed - rss0,
           (unsigned long long)r.bytes, slot);
     return 0;
 }
@@ -544,7 +571,8 @@ static int cold(int w, size_t size, size_t n) {
 /* --hot-only N SIZES: workload (1)'s loop alone at each size, after a
  * warm-up, with callgrind's collection on only around it and one dump per
  * size. Without valgrind the toggles are no-ops. */
-static int hot_only(size_t n, const char *sizes) {
+static int hot_only(size_t n, const char *sizes)
+{
     char buf[128];
     snprintf(buf, sizeof buf, "%s", sizes);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL;
@@ -568,7 +596,8 @@ static int hot_only(size_t n, const char *sizes) {
     return 0;
 }
 
-static size_t num(const char *s) {
+static size_t num(const char *s)
+{
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
@@ -578,7 +607,8 @@ static size_t num(const char *s) {
     return (size_t)v;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     const char *id = NULL;
     size_t mem_hint = 0;
     int mode = 0; /* 's'erve, 'c'old, 'm'ixed, 'h'ot, 'l'ist */
@@ -599,14 +629,16 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "--list") == 0) {
             mode = 'l';
         } else if ((strcmp(a, "--cold") == 0 || strcmp(a, "--mixed-rss") == 0 ||
-                    strcmp(a, "--hot-only") == 0) && two) {
+                    strcmp(a, "--hot-only") == 0) &&
+                   two) {
             mode = a[2];
             m1 = argv[++i];
             m2 = argv[++i];
         } else {
             die("usage: %s --impl ID [--cpu A,B] [--mem BYTES] (--serve | "
                 "--cold SIZE N | --mixed-rss DIST N | --hot-only N SIZES | "
-                "--list)", argv[0]);
+                "--list)",
+                argv[0]);
         }
     }
     out = stdout;
@@ -650,13 +682,9 @@ int main(int argc, char **argv) {
               impl->trim_call != NULL ? impl->trim_call : "-",
               impl->trim_none != NULL ? impl->trim_none : "-");
         return serve();
-    case 'c':
-        return cold(WL_COLD, num(m1), num(m2));
-    case 'm':
-        return cold(WL_MIXED_RSS, num(m1), num(m2));
-    case 'h':
-        return hot_only(num(m1), m2);
-    default:
-        return 2;
+    case 'c': return cold(WL_COLD, num(m1), num(m2));
+    case 'm': return cold(WL_MIXED_RSS, num(m1), num(m2));
+    case 'h': return hot_only(num(m1), m2);
+    default: return 2;
     }
 }
