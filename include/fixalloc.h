@@ -224,8 +224,9 @@ typedef struct fa_pool {
     /* private, fast-path state, one cache line: */
     void *fast_free;       /* free list of the current chunk */
     ptrdiff_t avail;       /* allocations the fast path may make */
-    uintptr_t fast_chunk;  /* the current chunk's address, or 1 for none */
-    uintptr_t chunk_mask;  /* ~(chunk_size - 1) */
+    uintptr_t fast_last;   /* the current chunk's last byte address when
+                            * it takes fast frees, else 0 */
+    uintptr_t chunk_low;   /* chunk_size - 1 */
     uint64_t allocs;
     /* private, geometry and callbacks: */
     uint32_t magic;
@@ -249,6 +250,7 @@ typedef struct fa_pool {
     size_t fast_gap;       /* length of fast_free - avail */
     size_t headroom_gap;   /* peak - live - avail */
     size_t nchunks;
+    size_t nempty;         /* chunks on the empty list */
     size_t others_live;    /* live objects in chunks other than `cur` */
     size_t peak;
     uint64_t bytes_trimmed;

@@ -60,12 +60,14 @@ static void list_push(fa_pool *p, fa_chunk *c, enum fa_chunk_list which)
 {
     FA_ASSERT(which != FA_LIST_CURRENT);
     c->list = (uint8_t)which;
+    p->nempty += which == FA_LIST_EMPTY;
     fa_list_push(list_head(p, which), &c->link);
 }
 
 static void list_remove(fa_pool *p, fa_chunk *c)
 {
     FA_ASSERT(c->list != FA_LIST_CURRENT);
+    p->nempty -= c->list == FA_LIST_EMPTY;
     fa_list_remove(list_head(p, (enum fa_chunk_list)c->list), &c->link);
 }
 
@@ -88,7 +90,7 @@ static fa_chunk *chunk_new(fa_pool *p)
     if (c == NULL) {
         return NULL;
     }
-    if (((uintptr_t)c & ~p->chunk_mask) != 0) {
+    if (((uintptr_t)c & p->chunk_low) != 0) {
         fa_report_pool(FA_ERR_CORRUPT, p, c,
                        "the page source returned a misaligned block");
         return NULL;
@@ -151,7 +153,7 @@ static void retire_current(fa_pool *p)
     p->fast_free = NULL;
     set_counts(p, 0, fa_headroom(p));
     p->cur = NULL;
-    p->fast_chunk = FA_NO_CHUNK;
+    p->fast_last = FA_NO_CHUNK;
     file_chunk(p, c);
 }
 
@@ -168,7 +170,7 @@ static void make_current(fa_pool *p, fa_chunk *c)
     /* FA_ZERO pools clear objects as they are freed, and guarded ones
      * check every free: neither has a fast free. */
     bool fast_free = !p->guarded && !(p->flags & FA_ZERO);
-    p->fast_chunk = fast_free ? (uintptr_t)c : FA_NO_CHUNK;
+    p->fast_last = fast_free ? (uintptr_t)c + p->chunk_low : FA_NO_CHUNK;
     set_counts(p, carved - c->nlive, fa_headroom(p));
 }
 
@@ -546,15 +548,12 @@ static __attribute__((noinline)) void free_slow(fa_pool *p, void *obj)
     }
 }
 
-/* The fast path: push onto the cached list when the object is in the
- * current chunk. FA_NO_CHUNK never matches, which sends NULL, every object
- * in slow mode and every other chunk's object to free_slow. */
+/* The fast path (pool_impl.h): push onto the cached list when the object
+ * is in the current chunk; NULL, every object in slow mode and every
+ * other chunk's object go to free_slow. */
 static inline void free_one(fa_pool *p, void *obj)
 {
-    if (FA_LIKELY(((uintptr_t)obj & p->chunk_mask) == p->fast_chunk)) {
-        *(void **)obj = p->fast_free;
-        p->fast_free = obj;
-        p->avail++;
+    if (FA_LIKELY(fa_pool_try_free(p, obj))) {
         return;
     }
     free_slow(p, obj);
@@ -657,8 +656,8 @@ int fa_pool_init(fa_pool *p, const fa_config *cfg)
         return EINVAL;
     }
     memset(p, 0, sizeof *p);
-    p->fast_chunk = FA_NO_CHUNK;
-    p->chunk_mask = ~(uintptr_t)(g.chunk - 1);
+    p->fast_last = FA_NO_CHUNK;
+    p->chunk_low = g.chunk - 1;
     p->flags = cfg->flags | (checked ? FA_CHECKED : 0);
     p->checked = checked;
     p->tracked = fa_track_wanted(fa_env_tracking());
@@ -716,6 +715,36 @@ size_t fa_pool_trim(fa_pool *p)
     return bytes;
 }
 
+void *fa_pool_chunk_detach(fa_pool *p)
+{
+    if (p->empty == NULL && p->cur != NULL && fa_chunk_live(p, p->cur) == 0) {
+        retire_current(p);
+    }
+    fa_chunk *c = list_first(p->empty);
+    if (c == NULL) {
+        return NULL;
+    }
+    list_remove(p, c);
+    p->nchunks--;
+    return c;
+}
+
+void fa_pool_chunk_attach(fa_pool *p, void *chunk)
+{
+    fa_chunk *c = chunk;
+    FA_ASSERT(c->magic == FA_CHUNK_MAGIC && c->nlive == 0 &&
+              c->carve == fa_chunk_base(p, c) && c->free == NULL);
+    c->pool = p;
+    p->nchunks++;
+    list_push(p, c, FA_LIST_EMPTY);
+}
+
+void fa_pool_chunk_release(fa_pool *p, void *chunk)
+{
+    p->nchunks++; /* chunk_release counts it out again */
+    chunk_release(p, chunk);
+}
+
 static void release_list(fa_pool *p, fa_list_node *n)
 {
     while (n != NULL) {
@@ -739,5 +768,4 @@ void fa_pool_destroy(fa_pool *p)
     release_list(p, p->empty);
     fa_debug_destroy(p);
     memset(p, 0, sizeof *p);
-    p->fast_chunk = FA_NO_CHUNK;
 }

@@ -18,9 +18,10 @@
 #define FA_CHUNK_MAGIC UINT64_C(0x6b6e756863616631) /* "1fachunk" */
 #define FA_POOL_MAGIC UINT32_C(0x6c6f6f70)          /* "pool" */
 
-/* fa_pool.fast_chunk when no chunk takes fast frees: a value that no masked
- * address can equal, since masked addresses have their low bits clear. */
-#define FA_NO_CHUNK ((uintptr_t)1)
+/* fa_pool.fast_last when no chunk takes fast frees: a value that no
+ * `obj | chunk_low` can equal. An all-zero pool has it, and chunk_low 0,
+ * so the fast free of a zeroed fa_pool never matches either. */
+#define FA_NO_CHUNK ((uintptr_t)0)
 
 /* Which of the pool's lists a chunk is on. */
 enum fa_chunk_list {
@@ -71,7 +72,7 @@ static inline fa_chunk *fa_chunk_of_node(const fa_list_node *n)
 
 static inline fa_chunk *fa_chunk_of(const fa_pool *p, const void *obj)
 {
-    return (fa_chunk *)((uintptr_t)obj & p->chunk_mask);
+    return (fa_chunk *)((uintptr_t)obj & ~p->chunk_low);
 }
 
 static inline char *fa_chunk_base(const fa_pool *p, const fa_chunk *c)
@@ -259,6 +260,61 @@ static inline size_t fa_pool_chunk_count(const fa_pool *p)
 {
     return p->nchunks;
 }
+
+/*
+ * The fast paths for a pool reached through an entry that may be an
+ * all-zero fa_pool (the cache's per-thread pools): a miss writes nothing,
+ * so the caller then takes the public call, whose slow path handles it.
+ * fa_pool_try_alloc tests the list before it counts, which fa_pool_alloc's
+ * own fast path folds away (pool.c, "the folded counts").
+ */
+static inline bool fa_pool_try_alloc(fa_pool *p, void **out)
+{
+    void **obj = p->fast_free;
+    if (FA_LIKELY(obj != NULL)) {
+        if (FA_LIKELY(--p->avail >= 0)) {
+            p->fast_free = *obj;
+            *obj = NULL;
+            p->allocs++;
+            *out = obj;
+            return true;
+        }
+        p->avail++;
+    }
+    return false;
+}
+
+/* A chunk's last byte is `obj | chunk_low`: equal to fast_last only for
+ * objects of the current chunk of a pool with fast frees. */
+static inline bool fa_pool_try_free(fa_pool *p, void *obj)
+{
+    if (FA_LIKELY(((uintptr_t)obj | p->chunk_low) == p->fast_last)) {
+        *(void **)obj = p->fast_free;
+        p->fast_free = obj;
+        p->avail++;
+        return true;
+    }
+    return false;
+}
+
+/* Empty chunks p holds, ready to hand to another pool. */
+static inline size_t fa_pool_empty_chunks(const fa_pool *p)
+{
+    return p->nempty;
+}
+
+/*
+ * Moving empty chunks between pools of one geometry and the same `first`
+ * (a cache's per-thread pools): detach takes one empty chunk out of p
+ * (retiring the current chunk first when it is the only one and holds no
+ * object), NULL when p has none; attach makes a detached chunk an empty
+ * chunk of p; release gives a detached chunk back to p's source, running
+ * `release` on its slots. The chunk keeps its high-water mark, so `first`
+ * never runs twice on a slot.
+ */
+void *fa_pool_chunk_detach(fa_pool *p);
+void fa_pool_chunk_attach(fa_pool *p, void *chunk);
+void fa_pool_chunk_release(fa_pool *p, void *chunk);
 
 /* Whether obj is the start of a carved slot of one of p's chunks, judged
  * from the chunk header (pool_walk.c; for checkers: reads the header). */
