@@ -25,22 +25,6 @@
 /* ------------------------------------------------------------------ */
 /* Helpers */
 
-/* An assertion for hot loops: Check's own record every passing assertion
- * through its pipe, which is slow. */
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            ck_abort_msg(__VA_ARGS__);                                       \
-        }                                                                    \
-    } while (0)
-#define CHECK_TRUE(cond) CHECK(cond, "%s", #cond)
-#define CHECK_LE(a, b)                                                       \
-    CHECK((a) <= (b), "%s <= %s: %llu > %llu", #a, #b,                       \
-          (unsigned long long)(a), (unsigned long long)(b))
-#define CHECK_EQ(a, b)                                                       \
-    CHECK((a) == (b), "%s == %s: %llu != %llu", #a, #b,                      \
-          (unsigned long long)(a), (unsigned long long)(b))
-
 static fa_config config(size_t size)
 {
     fa_config c;
@@ -53,8 +37,10 @@ static fa_config config(size_t size)
 static fa_cache *create_ok(const fa_config *cfg, const fa_cache_options *o)
 {
     fa_cache *c = fa_cache_create_opts(cfg, o);
-    ck_assert_msg(c != NULL, "fa_cache_create(size %zu, align %zu, flags %#x) "
-                  "failed: errno %d", cfg->size, cfg->align, cfg->flags, errno);
+    TU_ASSERT(c != NULL,
+              "fa_cache_create(size %zu, align %zu, flags %#x) "
+              "failed: errno %d",
+              cfg->size, cfg->align, cfg->flags, errno);
     return c;
 }
 
@@ -71,8 +57,8 @@ static void expect_refused(const fa_config *cfg, const fa_cache_options *o,
 {
     errno = 0;
     fa_cache *c = fa_cache_create_opts(cfg, o);
-    ck_assert_msg(c == NULL && errno == EINVAL, "%s: got %p, errno %d", why,
-                  (void *)c, errno);
+    TU_ASSERT(c == NULL && errno == EINVAL, "%s: got %p, errno %d", why,
+              (void *)c, errno);
 }
 
 /* Stamps: the object's id in its first word and the id's pattern in the
@@ -158,28 +144,28 @@ START_TEST(create_alloc_free_destroy)
         void *ptrs[300];
         for (size_t i = 0; i < 300; i++) {
             ptrs[i] = fa_cache_alloc(c);
-            ck_assert_ptr_nonnull(ptrs[i]);
-            ck_assert_msg((uintptr_t)ptrs[i] % align == 0, "misaligned");
+            TU_NOT_NULL(ptrs[i]);
+            TU_ASSERT((uintptr_t)ptrs[i] % align == 0, "misaligned");
             stamp(ptrs[i], sizes[k], i);
         }
         for (size_t i = 0; i < 300; i++) {
             uint64_t id = i;
-            ck_assert(stamp_ok(ptrs[i], sizes[k], &id));
-            ck_assert_uint_eq(id, i);
+            TU_CHECK(stamp_ok(ptrs[i], sizes[k], &id));
+            TU_EQ(id, i);
         }
         fa_cache_counters s = counters(c);
-        ck_assert_uint_eq(s.live, 300);
-        ck_assert_uint_eq(s.allocs, 300);
-        ck_assert_uint_eq(s.frees, 0);
-        ck_assert_str_eq(s.pool.name, "cache-test");
-        ck_assert_uint_eq(s.pool.object_size, sizes[k]);
+        TU_EQ(s.live, 300);
+        TU_EQ(s.allocs, 300);
+        TU_EQ(s.frees, 0);
+        TU_STR_EQ(s.pool.name, "cache-test");
+        TU_EQ(s.pool.object_size, sizes[k]);
         for (size_t i = 0; i < 300; i++) {
             fa_cache_free(c, ptrs[i]);
         }
         s = counters(c);
-        ck_assert_uint_eq(s.live, 0);
-        ck_assert_uint_eq(s.frees, 300);
-        ck_assert(fa_cache_check(c));
+        TU_EQ(s.live, 0);
+        TU_EQ(s.frees, 300);
+        TU_CHECK(fa_cache_check(c));
         fa_cache_destroy(c);
     }
     fa_cache_destroy(NULL); /* a no-op */
@@ -194,17 +180,17 @@ START_TEST(hot_pair_is_lifo_and_hits)
     fa_cache_free(c, p);
     for (int i = 0; i < 100000; i++) {
         void *q = fa_cache_alloc(c);
-        ck_assert_ptr_eq(q, p);
+        TU_PTR_EQ(q, p);
         fa_cache_free(c, q);
     }
     fa_cache_counters s = counters(c);
-    ck_assert_uint_eq(s.allocs, 100001);
-    ck_assert_uint_eq(s.frees, 100001);
-    ck_assert_uint_le(s.alloc_depot, 2);
-    ck_assert_uint_le(s.free_depot, 2);
-    ck_assert_uint_eq(s.threads, 1);
-    ck_assert_uint_ge(s.in_threads, 1);
-    ck_assert_uint_eq(s.live, 0);
+    TU_EQ(s.allocs, 100001);
+    TU_EQ(s.frees, 100001);
+    TU_LE(s.alloc_depot, 2);
+    TU_LE(s.free_depot, 2);
+    TU_EQ(s.threads, 1);
+    TU_GE(s.in_threads, 1);
+    TU_EQ(s.live, 0);
     fa_cache_destroy(c);
 }
 END_TEST
@@ -218,11 +204,11 @@ START_TEST(free_null_is_noop)
     fa_cache_free(c, NULL); /* bound thread, fast path */
     fa_cache_free(c, p);
     void *q = fa_cache_alloc(c);
-    ck_assert_ptr_eq(q, p);
+    TU_PTR_EQ(q, p);
     fa_cache_free(c, q);
     fa_cache_counters s = counters(c);
-    ck_assert_uint_eq(s.frees, 2);
-    ck_assert_uint_eq(s.live, 0);
+    TU_EQ(s.frees, 2);
+    TU_EQ(s.live, 0);
     fa_cache_destroy(c);
 }
 END_TEST
@@ -233,22 +219,22 @@ START_TEST(bulk_alloc_free)
     fa_cache *c = create_ok(&cfg, NULL);
     size_t n = 5000;
     void **v = tu_xmalloc((n + 3) * sizeof *v);
-    ck_assert_uint_eq(fa_cache_alloc_bulk(c, v, n), n);
+    TU_EQ(fa_cache_alloc_bulk(c, v, n), n);
     tu_map seen;
     tu_map_init(&seen);
     for (size_t i = 0; i < n; i++) {
-        ck_assert_msg(tu_map_put(&seen, v[i], i), "object handed out twice");
+        TU_ASSERT(tu_map_put(&seen, v[i], i), "object handed out twice");
     }
     tu_map_fini(&seen);
     v[n] = NULL;
     v[n + 1] = NULL;
     fa_cache_free_bulk(c, v, n + 2);
     fa_cache_counters s = counters(c);
-    ck_assert_uint_eq(s.live, 0);
-    ck_assert_uint_eq(s.allocs, n);
-    ck_assert_uint_eq(s.frees, n);
-    ck_assert_uint_eq(fa_cache_alloc_bulk(c, v, 0), 0);
-    ck_assert(fa_cache_check(c));
+    TU_EQ(s.live, 0);
+    TU_EQ(s.allocs, n);
+    TU_EQ(s.frees, n);
+    TU_EQ(fa_cache_alloc_bulk(c, v, 0), 0);
+    TU_CHECK(fa_cache_check(c));
     free(v);
     fa_cache_destroy(c);
 }
@@ -267,17 +253,17 @@ START_TEST(zero_objects_read_as_zeros)
     for (int round = 0; round < 4; round++) {
         for (size_t i = 0; i < 500; i++) {
             v[i] = fa_cache_alloc(c);
-            ck_assert_ptr_nonnull(v[i]);
-            ck_assert_uint_eq(tu_first_nonzero(v[i], 200), 200);
+            TU_NOT_NULL(v[i]);
+            TU_EQ(tu_first_nonzero(v[i], 200), 200);
             memset(v[i], 0x77, 200);
         }
         for (size_t i = 0; i < 500; i++) {
             fa_cache_free(c, v[i]);
         }
     }
-    ck_assert(fa_cache_check(c));
+    TU_CHECK(fa_cache_check(c));
     fa_cache_destroy(c);
-    ck_assert_uint_eq(src.maps, src.unmaps);
+    TU_EQ(src.maps, src.unmaps);
     tu_source_fini(&src);
 }
 END_TEST
@@ -305,17 +291,17 @@ START_TEST(first_and_release)
     fa_cache *c = create_ok(&cfg, NULL);
     void *v[1000];
     for (int round = 0; round < 3; round++) {
-        ck_assert_uint_eq(fa_cache_alloc_bulk(c, v, 1000), 1000);
+        TU_EQ(fa_cache_alloc_bulk(c, v, 1000), 1000);
         fa_cache_free_bulk(c, v, 1000);
     }
     size_t f = atomic_load(&firsts);
-    ck_assert_uint_ge(f, 1000);
-    ck_assert_uint_eq(atomic_load(&releases), 0);
+    TU_GE(f, 1000);
+    TU_EQ(atomic_load(&releases), 0);
     size_t bytes = fa_cache_trim(c);
-    ck_assert_uint_gt(bytes, 0);
-    ck_assert_uint_eq(atomic_load(&releases), f);
+    TU_GT(bytes, 0);
+    TU_EQ(atomic_load(&releases), f);
     fa_cache_destroy(c);
-    ck_assert_uint_eq(atomic_load(&releases), atomic_load(&firsts));
+    TU_EQ(atomic_load(&releases), atomic_load(&firsts));
 }
 END_TEST
 
@@ -326,21 +312,21 @@ START_TEST(reserve_makes_no_source_call)
     fa_config cfg = config(100);
     cfg.source = &src.source;
     fa_cache *c = create_ok(&cfg, NULL);
-    ck_assert_int_eq(fa_cache_reserve(c, 10000), 0);
+    TU_INT_EQ(fa_cache_reserve(c, 10000), 0);
     size_t maps = src.maps;
-    ck_assert_uint_gt(maps, 0);
+    TU_GT(maps, 0);
     void **v = tu_xmalloc(10000 * sizeof *v);
     for (size_t i = 0; i < 10000; i++) {
         v[i] = fa_cache_alloc(c);
-        ck_assert_ptr_nonnull(v[i]);
+        TU_NOT_NULL(v[i]);
     }
-    ck_assert_uint_eq(src.maps, maps);
+    TU_EQ(src.maps, maps);
     fa_cache_free_bulk(c, v, 10000);
     free(v);
     src.fail_after = (long)src.maps;
-    ck_assert_int_eq(fa_cache_reserve(c, 1000000), ENOMEM);
+    TU_INT_EQ(fa_cache_reserve(c, 1000000), ENOMEM);
     fa_cache_destroy(c);
-    ck_assert_uint_eq(src.maps, src.unmaps);
+    TU_EQ(src.maps, src.unmaps);
     tu_source_fini(&src);
 }
 END_TEST
@@ -354,26 +340,26 @@ START_TEST(trim_gives_everything_back)
     fa_cache *c = create_ok(&cfg, NULL);
     size_t n = 20000;
     void **v = tu_xmalloc(n * sizeof *v);
-    ck_assert_uint_eq(fa_cache_alloc_bulk(c, v, n), n);
+    TU_EQ(fa_cache_alloc_bulk(c, v, n), n);
     fa_cache_free_bulk(c, v, n);
     fa_cache_counters s = counters(c);
-    ck_assert_uint_eq(s.live, 0);
-    ck_assert_uint_gt(s.in_depot + s.in_threads, 0);
+    TU_EQ(s.live, 0);
+    TU_GT(s.in_depot + s.in_threads, 0);
     size_t held = s.pool.bytes_held;
-    ck_assert_uint_eq(fa_cache_trim(c), held);
+    TU_EQ(fa_cache_trim(c), held);
     s = counters(c);
-    ck_assert_uint_eq(s.pool.bytes_held, 0);
-    ck_assert_uint_eq(s.pool.live, 0);
-    ck_assert_uint_eq(s.in_depot, 0);
-    ck_assert_uint_eq(s.in_threads, 0);
-    ck_assert_uint_eq(s.magazines, 0);
-    ck_assert_uint_eq(src.maps, src.unmaps);
+    TU_EQ(s.pool.bytes_held, 0);
+    TU_EQ(s.pool.live, 0);
+    TU_EQ(s.in_depot, 0);
+    TU_EQ(s.in_threads, 0);
+    TU_EQ(s.magazines, 0);
+    TU_EQ(src.maps, src.unmaps);
     /* Still usable. */
-    ck_assert_uint_eq(fa_cache_alloc_bulk(c, v, 100), 100);
+    TU_EQ(fa_cache_alloc_bulk(c, v, 100), 100);
     fa_cache_free_bulk(c, v, 100);
     free(v);
     fa_cache_destroy(c);
-    ck_assert_uint_eq(src.maps, src.unmaps);
+    TU_EQ(src.maps, src.unmaps);
     tu_source_fini(&src);
 }
 END_TEST
@@ -381,7 +367,7 @@ END_TEST
 static void walk_collect(void *obj, void *arg)
 {
     tu_map *m = arg;
-    ck_assert_msg(tu_map_put(m, obj, 1), "walk visited %p twice", obj);
+    TU_ASSERT(tu_map_put(m, obj, 1), "walk visited %p twice", obj);
 }
 
 START_TEST(walk_visits_live_objects)
@@ -390,7 +376,7 @@ START_TEST(walk_visits_live_objects)
     fa_cache *c = create_ok(&cfg, NULL);
     size_t n = 3000;
     void **v = tu_xmalloc(n * sizeof *v);
-    ck_assert_uint_eq(fa_cache_alloc_bulk(c, v, n), n);
+    TU_EQ(fa_cache_alloc_bulk(c, v, n), n);
     for (size_t i = 0; i < n; i += 3) {
         fa_cache_free(c, v[i]);
         v[i] = NULL;
@@ -402,12 +388,12 @@ START_TEST(walk_visits_live_objects)
     for (size_t i = 0; i < n; i++) {
         if (v[i] != NULL) {
             live++;
-            ck_assert_msg(tu_map_get(&m, v[i], NULL), "walk missed %p", v[i]);
+            TU_ASSERT(tu_map_get(&m, v[i], NULL), "walk missed %p", v[i]);
         }
     }
-    ck_assert_uint_eq(m.len, live);
+    TU_EQ(m.len, live);
     tu_map_fini(&m);
-    ck_assert_uint_eq(counters(c).live, live);
+    TU_EQ(counters(c).live, live);
     fa_cache_free_bulk(c, v, n);
     free(v);
     fa_cache_destroy(c);
@@ -421,17 +407,17 @@ START_TEST(options_fix_magazines_and_depot)
     fa_cache *c = create_ok(&cfg, &o);
     size_t n = 1000;
     void **v = tu_xmalloc(n * sizeof *v);
-    ck_assert_uint_eq(fa_cache_alloc_bulk(c, v, n), n);
+    TU_EQ(fa_cache_alloc_bulk(c, v, n), n);
     fa_cache_free_bulk(c, v, n);
     fa_cache_counters s = counters(c);
-    ck_assert_uint_eq(s.magazine_rounds, 8);
-    ck_assert_uint_eq(s.magazine_rounds_max, 8);
-    ck_assert_uint_eq(s.depot_max, 2);
-    ck_assert_uint_le(s.depot_full, 2);
-    ck_assert_uint_le(s.in_threads, 16);
-    ck_assert_uint_le(s.in_depot, 16);
-    ck_assert_uint_gt(s.pool_flushes, 0);
-    ck_assert_uint_eq(s.live, 0);
+    TU_EQ(s.magazine_rounds, 8);
+    TU_EQ(s.magazine_rounds_max, 8);
+    TU_EQ(s.depot_max, 2);
+    TU_LE(s.depot_full, 2);
+    TU_LE(s.in_threads, 16);
+    TU_LE(s.in_depot, 16);
+    TU_GT(s.pool_flushes, 0);
+    TU_EQ(s.live, 0);
     free(v);
     fa_cache_destroy(c);
 }
@@ -445,19 +431,19 @@ START_TEST(default_magazine_bounds)
         fa_cache *c = create_ok(&cfg, NULL);
         fa_cache_counters s = counters(c);
         size_t slot = s.pool.slot_size;
-        ck_assert(tu_is_pow2(s.magazine_rounds));
-        ck_assert(tu_is_pow2(s.magazine_rounds_max));
-        ck_assert_uint_ge(s.magazine_rounds, 4);
-        ck_assert_uint_le(s.magazine_rounds, 64);
-        ck_assert_uint_le(s.magazine_rounds_max, 1024);
-        ck_assert_uint_le(s.magazine_rounds, s.magazine_rounds_max);
+        TU_CHECK(tu_is_pow2(s.magazine_rounds));
+        TU_CHECK(tu_is_pow2(s.magazine_rounds_max));
+        TU_GE(s.magazine_rounds, 4);
+        TU_LE(s.magazine_rounds, 64);
+        TU_LE(s.magazine_rounds_max, 1024);
+        TU_LE(s.magazine_rounds, s.magazine_rounds_max);
         /* The documented bound: 256 KiB per thread, or 8 objects. */
         size_t bound = 2 * s.magazine_rounds_max * slot;
-        ck_assert_msg(bound <= 256 * 1024 || s.magazine_rounds_max == 4,
-                      "size %zu: %zu bytes per thread", sizes[k], bound);
+        TU_ASSERT(bound <= 256 * 1024 || s.magazine_rounds_max == 4,
+                  "size %zu: %zu bytes per thread", sizes[k], bound);
         /* The depot: as many magazines as hold 4 MiB, at least 16. */
         size_t want = (4u << 20) / (s.magazine_rounds * slot);
-        ck_assert_uint_eq(s.depot_max, want > 16 ? want : 16);
+        TU_EQ(s.depot_max, want > 16 ? want : 16);
         fa_cache_destroy(c);
     }
 }
@@ -506,19 +492,19 @@ START_TEST(cross_thread_free_and_exit)
     tu_join(tu_spawn(alloc_n_thread, args));
     tu_check_thread_failures();
     fa_cache_counters s = counters(c);
-    ck_assert_uint_eq(s.live, n);
-    ck_assert_uint_eq(s.threads, 0); /* the allocating thread has exited */
+    TU_EQ(s.live, n);
+    TU_EQ(s.threads, 0); /* the allocating thread has exited */
     tu_join(tu_spawn(free_n_thread, args));
     tu_check_thread_failures();
     s = counters(c);
-    ck_assert_uint_eq(s.live, 0);
-    ck_assert_uint_eq(s.allocs, n);
-    ck_assert_uint_eq(s.frees, n);
-    ck_assert_uint_eq(s.threads, 0);
-    ck_assert_uint_eq(s.in_threads, 0);
-    ck_assert_uint_eq(s.pool.live, s.in_depot);
-    ck_assert_uint_gt(s.in_depot, 0);
-    ck_assert(fa_cache_check(c));
+    TU_EQ(s.live, 0);
+    TU_EQ(s.allocs, n);
+    TU_EQ(s.frees, n);
+    TU_EQ(s.threads, 0);
+    TU_EQ(s.in_threads, 0);
+    TU_EQ(s.pool.live, s.in_depot);
+    TU_GT(s.in_depot, 0);
+    TU_CHECK(fa_cache_check(c));
     free(objs);
     fa_cache_destroy(c);
 }
@@ -543,26 +529,26 @@ START_TEST(cap_takes_depot_objects_first)
     tu_join(tu_spawn(alloc_n_thread, args));
     tu_check_thread_failures();
     errno = 0;
-    ck_assert_ptr_null(fa_cache_alloc(c));
-    ck_assert_int_eq(errno, ENOMEM);
+    TU_NULL(fa_cache_alloc(c));
+    TU_INT_EQ(errno, ENOMEM);
     tu_join(tu_spawn(free_n_thread, args));
     tu_check_thread_failures();
     s = counters(c);
-    ck_assert_uint_gt(s.in_depot, 0);
+    TU_GT(s.in_depot, 0);
     /* This thread now gets every object back before ENOMEM. */
     size_t got = 0;
     while ((objs[got] = fa_cache_alloc(c)) != NULL) {
         got++;
-        ck_assert_uint_le(got, total);
+        TU_LE(got, total);
     }
-    ck_assert_int_eq(errno, ENOMEM);
-    ck_assert_uint_eq(got, total);
-    ck_assert_uint_eq(src.maps, 4);
+    TU_INT_EQ(errno, ENOMEM);
+    TU_EQ(got, total);
+    TU_EQ(src.maps, 4);
     fa_cache_free_bulk(c, objs, got);
-    ck_assert(fa_cache_check(c));
+    TU_CHECK(fa_cache_check(c));
     free(objs);
     fa_cache_destroy(c);
-    ck_assert_uint_eq(src.maps, src.unmaps);
+    TU_EQ(src.maps, src.unmaps);
     tu_source_fini(&src);
 }
 END_TEST
@@ -579,11 +565,11 @@ START_TEST(too_many_caches)
         }
         n++;
     }
-    ck_assert_int_eq(errno, EAGAIN);
-    ck_assert_uint_eq(n, FA_CACHE_MAX);
+    TU_INT_EQ(errno, EAGAIN);
+    TU_EQ(n, FA_CACHE_MAX);
     fa_cache_destroy(all[7]);
     all[7] = fa_cache_create(&cfg);
-    ck_assert_ptr_nonnull(all[7]);
+    TU_NOT_NULL(all[7]);
     for (size_t i = 0; i < n; i++) {
         fa_cache_destroy(all[i]);
     }
@@ -627,8 +613,7 @@ START_TEST(destroy_reclaims_other_threads_and_id_reuse)
 {
     tu_source src;
     tu_source_init(&src, NULL);
-    parked p = {TU_PHASE_INIT, NULL,
-                NULL};
+    parked p = {TU_PHASE_INIT, NULL, NULL};
     pthread_t t = tu_spawn(parked_thread, &p);
     for (int round = 0; round < 2; round++) {
         fa_config cfg = config(round == 0 ? 64 : 128);
@@ -638,13 +623,13 @@ START_TEST(destroy_reclaims_other_threads_and_id_reuse)
         tu_phase_wait(&p.gate, 2 * round + 2);
         fa_cache_counters s = counters(p.cache);
         /* The other thread's counts are as of its last depot visit. */
-        ck_assert_uint_eq(s.threads, 1);
-        ck_assert_uint_le(s.live, 200);
-        ck_assert(fa_cache_check(p.cache));
+        TU_EQ(s.threads, 1);
+        TU_LE(s.live, 200);
+        TU_CHECK(fa_cache_check(p.cache));
         fa_cache_free(p.cache, p.obj);
         /* Destroyed while the other thread holds magazines of it. */
         fa_cache_destroy(p.cache);
-        ck_assert_uint_eq(src.maps, src.unmaps);
+        TU_EQ(src.maps, src.unmaps);
     }
     tu_phase_set(&p.gate, 5);
     tu_join(t);
@@ -664,10 +649,10 @@ START_TEST(checked_cache_sees_double_free)
     void *p = fa_cache_alloc(c);
     fa_cache_free(c, p);
     fa_cache_free(c, p);
-    ck_assert_int_eq(tu_err.count, 1);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_DOUBLE_FREE);
+    TU_INT_EQ(tu_err.count, 1);
+    TU_INT_EQ(tu_err.kind, FA_ERR_DOUBLE_FREE);
     fa_cache_counters s = counters(c);
-    ck_assert_uint_eq(s.magazines, 0);
+    TU_EQ(s.magazines, 0);
     fa_set_error_handler(old);
     fa_cache_destroy(c);
 }
@@ -681,15 +666,15 @@ START_TEST(stats_print_names_the_cache)
     void *p = fa_cache_alloc(c);
     fa_cache_counters s = counters(c);
     FILE *f = tmpfile();
-    ck_assert_ptr_nonnull(f);
+    TU_NOT_NULL(f);
     fa_cache_stats_print(&s, f);
     rewind(f);
     char buf[4096];
     size_t len = fread(buf, 1, sizeof buf - 1, f);
     buf[len] = '\0';
     fclose(f);
-    ck_assert_msg(strstr(buf, "fixalloc cache 'printed'") != NULL, "%s", buf);
-    ck_assert_msg(strstr(buf, "magazine hits") != NULL, "%s", buf);
+    TU_ASSERT(strstr(buf, "fixalloc cache 'printed'") != NULL, "%s", buf);
+    TU_ASSERT(strstr(buf, "magazine hits") != NULL, "%s", buf);
     fa_cache_free(c, p);
     fa_cache_destroy(c);
 }
@@ -724,9 +709,9 @@ static void *cm_take(cmodel *m, size_t i)
 {
     void *p = m->live[i];
     uint64_t id;
-    CHECK(stamp_ok(p, m->size, &id) && id == m->ids[i],
-                  "object %p (id %llu) was overwritten", p,
-                  (unsigned long long)m->ids[i]);
+    TU_ASSERT(stamp_ok(p, m->size, &id) && id == m->ids[i],
+              "object %p (id %llu) was overwritten", p,
+              (unsigned long long)m->ids[i]);
     m->nlive--;
     m->live[i] = m->live[m->nlive];
     m->ids[i] = m->ids[m->nlive];
@@ -745,12 +730,11 @@ static void cm_alloc(cmodel *m, size_t n)
     size_t got = n == 1 ? (out[0] = fa_cache_alloc(m->c)) != NULL
                         : fa_cache_alloc_bulk(m->c, out, n);
     if (got < n) {
-        CHECK_EQ(errno, ENOMEM);
+        TU_EQ(errno, ENOMEM);
         /* Only when every object under the cap is live: this thread's
          * magazines and the depot are emptied before the pool says no. */
-        CHECK(m->cap_objs != 0 && m->nlive + got == m->cap_objs,
-                      "ENOMEM with %zu live, cap %zu", m->nlive + got,
-                      m->cap_objs);
+        TU_ASSERT(m->cap_objs != 0 && m->nlive + got == m->cap_objs,
+                  "ENOMEM with %zu live, cap %zu", m->nlive + got, m->cap_objs);
     }
     for (size_t i = 0; i < got; i++) {
         cm_on_alloc(m, out[i]);
@@ -774,35 +758,35 @@ static void cm_free(cmodel *m, size_t n)
 static void walk_append(void *obj, void *arg)
 {
     cmodel *m = arg;
-    CHECK(m->nwalked < m->max_live + 1, "walk visits too many objects");
+    TU_ASSERT(m->nwalked < m->max_live + 1, "walk visits too many objects");
     m->walked[m->nwalked++] = obj;
 }
 
 static void cm_check(cmodel *m, bool walk)
 {
     fa_cache_counters s = counters(m->c);
-    CHECK_EQ(s.live, m->nlive);
-    CHECK_EQ(s.allocs, m->allocs);
-    CHECK_EQ(s.frees, m->frees);
-    CHECK_EQ(s.pool.live, m->nlive + s.in_depot + s.in_threads);
-    CHECK_LE(s.in_threads, 2 * s.magazine_rounds_max);
-    CHECK_LE(s.depot_full, s.depot_max);
-    CHECK_EQ(s.pool.bytes_held, tu_source_live_bytes(&m->src));
+    TU_EQ(s.live, m->nlive);
+    TU_EQ(s.allocs, m->allocs);
+    TU_EQ(s.frees, m->frees);
+    TU_EQ(s.pool.live, m->nlive + s.in_depot + s.in_threads);
+    TU_LE(s.in_threads, 2 * s.magazine_rounds_max);
+    TU_LE(s.depot_full, s.depot_max);
+    TU_EQ(s.pool.bytes_held, tu_source_live_bytes(&m->src));
     if (walk) {
-        CHECK_TRUE(fa_cache_check(m->c));
+        TU_CHECK(fa_cache_check(m->c));
         /* The walk visits exactly the live objects, each once (a doubly
          * handed-out object would show as a difference too). */
         m->nwalked = 0;
         fa_cache_walk(m->c, walk_append, m);
-        CHECK_EQ(m->nwalked, m->nlive);
+        TU_EQ(m->nwalked, m->nlive);
         memcpy(m->sorted, m->live, m->nlive * sizeof *m->sorted);
         tu_sort_ptrs(m->sorted, m->nlive);
         tu_sort_ptrs(m->walked, m->nwalked);
         for (size_t i = 0; i < m->nlive; i++) {
-            CHECK(m->sorted[i] == m->walked[i], "walk and model differ at %p",
-                  m->sorted[i]);
-            CHECK(i == 0 || m->sorted[i] != m->sorted[i - 1],
-                  "%p handed out twice", m->sorted[i]);
+            TU_ASSERT(m->sorted[i] == m->walked[i],
+                      "walk and model differ at %p", m->sorted[i]);
+            TU_ASSERT(i == 0 || m->sorted[i] != m->sorted[i - 1],
+                      "%p handed out twice", m->sorted[i]);
         }
     }
 }
@@ -811,7 +795,7 @@ static void cmodel_run(size_t size, unsigned flags, size_t rounds,
                        size_t max_chunks, uint64_t seed, size_t steps)
 {
     cmodel *m = calloc(1, sizeof *m);
-    ck_assert_ptr_nonnull(m);
+    TU_NOT_NULL(m);
     tu_source_init(&m->src, NULL);
     tu_rng_seed(&m->rng, seed);
     fa_config cfg = config(size);
@@ -841,10 +825,10 @@ static void cmodel_run(size_t size, unsigned flags, size_t rounds,
         if (r < 10) {
             size_t before = tu_source_live_bytes(&m->src);
             size_t got = fa_cache_trim(m->c);
-            CHECK_EQ(before - tu_source_live_bytes(&m->src), got);
+            TU_EQ(before - tu_source_live_bytes(&m->src), got);
         } else if (r < 20) {
             int rc = fa_cache_reserve(m->c, tu_rng_below(&m->rng, 500));
-            CHECK_TRUE(rc == 0 || (rc == ENOMEM && m->cap_objs != 0));
+            TU_CHECK(rc == 0 || (rc == ENOMEM && m->cap_objs != 0));
         } else if (r < 30) {
             cm_check(m, true);
         } else if (tu_rng_below(&m->rng, 100) < (size_t)alloc_pct) {
@@ -860,8 +844,8 @@ static void cmodel_run(size_t size, unsigned flags, size_t rounds,
     cm_check(m, true);
     fa_cache_trim(m->c);
     fa_cache_counters s = counters(m->c);
-    CHECK_EQ(s.pool.bytes_held, 0);
-    CHECK_EQ(m->src.maps, m->src.unmaps);
+    TU_EQ(s.pool.bytes_held, 0);
+    TU_EQ(m->src.maps, m->src.unmaps);
     fa_cache_destroy(m->c);
     free(m->walked);
     free(m->sorted);
@@ -886,8 +870,8 @@ static const struct {
     unsigned flags;
     size_t rounds, max_chunks;
 } model_cfgs[] = {
-    {64, 0, 0, 0},   {16, 0, 4, 0},         {100, 0, 16, 3},
-    {256, FA_ZERO, 8, 0}, {24, FA_HARDENED, 0, 2}, {4000, 0, 4, 6},
+    {64, 0, 0, 0},          {16, 0, 4, 0},           {100, 0, 16, 3},
+    {256, FA_ZERO, 8, 0},   {24, FA_HARDENED, 0, 2}, {4000, 0, 4, 6},
     {48, FA_CHECKED, 0, 4},
 };
 #define N_MODEL_CFGS (int)(sizeof model_cfgs / sizeof model_cfgs[0])
@@ -932,7 +916,7 @@ static void verify_and_free(stress *st, void *p)
     uint64_t id;
     if (!stamp_ok(p, STRESS_SIZE, &id)) {
         tu_thread_fail("object %p (id %llu) lost its stamp", p,
-                    (unsigned long long)id);
+                       (unsigned long long)id);
     }
     memset(p, 0xDD, STRESS_SIZE);
     fa_cache_free(st->c, p);
@@ -1000,7 +984,7 @@ START_TEST(stress_threads)
     tu_source src;
     tu_source_init(&src, NULL);
     stress *st = calloc(1, sizeof *st);
-    ck_assert_ptr_nonnull(st);
+    TU_NOT_NULL(st);
     pthread_mutex_init(&st->x.lock, NULL);
     fa_config cfg = config(STRESS_SIZE);
     cfg.source = &src.source;
@@ -1041,17 +1025,17 @@ START_TEST(stress_threads)
     }
     tu_check_thread_failures();
     fa_cache_counters s = counters(st->c);
-    ck_assert_uint_eq(s.allocs, atomic_load(&st->allocs));
-    ck_assert_uint_eq(s.frees, atomic_load(&st->frees));
-    ck_assert_uint_eq(s.live, 0);
-    ck_assert_uint_le(s.threads, 1);
-    ck_assert_uint_eq(s.pool.live, s.in_depot + s.in_threads);
-    ck_assert(fa_cache_check(st->c));
+    TU_EQ(s.allocs, atomic_load(&st->allocs));
+    TU_EQ(s.frees, atomic_load(&st->frees));
+    TU_EQ(s.live, 0);
+    TU_LE(s.threads, 1);
+    TU_EQ(s.pool.live, s.in_depot + s.in_threads);
+    TU_CHECK(fa_cache_check(st->c));
     fa_cache_trim(st->c);
     s = counters(st->c);
-    ck_assert_uint_eq(s.pool.bytes_held, 0);
-    ck_assert_uint_eq(s.pool.live, 0);
-    ck_assert_uint_eq(src.maps, src.unmaps);
+    TU_EQ(s.pool.bytes_held, 0);
+    TU_EQ(s.pool.live, 0);
+    TU_EQ(src.maps, src.unmaps);
     fa_cache_destroy(st->c);
     pthread_mutex_destroy(&st->x.lock);
     free(st);
@@ -1112,9 +1096,9 @@ START_TEST(stress_many_caches)
     tu_check_thread_failures();
     for (int k = 0; k < NCACHES; k++) {
         fa_cache_counters s = counters(mu.c[k]);
-        ck_assert_uint_eq(s.live, 0);
-        ck_assert_uint_eq(s.threads, 0);
-        ck_assert(fa_cache_check(mu.c[k]));
+        TU_EQ(s.live, 0);
+        TU_EQ(s.threads, 0);
+        TU_CHECK(fa_cache_check(mu.c[k]));
         fa_cache_destroy(mu.c[k]);
     }
 }
@@ -1178,23 +1162,23 @@ START_TEST(thread_churn_no_leak)
     fa_cache_free_bulk(ch.c, ch.carried, ch.ncarried);
     ch.ncarried = 0;
     fa_cache_counters s = counters(ch.c);
-    ck_assert_uint_eq(s.live, 0);
-    ck_assert_uint_eq(s.threads, 1);
-    ck_assert_uint_eq(s.allocs, 40 * ((n + 3) / 4 * 4));
+    TU_EQ(s.live, 0);
+    TU_EQ(s.threads, 1);
+    TU_EQ(s.allocs, 40 * ((n + 3) / 4 * 4));
     /* Bounded: the depot keeps at most depot_max magazines of each kind,
      * however many threads came and went. */
-    ck_assert_uint_le(s.magazines, 2 * s.depot_max + 2);
+    TU_LE(s.magazines, 2 * s.depot_max + 2);
     fa_cache_trim(ch.c);
-    ck_assert_uint_eq(counters(ch.c).pool.bytes_held, 0);
-    ck_assert_uint_eq(src.maps, src.unmaps);
+    TU_EQ(counters(ch.c).pool.bytes_held, 0);
+    TU_EQ(src.maps, src.unmaps);
     /* And again, ending with destroy rather than trim. */
     for (size_t i = 0; i < n / 4; i++) {
         tu_join(tu_spawn(churn_thread, &ch));
     }
     tu_check_thread_failures();
     fa_cache_destroy(ch.c);
-    ck_assert_uint_eq(src.maps, src.unmaps);
-    ck_assert_uint_eq(src.nlive, 0);
+    TU_EQ(src.maps, src.unmaps);
+    TU_EQ(src.nlive, 0);
     pthread_mutex_destroy(&ch.lock);
     tu_source_fini(&src);
 }
@@ -1215,7 +1199,8 @@ static void *hold_magazines(void *arg)
         fa_cache_free(p->cache, v[i]);
     }
     tu_phase_set(&p->gate, 1);
-    tu_phase_wait(&p->gate, 2); /* stays alive, holding magazines, across the fork */
+    tu_phase_wait(&p->gate,
+                  2); /* stays alive, holding magazines, across the fork */
     return NULL;
 }
 
@@ -1264,20 +1249,19 @@ START_TEST(fork_child_uses_every_cache)
             fa_cache_free(cs[k], kept[k][i]); /* into this thread's magazine */
         }
     }
-    parked p = {TU_PHASE_INIT, cs[1],
-                NULL};
+    parked p = {TU_PHASE_INIT, cs[1], NULL};
     pthread_t t = tu_spawn(hold_magazines, &p);
     tu_phase_wait(&p.gate, 1);
     fflush(NULL);
     pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
+    TU_INT_GE(pid, 0);
     if (pid == 0) {
         _exit(child_uses(cs, 3));
     }
     int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "child failed: status %#x", status);
+    TU_INT_EQ(waitpid(pid, &status, 0), pid);
+    TU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "child failed: status %#x", status);
     /* The parent goes on as before. */
     tu_phase_set(&p.gate, 2);
     tu_join(t);
@@ -1285,7 +1269,7 @@ START_TEST(fork_child_uses_every_cache)
         for (int i = 25; i < 50; i++) {
             fa_cache_free(cs[k], kept[k][i]);
         }
-        ck_assert_uint_eq(counters(cs[k]).live, 0);
+        TU_EQ(counters(cs[k]).live, 0);
         fa_cache_destroy(cs[k]);
     }
 }

@@ -31,19 +31,10 @@
 /* ------------------------------------------------------------------ */
 /* Helpers */
 
-/* An assertion for hot loops: Check records every passing assertion
- * through its pipe, which is slow. */
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            ck_abort_msg(__VA_ARGS__);                                       \
-        }                                                                    \
-    } while (0)
-
 static fa_heap *heap_ok(const fa_heap_config *cfg)
 {
     fa_heap *h = fa_heap_create(cfg);
-    ck_assert_msg(h != NULL, "fa_heap_create failed: errno %d", errno);
+    TU_ASSERT(h != NULL, "fa_heap_create failed: errno %d", errno);
     return h;
 }
 
@@ -59,9 +50,8 @@ static fa_heap_counters hstats(fa_heap *h)
  * the classes that are not multiples of 16 (8, 24, 40, 56). */
 static size_t natural_align(size_t n)
 {
-    return n <= FA_SMALL_MAX && fa_size_class_size(fa_size_class(n)) % 16
-               ? 8
-               : 16;
+    return n <= FA_SMALL_MAX && fa_size_class_size(fa_size_class(n)) % 16 ? 8
+                                                                          : 16;
 }
 
 static uint64_t seed_for(int k)
@@ -91,56 +81,62 @@ static size_t random_size(tu_rng *r, size_t large_in)
 
 START_TEST(classes_ascend_and_are_aligned)
 {
-    ck_assert_uint_eq(fa_size_class_size(0), 8);
-    ck_assert_uint_eq(fa_size_class_size(FA_SIZE_CLASSES - 1), FA_SMALL_MAX);
-    ck_assert_uint_eq(fa_size_class_size(FA_SIZE_CLASSES), 0);
-    ck_assert_uint_eq(fa_size_class_size((size_t)-1), 0);
+    TU_EQ(fa_size_class_size(0), 8);
+    TU_EQ(fa_size_class_size(FA_SIZE_CLASSES - 1), FA_SMALL_MAX);
+    TU_EQ(fa_size_class_size(FA_SIZE_CLASSES), 0);
+    TU_EQ(fa_size_class_size((size_t)-1), 0);
     for (size_t c = 1; c < FA_SIZE_CLASSES; c++) {
         size_t s = fa_size_class_size(c);
-        ck_assert_msg(s > fa_size_class_size(c - 1), "class %zu (%zu) does "
-                      "not ascend", c, s);
-        ck_assert_msg(s % (s < 64 ? 8 : 16) == 0, "class %zu (%zu) is off "
-                      "the grain", c, s);
+        TU_ASSERT(s > fa_size_class_size(c - 1),
+                  "class %zu (%zu) does "
+                  "not ascend",
+                  c, s);
+        TU_ASSERT(s % (s < 64 ? 8 : 16) == 0,
+                  "class %zu (%zu) is off "
+                  "the grain",
+                  c, s);
         /* 8-byte alignment only where no type's size needs 16. */
         if (s % 16 != 0) {
-            ck_assert_uint_le(s, 56);
-            ck_assert_uint_gt(fa_size_class_size(c - 1), s - 16);
+            TU_LE(s, 56);
+            TU_GT(fa_size_class_size(c - 1), s - 16);
         }
-        ck_assert_uint_eq(fa_size_class(s), c);
+        TU_EQ(fa_size_class(s), c);
     }
     /* Every power of two from 8 to FA_SMALL_MAX is a class. */
     for (size_t p = 8; p <= FA_SMALL_MAX; p *= 2) {
-        ck_assert_uint_eq(fa_size_class_size(fa_size_class(p)), p);
+        TU_EQ(fa_size_class_size(fa_size_class(p)), p);
     }
 }
 END_TEST
 
 START_TEST(every_request_maps_to_smallest_fitting_class)
 {
-    ck_assert_uint_eq(fa_size_class(0), 0);
+    TU_EQ(fa_size_class(0), 0);
     for (size_t n = 1; n <= FA_SMALL_MAX; n++) {
         size_t c = fa_size_class(n);
-        CHECK(c < FA_SIZE_CLASSES, "request %zu: class %zu", n, c);
+        TU_ASSERT(c < FA_SIZE_CLASSES, "request %zu: class %zu", n, c);
         size_t s = fa_size_class_size(c);
-        CHECK(s >= n, "request %zu in class %zu of %zu", n, c, s);
-        CHECK(c == 0 || fa_size_class_size(c - 1) < n,
-              "request %zu fits the smaller class %zu", n, c - 1);
-        CHECK(fa_good_size(n) == s, "fa_good_size(%zu) = %zu, class %zu", n,
-              fa_good_size(n), s);
+        TU_ASSERT(s >= n, "request %zu in class %zu of %zu", n, c, s);
+        TU_ASSERT(c == 0 || fa_size_class_size(c - 1) < n,
+                  "request %zu fits the smaller class %zu", n, c - 1);
+        TU_ASSERT(fa_good_size(n) == s, "fa_good_size(%zu) = %zu, class %zu", n,
+                  fa_good_size(n), s);
         /* Waste: at most 12.5% of the request above 128 bytes, less than
          * the grain below (8 bytes up to 64, 16 above). */
         if (n > 128) {
-            CHECK((s - n) * 8 <= n, "request %zu wastes %zu of %zu", n,
-                  s - n, s);
+            TU_ASSERT((s - n) * 8 <= n, "request %zu wastes %zu of %zu", n,
+                      s - n, s);
         } else {
-            CHECK(s - n < (n <= 64 ? 8u : 16u), "request %zu wastes %zu of "
-                  "%zu", n, s - n, s);
+            TU_ASSERT(s - n < (n <= 64 ? 8u : 16u),
+                      "request %zu wastes %zu of "
+                      "%zu",
+                      n, s - n, s);
         }
     }
-    ck_assert_uint_eq(fa_size_class(FA_SMALL_MAX + 1), FA_SIZE_CLASSES);
-    ck_assert_uint_eq(fa_size_class((size_t)-1), FA_SIZE_CLASSES);
-    ck_assert_uint_ge(fa_good_size(FA_SMALL_MAX + 1), FA_SMALL_MAX + 1);
-    ck_assert_uint_eq(fa_good_size((size_t)-1), 0);
+    TU_EQ(fa_size_class(FA_SMALL_MAX + 1), FA_SIZE_CLASSES);
+    TU_EQ(fa_size_class((size_t)-1), FA_SIZE_CLASSES);
+    TU_GE(fa_good_size(FA_SMALL_MAX + 1), FA_SMALL_MAX + 1);
+    TU_EQ(fa_good_size((size_t)-1), 0);
 }
 END_TEST
 
@@ -155,18 +151,20 @@ START_TEST(class_objects_are_aligned)
         void *v[20];
         for (int i = 0; i < 20; i++) {
             v[i] = fa_heap_malloc(h, s);
-            ck_assert_ptr_nonnull(v[i]);
-            ck_assert_msg((uintptr_t)v[i] % a == 0, "class %zu object %p "
-                          "not aligned to %zu", s, v[i], a);
-            ck_assert_uint_eq(fa_usable_size(v[i]), s);
+            TU_NOT_NULL(v[i]);
+            TU_ASSERT((uintptr_t)v[i] % a == 0,
+                      "class %zu object %p "
+                      "not aligned to %zu",
+                      s, v[i], a);
+            TU_EQ(fa_usable_size(v[i]), s);
             memset(v[i], 0x5A, s);
         }
         for (int i = 0; i < 20; i++) {
             fa_free(v[i]);
         }
     }
-    ck_assert_uint_eq(hstats(h).live, 0);
-    ck_assert(fa_heap_check(h));
+    TU_EQ(hstats(h).live, 0);
+    TU_CHECK(fa_heap_check(h));
     fa_heap_destroy(h);
 }
 END_TEST
@@ -180,17 +178,17 @@ START_TEST(malloc_every_small_size)
     void **v = tu_xmalloc((top + 1) * sizeof *v);
     for (size_t n = 0; n <= top; n++) {
         v[n] = fa_malloc(n);
-        CHECK(v[n] != NULL, "fa_malloc(%zu) failed", n);
-        CHECK((uintptr_t)v[n] % natural_align(n) == 0, "fa_malloc(%zu) = %p",
-              n, v[n]);
-        CHECK(fa_usable_size(v[n]) >= n && fa_usable_size(v[n]) ==
-              fa_good_size(n), "usable size of %zu: %zu", n,
-              fa_usable_size(v[n]));
+        TU_ASSERT(v[n] != NULL, "fa_malloc(%zu) failed", n);
+        TU_ASSERT((uintptr_t)v[n] % natural_align(n) == 0,
+                  "fa_malloc(%zu) = %p", n, v[n]);
+        TU_ASSERT(fa_usable_size(v[n]) >= n &&
+                      fa_usable_size(v[n]) == fa_good_size(n),
+                  "usable size of %zu: %zu", n, fa_usable_size(v[n]));
         tu_stamp(v[n], n, n);
     }
     for (size_t n = 0; n <= top; n++) {
-        CHECK(tu_verify(v[n], 0, n, n) == n, "object of %zu lost its stamp",
-              n);
+        TU_ASSERT(tu_verify(v[n], 0, n, n) == n, "object of %zu lost its stamp",
+                  n);
         if (n % 2 == 0) {
             fa_free(v[n]);
         } else {
@@ -200,7 +198,7 @@ START_TEST(malloc_every_small_size)
     free(v);
     fa_free(NULL);
     fa_free_sized(NULL, 10);
-    ck_assert_uint_eq(fa_usable_size(NULL), 0);
+    TU_EQ(fa_usable_size(NULL), 0);
 }
 END_TEST
 
@@ -208,10 +206,10 @@ START_TEST(malloc_zero_is_unique)
 {
     void *a = fa_malloc(0);
     void *b = fa_malloc(0);
-    ck_assert_ptr_nonnull(a);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_ptr_ne(a, b);
-    ck_assert_uint_ge(fa_usable_size(a), 0);
+    TU_NOT_NULL(a);
+    TU_NOT_NULL(b);
+    TU_PTR_NE(a, b);
+    TU_GE(fa_usable_size(a), 0);
     fa_free(a);
     fa_free_sized(b, 0);
 }
@@ -223,7 +221,7 @@ START_TEST(hot_pair_reuses_the_object)
     fa_free(p);
     for (int i = 0; i < 10000; i++) {
         void *q = fa_malloc(64);
-        CHECK(q == p, "pair %d: %p, then %p", i, p, q);
+        TU_ASSERT(q == p, "pair %d: %p, then %p", i, p, q);
         fa_free(q);
     }
 }
@@ -234,8 +232,8 @@ START_TEST(malloc_refuses_impossible_sizes)
     size_t huge[] = {(size_t)-1, (size_t)-1 - 4096, (size_t)1 << 62};
     for (size_t i = 0; i < 3; i++) {
         errno = 0;
-        ck_assert_ptr_null(fa_malloc(huge[i]));
-        ck_assert_int_eq(errno, ENOMEM);
+        TU_NULL(fa_malloc(huge[i]));
+        TU_INT_EQ(errno, ENOMEM);
     }
 }
 END_TEST
@@ -249,49 +247,48 @@ START_TEST(calloc_zeroes_and_checks_overflow)
         memset(p, 0xAB, sizes[k]);
         fa_free(p);
         p = fa_calloc(1, sizes[k]);
-        ck_assert_ptr_nonnull(p);
-        ck_assert_uint_eq(tu_first_nonzero(p, sizes[k]), sizes[k]);
+        TU_NOT_NULL(p);
+        TU_EQ(tu_first_nonzero(p, sizes[k]), sizes[k]);
         fa_free(p);
         p = fa_calloc(sizes[k] / 8, 8);
-        ck_assert_ptr_nonnull(p);
-        ck_assert_uint_eq(tu_first_nonzero(p, sizes[k]), sizes[k]);
+        TU_NOT_NULL(p);
+        TU_EQ(tu_first_nonzero(p, sizes[k]), sizes[k]);
         fa_free(p);
     }
     void *z = fa_calloc(0, 100);
-    ck_assert_ptr_nonnull(z);
+    TU_NOT_NULL(z);
     fa_free(z);
     errno = 0;
-    ck_assert_ptr_null(fa_calloc((size_t)-1, 2));
-    ck_assert_int_eq(errno, ENOMEM);
+    TU_NULL(fa_calloc((size_t)-1, 2));
+    TU_INT_EQ(errno, ENOMEM);
     errno = 0;
-    ck_assert_ptr_null(fa_calloc((size_t)1 << 33, (size_t)1 << 33));
-    ck_assert_int_eq(errno, ENOMEM);
+    TU_NULL(fa_calloc((size_t)1 << 33, (size_t)1 << 33));
+    TU_INT_EQ(errno, ENOMEM);
     errno = 0;
-    ck_assert_ptr_null(fa_calloc(3, (size_t)-1 / 2));
-    ck_assert_int_eq(errno, ENOMEM);
+    TU_NULL(fa_calloc(3, (size_t)-1 / 2));
+    TU_INT_EQ(errno, ENOMEM);
 }
 END_TEST
 
 START_TEST(large_objects)
 {
-    size_t sizes[] = {FA_SMALL_MAX + 1, 40000, 100000, 1 << 20,
-                      (5 << 20) + 3};
+    size_t sizes[] = {FA_SMALL_MAX + 1, 40000, 100000, 1 << 20, (5 << 20) + 3};
     void *v[5];
     for (size_t k = 0; k < 5; k++) {
         v[k] = fa_malloc(sizes[k]);
-        ck_assert_ptr_nonnull(v[k]);
-        ck_assert_uint_eq((uintptr_t)v[k] % 16, 0);
-        ck_assert_uint_ge(fa_usable_size(v[k]), sizes[k]);
-        ck_assert_uint_eq(fa_usable_size(v[k]), fa_good_size(sizes[k]));
-        ck_assert_ptr_eq(fa_heap_of(v[k]), fa_heap_default());
+        TU_NOT_NULL(v[k]);
+        TU_EQ((uintptr_t)v[k] % 16, 0);
+        TU_GE(fa_usable_size(v[k]), sizes[k]);
+        TU_EQ(fa_usable_size(v[k]), fa_good_size(sizes[k]));
+        TU_PTR_EQ(fa_heap_of(v[k]), fa_heap_default());
         tu_stamp(v[k], fa_usable_size(v[k]), k);
     }
     fa_heap_counters s = hstats(fa_heap_default());
-    ck_assert_uint_eq(s.large_live, 5);
-    ck_assert_uint_ge(s.large_bytes, 40000 + 100000 + (6 << 20));
+    TU_EQ(s.large_live, 5);
+    TU_GE(s.large_bytes, 40000 + 100000 + (6 << 20));
     for (size_t k = 0; k < 5; k++) {
-        ck_assert_uint_eq(tu_verify(v[k], 0, fa_usable_size(v[k]), k),
-                          fa_usable_size(v[k]));
+        TU_EQ(tu_verify(v[k], 0, fa_usable_size(v[k]), k),
+              fa_usable_size(v[k]));
         if (k % 2 == 0) {
             fa_free(v[k]);
         } else {
@@ -299,10 +296,10 @@ START_TEST(large_objects)
         }
     }
     s = hstats(fa_heap_default());
-    ck_assert_uint_eq(s.large_live, 0);
-    ck_assert_uint_eq(s.large_bytes, 0);
-    ck_assert_uint_eq(s.large_allocs, 5);
-    ck_assert_uint_eq(s.large_frees, 5);
+    TU_EQ(s.large_live, 0);
+    TU_EQ(s.large_bytes, 0);
+    TU_EQ(s.large_allocs, 5);
+    TU_EQ(s.large_frees, 5);
 }
 END_TEST
 
@@ -310,53 +307,53 @@ START_TEST(realloc_edge_cases)
 {
     /* NULL: a fresh object. */
     char *p = fa_realloc(NULL, 100);
-    ck_assert_ptr_nonnull(p);
+    TU_NOT_NULL(p);
     tu_stamp(p, 100, 1);
     /* Grow within the usable size: in place. */
     size_t u = fa_usable_size(p);
-    ck_assert_uint_eq(u, 112);
-    ck_assert_ptr_eq(fa_realloc(p, u), p);
+    TU_EQ(u, 112);
+    TU_PTR_EQ(fa_realloc(p, u), p);
     /* Shrink a little: in place. */
-    ck_assert_ptr_eq(fa_realloc(p, 60), p);
-    ck_assert_uint_eq(tu_verify(p, 0, 60, 1), 60);
-    ck_assert_ptr_eq(fa_realloc(p, 100), p);
+    TU_PTR_EQ(fa_realloc(p, 60), p);
+    TU_EQ(tu_verify(p, 0, 60, 1), 60);
+    TU_PTR_EQ(fa_realloc(p, 100), p);
     /* Grow past the class: moved, contents kept. */
     tu_stamp(p, 100, 2);
     char *q = fa_realloc(p, 1000);
-    ck_assert_ptr_nonnull(q);
-    ck_assert_uint_eq(tu_verify(q, 0, 100, 2), 100);
+    TU_NOT_NULL(q);
+    TU_EQ(tu_verify(q, 0, 100, 2), 100);
     /* Shrink to under half: moved to a smaller class. */
     tu_stamp(q, 1000, 3);
     p = fa_realloc(q, 200);
-    ck_assert_ptr_nonnull(p);
-    ck_assert_uint_eq(fa_usable_size(p), fa_good_size(200));
-    ck_assert_uint_eq(tu_verify(p, 0, 200, 3), 200);
+    TU_NOT_NULL(p);
+    TU_EQ(fa_usable_size(p), fa_good_size(200));
+    TU_EQ(tu_verify(p, 0, 200, 3), 200);
     /* Across the large boundary, up and down. */
     q = fa_realloc(p, 200000);
-    ck_assert_ptr_nonnull(q);
-    ck_assert_uint_eq(tu_verify(q, 0, 200, 3), 200);
+    TU_NOT_NULL(q);
+    TU_EQ(tu_verify(q, 0, 200, 3), 200);
     tu_stamp(q, 200000, 4);
-    ck_assert_ptr_eq(fa_realloc(q, 150000), q); /* large, in place */
-    p = fa_realloc(q, 250000);                  /* large, moved */
-    ck_assert_ptr_nonnull(p);
-    ck_assert_uint_eq(tu_verify(p, 0, 150000, 4), 150000);
-    q = fa_realloc(p, 5000);                    /* back to a class */
-    ck_assert_ptr_nonnull(q);
-    ck_assert_uint_eq(fa_usable_size(q), fa_good_size(5000));
-    ck_assert_uint_eq(tu_verify(q, 0, 5000, 4), 5000);
+    TU_PTR_EQ(fa_realloc(q, 150000), q); /* large, in place */
+    p = fa_realloc(q, 250000);           /* large, moved */
+    TU_NOT_NULL(p);
+    TU_EQ(tu_verify(p, 0, 150000, 4), 150000);
+    q = fa_realloc(p, 5000); /* back to a class */
+    TU_NOT_NULL(q);
+    TU_EQ(fa_usable_size(q), fa_good_size(5000));
+    TU_EQ(tu_verify(q, 0, 5000, 4), 5000);
     /* Size 0: an object of 0 bytes; the old one is freed when moved. */
     p = fa_realloc(q, 0);
-    ck_assert_ptr_nonnull(p);
-    ck_assert_uint_eq(fa_usable_size(p), fa_good_size(0));
-    ck_assert_ptr_eq(fa_realloc(p, 0), p);
+    TU_NOT_NULL(p);
+    TU_EQ(fa_usable_size(p), fa_good_size(0));
+    TU_PTR_EQ(fa_realloc(p, 0), p);
     /* Impossible sizes: NULL, ENOMEM, the object untouched. */
     tu_stamp(p, 8, 5);
     errno = 0;
-    ck_assert_ptr_null(fa_realloc(p, (size_t)-1));
-    ck_assert_int_eq(errno, ENOMEM);
-    ck_assert_uint_eq(tu_verify(p, 0, 8, 5), 8);
+    TU_NULL(fa_realloc(p, (size_t)-1));
+    TU_INT_EQ(errno, ENOMEM);
+    TU_EQ(tu_verify(p, 0, 8, 5), 8);
     fa_free(p);
-    ck_assert_uint_eq(hstats(fa_heap_default()).live, 0);
+    TU_EQ(hstats(fa_heap_default()).live, 0);
 }
 END_TEST
 
@@ -366,15 +363,15 @@ START_TEST(realloc_failure_keeps_object)
     fa_heap_config cfg = {.max_bytes = 4 * FA_HEAP_CHUNK, .name = "capped"};
     fa_heap *h = heap_ok(&cfg);
     char *p = fa_heap_malloc(h, 1000);
-    ck_assert_ptr_nonnull(p);
+    TU_NOT_NULL(p);
     tu_stamp(p, 1000, 9);
     errno = 0;
-    ck_assert_ptr_null(fa_heap_realloc(h, p, 8 * FA_HEAP_CHUNK));
-    ck_assert_int_eq(errno, ENOMEM);
-    ck_assert_uint_eq(tu_verify(p, 0, 1000, 9), 1000);
+    TU_NULL(fa_heap_realloc(h, p, 8 * FA_HEAP_CHUNK));
+    TU_INT_EQ(errno, ENOMEM);
+    TU_EQ(tu_verify(p, 0, 1000, 9), 1000);
     char *q = fa_heap_realloc(h, p, 2000);
-    ck_assert_ptr_nonnull(q);
-    ck_assert_uint_eq(tu_verify(q, 0, 1000, 9), 1000);
+    TU_NOT_NULL(q);
+    TU_EQ(tu_verify(q, 0, 1000, 9), 1000);
     fa_free(q);
     fa_heap_destroy(h);
 }
@@ -382,33 +379,32 @@ END_TEST
 
 START_TEST(aligned_alloc_every_power_of_two)
 {
-    static const size_t sizes[] = {0, 1, 8, 24, 100, 4000, 5000, 32768,
-                                   40000};
+    static const size_t sizes[] = {0, 1, 8, 24, 100, 4000, 5000, 32768, 40000};
     for (size_t a = 1; a <= FA_HEAP_ALIGN_MAX; a *= 2) {
         for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
             size_t n = sizes[k];
             void *p = fa_aligned_alloc(a, n);
-            ck_assert_msg(p != NULL, "fa_aligned_alloc(%zu, %zu): errno %d",
-                          a, n, errno);
-            ck_assert_msg((uintptr_t)p % a == 0, "fa_aligned_alloc(%zu, %zu)"
-                          " = %p", a, n, p);
-            ck_assert_uint_ge(fa_usable_size(p), n);
+            TU_ASSERT(p != NULL, "fa_aligned_alloc(%zu, %zu): errno %d", a, n,
+                      errno);
+            TU_ASSERT((uintptr_t)p % a == 0,
+                      "fa_aligned_alloc(%zu, %zu)"
+                      " = %p",
+                      a, n, p);
+            TU_GE(fa_usable_size(p), n);
             memset(p, 0x3C, n);
             void *q = NULL;
             int saved = errno = 12345;
-            ck_assert_int_eq(fa_posix_memalign(&q, a < sizeof(void *)
-                                                       ? sizeof(void *)
-                                                       : a,
-                                               n),
-                             0);
-            ck_assert_int_eq(errno, saved);
-            ck_assert_uint_eq((uintptr_t)q % a, 0);
+            TU_INT_EQ(fa_posix_memalign(
+                          &q, a < sizeof(void *) ? sizeof(void *) : a, n),
+                      0);
+            TU_INT_EQ(errno, saved);
+            TU_EQ((uintptr_t)q % a, 0);
             memset(q, 0x3D, n);
             fa_free(p);
             fa_free(q);
         }
     }
-    ck_assert_uint_eq(hstats(fa_heap_default()).live, 0);
+    TU_EQ(hstats(fa_heap_default()).live, 0);
 }
 END_TEST
 
@@ -417,20 +413,20 @@ START_TEST(aligned_alloc_refusals)
     size_t bad[] = {0, 3, 24, 48, FA_HEAP_ALIGN_MAX * 2, (size_t)1 << 40};
     for (size_t i = 0; i < 6; i++) {
         errno = 0;
-        ck_assert_ptr_null(fa_aligned_alloc(bad[i], 64));
-        ck_assert_int_eq(errno, EINVAL);
+        TU_NULL(fa_aligned_alloc(bad[i], 64));
+        TU_INT_EQ(errno, EINVAL);
         void *q = (void *)&bad;
         errno = 777;
-        ck_assert_int_eq(fa_posix_memalign(&q, bad[i], 64), EINVAL);
-        ck_assert_ptr_eq(q, (void *)&bad); /* untouched */
-        ck_assert_int_eq(errno, 777);
+        TU_INT_EQ(fa_posix_memalign(&q, bad[i], 64), EINVAL);
+        TU_PTR_EQ(q, (void *)&bad); /* untouched */
+        TU_INT_EQ(errno, 777);
     }
     void *q = NULL;
-    ck_assert_int_eq(fa_posix_memalign(&q, 4, 64), EINVAL); /* < pointer */
-    ck_assert_int_eq(fa_posix_memalign(&q, 64, (size_t)-1), ENOMEM);
+    TU_INT_EQ(fa_posix_memalign(&q, 4, 64), EINVAL); /* < pointer */
+    TU_INT_EQ(fa_posix_memalign(&q, 64, (size_t)-1), ENOMEM);
     errno = 0;
-    ck_assert_ptr_null(fa_aligned_alloc(64, (size_t)-1));
-    ck_assert_int_eq(errno, ENOMEM);
+    TU_NULL(fa_aligned_alloc(64, (size_t)-1));
+    TU_INT_EQ(errno, ENOMEM);
 }
 END_TEST
 
@@ -441,13 +437,13 @@ START_TEST(heap_create_refused)
 {
     fa_heap_config cfg = {.flags = 0x80000000u};
     errno = 0;
-    ck_assert_ptr_null(fa_heap_create(&cfg));
-    ck_assert_int_eq(errno, EINVAL);
+    TU_NULL(fa_heap_create(&cfg));
+    TU_INT_EQ(errno, EINVAL);
     fa_source bad = {NULL, NULL, NULL};
     fa_heap_config cfg2 = {.source = &bad};
     errno = 0;
-    ck_assert_ptr_null(fa_heap_create(&cfg2));
-    ck_assert_int_eq(errno, EINVAL);
+    TU_NULL(fa_heap_create(&cfg2));
+    TU_INT_EQ(errno, EINVAL);
     fa_heap_destroy(NULL); /* a no-op */
 }
 END_TEST
@@ -460,26 +456,26 @@ START_TEST(too_many_heaps)
         errno = 0;
         hs[n] = fa_heap_create(NULL);
         if (hs[n] == NULL) {
-            ck_assert_int_eq(errno, EAGAIN);
+            TU_INT_EQ(errno, EAGAIN);
             break;
         }
         n++;
-        ck_assert_uint_le(n, FA_CACHE_MAX / FA_SIZE_CLASSES);
+        TU_LE(n, FA_CACHE_MAX / FA_SIZE_CLASSES);
     }
-    ck_assert_uint_eq(n, FA_CACHE_MAX / FA_SIZE_CLASSES);
+    TU_EQ(n, FA_CACHE_MAX / FA_SIZE_CLASSES);
     /* The ids of a refused heap were all given back: one more fits after
      * one is destroyed, and it works. */
     fa_heap_destroy(hs[--n]);
     hs[n] = heap_ok(NULL);
     void *p = fa_heap_malloc(hs[n], 10);
-    ck_assert_ptr_nonnull(p);
+    TU_NOT_NULL(p);
     fa_free(p);
     for (size_t i = 0; i <= n; i++) {
         fa_heap_destroy(hs[i]);
     }
     /* The default heap is made from the ids freed. */
     void *q = fa_malloc(10);
-    ck_assert_ptr_nonnull(q);
+    TU_NOT_NULL(q);
     fa_free(q);
 }
 END_TEST
@@ -495,21 +491,21 @@ START_TEST(destroy_releases_everything)
     size_t n = tu_scaled(20000, 2000);
     for (size_t i = 0; i < n; i++) {
         void *p = fa_heap_malloc(h, random_size(&rng, 200));
-        ck_assert_ptr_nonnull(p);
+        TU_NOT_NULL(p);
         if (i % 3 == 0) {
             fa_free(p); /* the rest stay live */
         }
     }
     fa_heap_counters s = hstats(h);
-    ck_assert_uint_gt(s.live, 0);
-    ck_assert_uint_gt(s.large_live, 0);
-    ck_assert_uint_eq(s.bytes_held, tu_source_live_bytes(&src));
-    ck_assert_uint_eq(s.bytes_held, s.chunk_bytes + s.large_bytes);
-    ck_assert(fa_heap_check(h));
+    TU_GT(s.live, 0);
+    TU_GT(s.large_live, 0);
+    TU_EQ(s.bytes_held, tu_source_live_bytes(&src));
+    TU_EQ(s.bytes_held, s.chunk_bytes + s.large_bytes);
+    TU_CHECK(fa_heap_check(h));
     fa_heap_destroy(h); /* live objects and all */
-    ck_assert_uint_eq(src.maps, src.unmaps);
-    ck_assert_uint_eq(src.nlive, 0);
-    ck_assert_uint_eq(src.bytes_mapped, src.bytes_unmapped);
+    TU_EQ(src.maps, src.unmaps);
+    TU_EQ(src.nlive, 0);
+    TU_EQ(src.bytes_mapped, src.bytes_unmapped);
     tu_source_fini(&src);
 }
 END_TEST
@@ -526,23 +522,23 @@ START_TEST(free_and_trim_give_bytes_back)
     void **v = tu_xmalloc(n * sizeof *v);
     for (size_t i = 0; i < n; i++) {
         v[i] = fa_heap_malloc(h, random_size(&rng, 100));
-        ck_assert_ptr_nonnull(v[i]);
+        TU_NOT_NULL(v[i]);
     }
     for (size_t i = 0; i < n; i++) {
         fa_free(v[i]);
     }
     fa_heap_counters s = hstats(h);
-    ck_assert_uint_eq(s.live, 0);
-    ck_assert_uint_eq(s.large_bytes, 0);
-    ck_assert_uint_gt(s.chunk_bytes, 0);
-    ck_assert_uint_eq(s.allocs, n);
-    ck_assert_uint_eq(s.frees, n);
+    TU_EQ(s.live, 0);
+    TU_EQ(s.large_bytes, 0);
+    TU_GT(s.chunk_bytes, 0);
+    TU_EQ(s.allocs, n);
+    TU_EQ(s.frees, n);
     size_t back = fa_heap_trim(h);
-    ck_assert_uint_eq(back, s.chunk_bytes);
+    TU_EQ(back, s.chunk_bytes);
     s = hstats(h);
-    ck_assert_uint_eq(s.bytes_held, 0);
-    ck_assert_uint_eq(s.cached, 0);
-    ck_assert_uint_eq(src.maps, src.unmaps);
+    TU_EQ(s.bytes_held, 0);
+    TU_EQ(s.cached, 0);
+    TU_EQ(src.maps, src.unmaps);
     free(v);
     fa_heap_destroy(h);
     tu_source_fini(&src);
@@ -562,40 +558,39 @@ START_TEST(stats_are_per_heap)
         vb[i] = fa_heap_malloc(b, 1000);
     }
     void *big = fa_heap_malloc(b, 100000);
-    ck_assert_ptr_eq(fa_heap_of(va[0]), a);
-    ck_assert_ptr_eq(fa_heap_of(vb[0]), b);
-    ck_assert_ptr_eq(fa_heap_of(big), b);
+    TU_PTR_EQ(fa_heap_of(va[0]), a);
+    TU_PTR_EQ(fa_heap_of(vb[0]), b);
+    TU_PTR_EQ(fa_heap_of(big), b);
     fa_heap_counters sa = hstats(a), sb = hstats(b);
-    ck_assert_str_eq(sa.name, "alpha");
-    ck_assert_uint_eq(sa.classes, FA_SIZE_CLASSES);
-    ck_assert_uint_eq(sa.live, 10);
-    ck_assert_uint_eq(sa.small_live, 10);
-    ck_assert_uint_eq(sa.live_bytes, 10 * fa_good_size(100));
-    ck_assert_uint_eq(sa.large_live, 0);
-    ck_assert_uint_eq(sb.live, 4);
-    ck_assert_uint_eq(sb.large_live, 1);
-    ck_assert_uint_eq(sb.live_bytes,
-                      3 * fa_good_size(1000) + fa_usable_size(big));
-    ck_assert_uint_eq(sb.large_allocs, 1);
+    TU_STR_EQ(sa.name, "alpha");
+    TU_EQ(sa.classes, FA_SIZE_CLASSES);
+    TU_EQ(sa.live, 10);
+    TU_EQ(sa.small_live, 10);
+    TU_EQ(sa.live_bytes, 10 * fa_good_size(100));
+    TU_EQ(sa.large_live, 0);
+    TU_EQ(sb.live, 4);
+    TU_EQ(sb.large_live, 1);
+    TU_EQ(sb.live_bytes, 3 * fa_good_size(1000) + fa_usable_size(big));
+    TU_EQ(sb.large_allocs, 1);
     /* One class's own counters. */
     fa_cache_counters cc;
-    ck_assert_int_eq(fa_heap_class_stats(a, fa_size_class(100), &cc), 0);
-    ck_assert_uint_eq(cc.live, 10);
-    ck_assert_str_eq(cc.pool.name, "alpha/112");
-    ck_assert_int_eq(fa_heap_class_stats(a, FA_SIZE_CLASSES, &cc), EINVAL);
+    TU_INT_EQ(fa_heap_class_stats(a, fa_size_class(100), &cc), 0);
+    TU_EQ(cc.live, 10);
+    TU_STR_EQ(cc.pool.name, "alpha/112");
+    TU_INT_EQ(fa_heap_class_stats(a, FA_SIZE_CLASSES, &cc), EINVAL);
     /* The dump names the heap. */
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     fa_heap_stats_print(&sb, f);
     fclose(f);
-    ck_assert_ptr_nonnull(strstr(buf, "fixalloc heap 'beta'"));
+    TU_NOT_NULL(strstr(buf, "fixalloc heap 'beta'"));
     free(buf);
     /* A realloc into another heap moves the object there. */
     void *m = fa_heap_realloc(a, vb[0], 5000);
-    ck_assert_ptr_eq(fa_heap_of(m), a);
-    ck_assert_uint_eq(hstats(b).live, 3);
-    ck_assert_uint_eq(hstats(a).live, 11);
+    TU_PTR_EQ(fa_heap_of(m), a);
+    TU_EQ(hstats(b).live, 3);
+    TU_EQ(hstats(a).live, 11);
     fa_free(m);
     for (int i = 0; i < 10; i++) {
         fa_free(va[i]);
@@ -604,8 +599,8 @@ START_TEST(stats_are_per_heap)
         fa_free(vb[i]);
     }
     fa_free(big);
-    ck_assert_uint_eq(hstats(a).live, 0);
-    ck_assert_uint_eq(hstats(b).live, 0);
+    TU_EQ(hstats(a).live, 0);
+    TU_EQ(hstats(b).live, 0);
     fa_heap_destroy(a);
     fa_heap_destroy(b);
 }
@@ -621,23 +616,23 @@ START_TEST(cap_refuses_with_enomem)
         errno = 0;
         void *p = fa_heap_malloc(h, 1000 + (n % 3) * 1000);
         if (p == NULL) {
-            ck_assert_int_eq(errno, ENOMEM);
+            TU_INT_EQ(errno, ENOMEM);
             break;
         }
-        ck_assert_uint_lt(n, cap);
+        TU_LT(n, cap);
         v[n++] = p;
     }
-    ck_assert_uint_gt(n, 100);
+    TU_GT(n, 100);
     errno = 0;
-    ck_assert_ptr_null(fa_heap_malloc(h, 3 * FA_HEAP_CHUNK));
-    ck_assert_int_eq(errno, ENOMEM);
-    ck_assert_uint_le(hstats(h).bytes_held, 3 * FA_HEAP_CHUNK);
+    TU_NULL(fa_heap_malloc(h, 3 * FA_HEAP_CHUNK));
+    TU_INT_EQ(errno, ENOMEM);
+    TU_LE(hstats(h).bytes_held, 3 * FA_HEAP_CHUNK);
     for (size_t i = 0; i < n; i++) {
         fa_free(v[i]);
     }
     fa_heap_trim(h);
     void *p = fa_heap_malloc(h, 2 * FA_HEAP_CHUNK); /* room again */
-    ck_assert_ptr_nonnull(p);
+    TU_NOT_NULL(p);
     fa_free(p);
     free(v);
     fa_heap_destroy(h);
@@ -655,17 +650,17 @@ START_TEST(zero_heap_objects_read_as_zeros)
     for (int round = 0; round < 3; round++) {
         for (size_t k = 0; k < 6; k++) {
             char *p = fa_heap_malloc(h, sizes[k]);
-            ck_assert_ptr_nonnull(p);
-            ck_assert_uint_eq(tu_first_nonzero(p, sizes[k]), sizes[k]);
+            TU_NOT_NULL(p);
+            TU_EQ(tu_first_nonzero(p, sizes[k]), sizes[k]);
             memset(p, 0x77, sizes[k]);
             fa_free(p);
             p = fa_heap_calloc(h, 1, sizes[k]);
-            ck_assert_uint_eq(tu_first_nonzero(p, sizes[k]), sizes[k]);
+            TU_EQ(tu_first_nonzero(p, sizes[k]), sizes[k]);
             fa_free(p);
         }
     }
     fa_heap_destroy(h);
-    ck_assert_uint_eq(src.maps, src.unmaps);
+    TU_EQ(src.maps, src.unmaps);
     tu_source_fini(&src);
 }
 END_TEST
@@ -678,13 +673,13 @@ START_TEST(hardened_heap_works)
     for (int round = 0; round < 3; round++) {
         for (int i = 0; i < 1000; i++) {
             v[i] = fa_heap_malloc(h, (size_t)(i % 300) + 1);
-            ck_assert_ptr_nonnull(v[i]);
+            TU_NOT_NULL(v[i]);
         }
         for (int i = 0; i < 1000; i++) {
             fa_free(v[i]);
         }
     }
-    ck_assert(fa_heap_check(h));
+    TU_CHECK(fa_heap_check(h));
     fa_heap_destroy(h);
 }
 END_TEST
@@ -692,16 +687,16 @@ END_TEST
 START_TEST(default_heap_cannot_be_destroyed)
 {
     fa_heap *d = fa_heap_default();
-    ck_assert_ptr_nonnull(d);
-    ck_assert_ptr_eq(fa_heap_default(), d);
+    TU_NOT_NULL(d);
+    TU_PTR_EQ(fa_heap_default(), d);
     fa_set_error_handler(tu_record_handler);
     tu_errors_reset();
     fa_heap_destroy(d);
-    ck_assert_int_eq(tu_err.count, 1);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_BAD_POOL);
+    TU_INT_EQ(tu_err.count, 1);
+    TU_INT_EQ(tu_err.kind, FA_ERR_BAD_POOL);
     void *p = fa_malloc(10); /* still there */
-    ck_assert_ptr_nonnull(p);
-    ck_assert_ptr_eq(fa_heap_of(p), d);
+    TU_NOT_NULL(p);
+    TU_PTR_EQ(fa_heap_of(p), d);
     fa_free(p);
     fa_set_error_handler(NULL);
 }
@@ -720,24 +715,24 @@ START_TEST(checked_heap_sees_misuse)
     char *p = fa_heap_malloc(h, 100);
     fa_free(p);
     fa_free(p);
-    ck_assert_int_eq(tu_err.count, 1);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_DOUBLE_FREE);
-    ck_assert_str_eq(tu_err.pool, "chk/112");
+    TU_INT_EQ(tu_err.count, 1);
+    TU_INT_EQ(tu_err.kind, FA_ERR_DOUBLE_FREE);
+    TU_STR_EQ(tu_err.pool, "chk/112");
 
     tu_errors_reset();
     p = fa_heap_malloc(h, 100);
     fa_free(p + 16);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_INTERIOR);
+    TU_INT_EQ(tu_err.kind, FA_ERR_INTERIOR);
     fa_free_sized(p, 1000); /* above its class */
-    ck_assert_int_eq(tu_err.count, 2);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_FOREIGN);
+    TU_INT_EQ(tu_err.count, 2);
+    TU_INT_EQ(tu_err.kind, FA_ERR_FOREIGN);
     fa_free_sized(p, 40); /* a class under half of its */
-    ck_assert_int_eq(tu_err.count, 3);
+    TU_INT_EQ(tu_err.count, 3);
     fa_free_sized(p, 97); /* the same class: accepted */
-    ck_assert_int_eq(tu_err.count, 3);
+    TU_INT_EQ(tu_err.count, 3);
     p = fa_heap_malloc(h, 100);
     fa_free_sized(p, 60); /* as after fa_realloc(p, 60) in place */
-    ck_assert_int_eq(tu_err.count, 3);
+    TU_INT_EQ(tu_err.count, 3);
 
     /* Pointers that no heap holds are reported before they are read. */
     tu_errors_reset();
@@ -746,23 +741,23 @@ START_TEST(checked_heap_sees_misuse)
     void *m = malloc(64);
     fa_free(m);
     free(m);
-    ck_assert_int_eq(tu_err.count, 2);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_FOREIGN);
-    ck_assert_uint_eq(fa_usable_size(&on_stack), 0);
-    ck_assert_ptr_null(fa_heap_of(&on_stack));
+    TU_INT_EQ(tu_err.count, 2);
+    TU_INT_EQ(tu_err.kind, FA_ERR_FOREIGN);
+    TU_EQ(fa_usable_size(&on_stack), 0);
+    TU_NULL(fa_heap_of(&on_stack));
 
     /* Large objects: an interior pointer, a wrong size, a double free. */
     tu_errors_reset();
     char *big = fa_heap_malloc(h, 100000);
     fa_free(big + 64);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_INTERIOR);
+    TU_INT_EQ(tu_err.kind, FA_ERR_INTERIOR);
     fa_free_sized(big, 99999);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_FOREIGN);
-    ck_assert_int_eq(tu_err.count, 2);
+    TU_INT_EQ(tu_err.kind, FA_ERR_FOREIGN);
+    TU_INT_EQ(tu_err.count, 2);
     fa_free_sized(big, 100000);
     fa_free(big);
-    ck_assert_int_eq(tu_err.count, 3);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_FOREIGN);
+    TU_INT_EQ(tu_err.count, 3);
+    TU_INT_EQ(tu_err.kind, FA_ERR_FOREIGN);
 
     /* A write to a freed object is seen when it is handed out again. */
     tu_errors_reset();
@@ -771,12 +766,12 @@ START_TEST(checked_heap_sees_misuse)
     tu_open_freed(p, 48);
     p[20] = 1;
     char *again = fa_heap_malloc(h, 48);
-    ck_assert_ptr_eq(again, p);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_WRITE_AFTER_FREE);
+    TU_PTR_EQ(again, p);
+    TU_INT_EQ(tu_err.kind, FA_ERR_WRITE_AFTER_FREE);
     fa_free(again);
 
     fa_set_error_handler(NULL);
-    ck_assert(fa_heap_check(h));
+    TU_CHECK(fa_heap_check(h));
     fa_heap_destroy(h);
 }
 END_TEST
@@ -801,9 +796,9 @@ START_TEST(env_makes_default_heap_checked)
     void *p = fa_malloc(200);
     fa_free(p);
     fa_free(p);
-    ck_assert_int_eq(tu_err.count, 1);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_DOUBLE_FREE);
-    ck_assert_str_eq(tu_err.pool, "default/208");
+    TU_INT_EQ(tu_err.count, 1);
+    TU_INT_EQ(tu_err.kind, FA_ERR_DOUBLE_FREE);
+    TU_STR_EQ(tu_err.pool, "default/208");
     fa_set_error_handler(NULL);
     unsetenv("FIXALLOC_CHECK");
 }
@@ -815,18 +810,18 @@ END_TEST
 
 typedef struct mobj {
     void *p;
-    size_t n;       /* bytes asked for */
-    size_t align;   /* asked for; 0: malloc's */
-    bool sized;     /* fa_free_sized may take it (not aligned_alloc's) */
+    size_t n;     /* bytes asked for */
+    size_t align; /* asked for; 0: malloc's */
+    bool sized;   /* fa_free_sized may take it (not aligned_alloc's) */
     uint64_t id;
 } mobj;
 
 typedef struct model {
-    fa_heap *h;     /* NULL: the default heap, through fa_malloc & co. */
-    bool zero;      /* FA_ZERO heap */
+    fa_heap *h; /* NULL: the default heap, through fa_malloc & co. */
+    bool zero;  /* FA_ZERO heap */
     mobj *objs;
     size_t n, cap;
-    tu_map live;    /* pointer -> index + 1 */
+    tu_map live; /* pointer -> index + 1 */
     uint64_t next_id;
     tu_rng rng;
 } model;
@@ -855,25 +850,25 @@ static void *m_realloc(model *m, void *p, size_t n)
 static void m_check_new(const model *m, const mobj *o)
 {
     size_t a = o->align > natural_align(o->n) ? o->align : natural_align(o->n);
-    CHECK(o->p != NULL, "allocation of %zu (align %zu) failed: errno %d",
-          o->n, o->align, errno);
-    CHECK((uintptr_t)o->p % a == 0, "object %p of %zu not aligned to %zu",
-          o->p, o->n, a);
-    CHECK(fa_usable_size(o->p) >= o->n, "usable %zu < %zu",
-          fa_usable_size(o->p), o->n);
-    CHECK(fa_heap_of(o->p) == (m->h != NULL ? m->h : fa_heap_default()),
-          "object %p in the wrong heap", o->p);
+    TU_ASSERT(o->p != NULL, "allocation of %zu (align %zu) failed: errno %d",
+              o->n, o->align, errno);
+    TU_ASSERT((uintptr_t)o->p % a == 0, "object %p of %zu not aligned to %zu",
+              o->p, o->n, a);
+    TU_ASSERT(fa_usable_size(o->p) >= o->n, "usable %zu < %zu",
+              fa_usable_size(o->p), o->n);
+    TU_ASSERT(fa_heap_of(o->p) == (m->h != NULL ? m->h : fa_heap_default()),
+              "object %p in the wrong heap", o->p);
 }
 
 static void m_add(model *m, mobj o)
 {
     m_check_new(m, &o);
-    CHECK(tu_map_put(&m->live, o.p, m->n + 1), "%p handed out twice", o.p);
+    TU_ASSERT(tu_map_put(&m->live, o.p, m->n + 1), "%p handed out twice", o.p);
     tu_stamp(o.p, o.n, o.id);
     if (m->n == m->cap) {
         m->cap = m->cap ? 2 * m->cap : 256;
         m->objs = realloc(m->objs, m->cap * sizeof *m->objs);
-        ck_assert_ptr_nonnull(m->objs);
+        TU_NOT_NULL(m->objs);
     }
     m->objs[m->n++] = o;
 }
@@ -882,15 +877,15 @@ static void m_verify(const mobj *o, size_t upto)
 {
     size_t len = upto < o->n ? upto : o->n;
     size_t bad = tu_verify(o->p, 0, len, o->id);
-    CHECK(bad == len, "object %p (id %llu, %zu bytes) changed at byte %zu",
-          o->p, (unsigned long long)o->id, o->n, bad);
+    TU_ASSERT(bad == len, "object %p (id %llu, %zu bytes) changed at byte %zu",
+              o->p, (unsigned long long)o->id, o->n, bad);
 }
 
 /* Removes object i from the record (not from the heap). */
 static mobj m_take(model *m, size_t i)
 {
     mobj o = m->objs[i];
-    CHECK(tu_map_del(&m->live, o.p), "object %p was not live", o.p);
+    TU_ASSERT(tu_map_del(&m->live, o.p), "object %p was not live", o.p);
     m->objs[i] = m->objs[--m->n];
     if (i < m->n) {
         tu_map_put(&m->live, m->objs[i].p, i + 1);
@@ -910,8 +905,8 @@ static void m_alloc(model *m)
         o.n = o.n / k * k;
         o.p = m_calloc(m, k, o.n / k);
         o.sized = true;
-        CHECK(o.p == NULL || tu_first_nonzero(o.p, o.n) == o.n,
-              "calloc'd %p is not zero", o.p);
+        TU_ASSERT(o.p == NULL || tu_first_nonzero(o.p, o.n) == o.n,
+                  "calloc'd %p is not zero", o.p);
     } else if (kind < 92) {
         o.align = (size_t)1 << tu_rng_below(&m->rng, 17); /* 1 .. 64 KiB */
         o.p = m_aligned(m, o.align, o.n);
@@ -919,8 +914,8 @@ static void m_alloc(model *m)
         o.p = m_realloc(m, NULL, o.n);
         o.sized = true;
     }
-    CHECK(!m->zero || o.p == NULL || tu_first_nonzero(o.p, o.n) == o.n,
-          "FA_ZERO object %p is not zero", o.p);
+    TU_ASSERT(!m->zero || o.p == NULL || tu_first_nonzero(o.p, o.n) == o.n,
+              "FA_ZERO object %p is not zero", o.p);
     m_add(m, o);
 }
 
@@ -940,14 +935,14 @@ static void m_realloc_one(model *m)
     size_t i = tu_rng_below(&m->rng, m->n);
     mobj o = m->objs[i];
     size_t n = tu_rng_below(&m->rng, 4) == 0 ? o.n + tu_rng_below(&m->rng, 64)
-                                              : random_size(&m->rng, 60);
+                                             : random_size(&m->rng, 60);
     size_t usable = fa_usable_size(o.p);
     void *q = m_realloc(m, o.p, n);
-    CHECK(q != NULL, "realloc(%p, %zu) failed", o.p, n);
-    CHECK(!(n <= usable && fa_good_size(n) > usable / 2 &&
-            (uintptr_t)o.p % natural_align(n) == 0) ||
-              q == o.p,
-          "realloc of %p (usable %zu) to %zu moved it", o.p, usable, n);
+    TU_ASSERT(q != NULL, "realloc(%p, %zu) failed", o.p, n);
+    TU_ASSERT(!(n <= usable && fa_good_size(n) > usable / 2 &&
+                (uintptr_t)o.p % natural_align(n) == 0) ||
+                  q == o.p,
+              "realloc of %p (usable %zu) to %zu moved it", o.p, usable, n);
     mobj moved = o;
     moved.p = q;
     m_verify(&moved, n);
@@ -985,11 +980,11 @@ static void model_run(fa_heap *h, bool zero, uint64_t seed, size_t steps)
     }
     fa_heap *counted = h != NULL ? h : fa_heap_default();
     fa_heap_counters s = hstats(counted);
-    ck_assert_uint_eq(s.live, 0);
-    ck_assert_uint_eq(s.live_bytes, 0);
-    ck_assert_uint_eq(s.large_bytes, 0);
-    ck_assert_uint_eq(s.allocs, s.frees);
-    ck_assert(fa_heap_check(counted));
+    TU_EQ(s.live, 0);
+    TU_EQ(s.live_bytes, 0);
+    TU_EQ(s.large_bytes, 0);
+    TU_EQ(s.allocs, s.frees);
+    TU_CHECK(fa_heap_check(counted));
     free(m.objs);
     tu_map_fini(&m.live);
 }
@@ -1009,13 +1004,14 @@ START_TEST(model_random)
     tu_source src;
     tu_source_init(&src, NULL);
     fa_heap_config cfg = {.flags = (unsigned)model_heaps[_i],
-                          .source = &src.source, .name = "model"};
+                          .source = &src.source,
+                          .name = "model"};
     fa_heap *h = heap_ok(&cfg);
     model_run(h, (cfg.flags & FA_ZERO) != 0, seed, steps);
     fa_heap_trim(h);
-    ck_assert_uint_eq(hstats(h).bytes_held, 0);
+    TU_EQ(hstats(h).bytes_held, 0);
     fa_heap_destroy(h);
-    ck_assert_uint_eq(src.maps, src.unmaps);
+    TU_EQ(src.maps, src.unmaps);
     tu_source_fini(&src);
 }
 END_TEST
@@ -1046,7 +1042,7 @@ static void x_verify_free(xobj o, bool sized)
 {
     if (tu_verify(o.p, 0, o.n, o.id) != o.n) {
         tu_thread_fail("object %p (id %llu, %zu bytes) lost its stamp", o.p,
-                    (unsigned long long)o.id, o.n);
+                       (unsigned long long)o.id, o.n);
     }
     if (sized) {
         fa_free_sized(o.p, o.n);
@@ -1062,8 +1058,9 @@ static void *x_worker(void *arg)
     tu_rng_seed(&rng, atomic_fetch_add(&st->next_id, 1000000));
     for (size_t i = 0; i < st->ops; i++) {
         if (tu_rng_below(&rng, 100) < 55) {
-            size_t n = tu_rng_below(&rng, 4) == 0 ? random_size(&rng, 500)
-                                                  : 16 + tu_rng_below(&rng, 1009);
+            size_t n = tu_rng_below(&rng, 4) == 0
+                           ? random_size(&rng, 500)
+                           : 16 + tu_rng_below(&rng, 1009);
             xobj o = {.n = n, .id = atomic_fetch_add(&st->next_id, 1)};
             o.p = st->h != NULL ? fa_heap_malloc(st->h, n) : fa_malloc(n);
             if (o.p == NULL) {
@@ -1101,7 +1098,7 @@ START_TEST(threads_free_each_others_objects)
 {
     fa_heap *own = _i == 1 ? heap_ok(NULL) : NULL;
     xstress *st = calloc(1, sizeof *st);
-    ck_assert_ptr_nonnull(st);
+    TU_NOT_NULL(st);
     st->h = own;
     pthread_mutex_init(&st->lock, NULL);
     st->ops = tu_scaled(60000, 2000);
@@ -1122,10 +1119,10 @@ START_TEST(threads_free_each_others_objects)
     tu_check_thread_failures();
     fa_heap *h = own != NULL ? own : fa_heap_default();
     fa_heap_counters s = hstats(h);
-    ck_assert_uint_eq(s.live, 0);
-    ck_assert_uint_eq(s.allocs, s.frees);
-    ck_assert_uint_eq(s.large_bytes, 0);
-    ck_assert(fa_heap_check(h));
+    TU_EQ(s.live, 0);
+    TU_EQ(s.allocs, s.frees);
+    TU_EQ(s.large_bytes, 0);
+    TU_CHECK(fa_heap_check(h));
     pthread_mutex_destroy(&st->lock);
     free(st);
     if (own != NULL) {
@@ -1163,13 +1160,12 @@ START_TEST(destroy_while_threads_hold_magazines)
     tu_source src;
     tu_source_init(&src, NULL);
     fa_heap_config cfg = {.source = &src.source};
-    parked p = {TU_PHASE_INIT,
-                heap_ok(&cfg)};
+    parked p = {TU_PHASE_INIT, heap_ok(&cfg)};
     pthread_t t = tu_spawn(hold_then_exit, &p);
     tu_phase_wait(&p.gate, 1);
-    ck_assert_uint_gt(hstats(p.h).cached, 0);
+    TU_GT(hstats(p.h).cached, 0);
     fa_heap_destroy(p.h);
-    ck_assert_uint_eq(src.maps, src.unmaps);
+    TU_EQ(src.maps, src.unmaps);
     tu_phase_set(&p.gate, 2);
     tu_join(t);
     tu_source_fini(&src);
@@ -1199,7 +1195,7 @@ START_TEST(fork_child_uses_the_heap)
     }
     fflush(NULL);
     pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
+    TU_INT_GE(pid, 0);
     if (pid == 0) {
         for (int i = 0; i < 100; i++) {
             fa_free(kept[i]);
@@ -1214,9 +1210,9 @@ START_TEST(fork_child_uses_the_heap)
         _exit(fa_heap_check(fa_heap_default()) ? 0 : 2);
     }
     int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "child failed: status %#x", status);
+    TU_INT_EQ(waitpid(pid, &status, 0), pid);
+    TU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "child failed: status %#x", status);
     for (int i = 0; i < 100; i++) {
         fa_free(kept[i]);
     }
@@ -1268,12 +1264,12 @@ static void print_table(void)
     }
     printf("\n%d classes; worst waste above 128 bytes: %.2f%% of the request "
            "(%zu bytes in the class of %zu); up to 64 bytes: at most %zu "
-           "bytes; from 65 to 128: at most %zu bytes.\n", FA_SIZE_CLASSES,
-           100 * worst_all, worst_n, worst_s, small8, small16);
+           "bytes; from 65 to 128: at most %zu bytes.\n",
+           FA_SIZE_CLASSES, 100 * worst_all, worst_n, worst_s, small8, small16);
     printf("Slots per %zu KiB chunk: from %zu (class %zu) to %zu (class %zu); "
-           "the worst chunk tail: ", FA_HEAP_CHUNK / 1024,
-           (FA_HEAP_CHUNK - 64) / FA_SMALL_MAX, FA_SMALL_MAX,
-           (FA_HEAP_CHUNK - 64) / 8, (size_t)8);
+           "the worst chunk tail: ",
+           FA_HEAP_CHUNK / 1024, (FA_HEAP_CHUNK - 64) / FA_SMALL_MAX,
+           FA_SMALL_MAX, (FA_HEAP_CHUNK - 64) / 8, (size_t)8);
     double tail = 0;
     size_t tail_s = 0;
     for (size_t k = 0; k < FA_SIZE_CLASSES; k++) {

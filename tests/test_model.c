@@ -40,9 +40,9 @@ static const size_t align_v3[N_SIZES] = {1, 8, 8, 8, 32, 4, 256, 8};
 typedef struct mcfg {
     size_t size, align, chunk_size, max_chunks;
     unsigned flags;
-    bool callbacks;   /* first + release, tracked */
-    bool dirty;       /* the source hands out dirty memory */
-    bool failures;    /* the source fails for stretches of steps */
+    bool callbacks; /* first + release, tracked */
+    bool dirty;     /* the source hands out dirty memory */
+    bool failures;  /* the source fails for stretches of steps */
     char desc[160];
 } mcfg;
 
@@ -66,9 +66,7 @@ static mcfg make_cfg(int index)
     int variant = index % N_VARIANTS;
     c.size = model_sizes[si];
     switch (variant) {
-    case 0: /* defaults, callbacks */
-        c.callbacks = true;
-        break;
+    case 0: /* defaults, callbacks */ c.callbacks = true; break;
     case 1: /* FA_ZERO over a dirty source, small chunks */
         c.flags = FA_ZERO;
         c.dirty = true;
@@ -99,9 +97,11 @@ static mcfg make_cfg(int index)
         c.failures = true;
         break;
     }
-    snprintf(c.desc, sizeof c.desc, "config %d: size %zu align %zu chunk %zu "
-             "max_chunks %zu%s%s%s%s%s%s", index, c.size, c.align,
-             c.chunk_size, c.max_chunks, c.flags & FA_ZERO ? " FA_ZERO" : "",
+    snprintf(c.desc, sizeof c.desc,
+             "config %d: size %zu align %zu chunk %zu "
+             "max_chunks %zu%s%s%s%s%s%s",
+             index, c.size, c.align, c.chunk_size, c.max_chunks,
+             c.flags & FA_ZERO ? " FA_ZERO" : "",
              c.flags & FA_CHECKED ? " FA_CHECKED" : "",
              c.flags & FA_HARDENED ? " FA_HARDENED" : "",
              c.callbacks ? " callbacks" : "", c.dirty ? " dirty-source" : "",
@@ -127,23 +127,23 @@ typedef struct model {
     tu_source src;
     size_t size, slot, align, chunk, spc, max_bytes;
 
-    obj *live;            /* the live objects */
+    obj *live; /* the live objects */
     size_t nlive, live_cap;
-    size_t target;        /* most objects the run keeps live */
-    tu_map live_idx;      /* live object -> index in `live` */
-    tu_map freed;         /* freed slot -> id of the content it keeps */
+    size_t target;   /* most objects the run keeps live */
+    tu_map live_idx; /* live object -> index in `live` */
+    tu_map freed;    /* freed slot -> id of the content it keeps */
     uint64_t next_id;
     uint64_t allocs, frees, trimmed;
     size_t peak;
-    size_t budget;        /* allocations promised free of source calls */
-    bool failing;         /* the source fails at the moment */
+    size_t budget; /* allocations promised free of source calls */
+    bool failing;  /* the source fails at the moment */
 
-    tu_map carved;        /* callbacks: slots `first` saw */
+    tu_map carved; /* callbacks: slots `first` saw */
     size_t firsts, releases;
-    bool in_trim;         /* trim or destroy: `release` may run */
-    bool destroying;      /* destroy: `release` may see live slots */
-    int leaks_reported;   /* checked mode: leak reports at destroy */
-    void **released;      /* slots released by the current trim */
+    bool in_trim;       /* trim or destroy: `release` may run */
+    bool destroying;    /* destroy: `release` may see live slots */
+    int leaks_reported; /* checked mode: leak reports at destroy */
+    void **released;    /* slots released by the current trim */
     size_t nreleased, released_cap;
 
     void **scratch;
@@ -156,57 +156,47 @@ typedef struct model {
 
 static model *current; /* for the error handler */
 
-__attribute__((format(printf, 4, 5)))
-static void model_fail(const model *m, int line, const char *expr,
-                       const char *fmt, ...)
+/* Every failure names the config, seed and step of the run. */
+static void model_context(char *buf, size_t cap)
 {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    ck_abort_msg("%s, seed %llu, step %zu (rerun: FIXALLOC_TEST_SEED=%llu), "
-                 "line %d: %s: %s", m->cfg->desc,
-                 (unsigned long long)m->seed, m->step,
-                 (unsigned long long)m->seed, line, expr, msg);
+    const model *m = current;
+    if (m != NULL) {
+        snprintf(buf, cap,
+                 "%s, seed %llu, step %zu (rerun: "
+                 "FIXALLOC_TEST_SEED=%llu)",
+                 m->cfg->desc, (unsigned long long)m->seed, m->step,
+                 (unsigned long long)m->seed);
+    }
 }
-
-#define MCHK(m, cond, ...)                                                   \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            model_fail((m), __LINE__, #cond, __VA_ARGS__);                   \
-        }                                                                    \
-    } while (0)
 
 static void model_error_handler(const fa_error *err)
 {
     model *m = current;
     if (m == NULL) {
-        ck_abort_msg("fixalloc error %d outside a model run", err->kind);
+        TU_FAIL("fixalloc error %d outside a model run", err->kind);
         return;
     }
     if (m->destroying && err->kind == FA_ERR_LEAK && m->nlive > 0 &&
         (m->cfg->flags & FA_CHECKED)) {
         m->leaks_reported++; /* checked mode names live objects at destroy */
-        MCHK(m, err->addr != NULL && tu_map_get(&m->live_idx, err->addr,
-                                                NULL),
-             "the leak report names %p, not a live object", err->addr);
+        TU_ASSERT(err->addr != NULL &&
+                      tu_map_get(&m->live_idx, err->addr, NULL),
+                  "the leak report names %p, not a live object", err->addr);
         return;
     }
-    model_fail(m, __LINE__, "no error reported",
-               "fixalloc: %s in pool '%s' at %p: %s",
-               fa_error_kind_name(err->kind),
-               err->pool != NULL ? err->pool : "(null)", err->addr,
-               err->detail != NULL ? err->detail : "(null)");
+    TU_FAIL("no error expected, got fixalloc: %s in pool '%s' at %p: %s",
+            fa_error_kind_name(err->kind),
+            err->pool != NULL ? err->pool : "(null)", err->addr,
+            err->detail != NULL ? err->detail : "(null)");
 }
 
 static void cb_first(void *arg, void *o)
 {
     model *m = arg;
     m->firsts++;
-    MCHK(m, tu_source_find(&m->src, o, m->size) != NULL,
-         "`first` on %p, outside every chunk held", o);
-    MCHK(m, tu_map_put(&m->carved, o, 1), "`first` ran twice on slot %p", o);
+    TU_ASSERT(tu_source_find(&m->src, o, m->size) != NULL,
+              "`first` on %p, outside every chunk held", o);
+    TU_ASSERT(tu_map_put(&m->carved, o, 1), "`first` ran twice on slot %p", o);
     memset(o, FILL, m->size);
 }
 
@@ -214,11 +204,13 @@ static void cb_release(void *arg, void *o)
 {
     model *m = arg;
     m->releases++;
-    MCHK(m, m->in_trim, "`release` on %p outside trim and destroy", o);
-    MCHK(m, tu_map_del(&m->carved, o), "`release` on %p, a slot `first` "
-         "never saw (or released twice)", o);
-    MCHK(m, m->destroying || !tu_map_get(&m->live_idx, o, NULL),
-         "`release` on live %p", o);
+    TU_ASSERT(m->in_trim, "`release` on %p outside trim and destroy", o);
+    TU_ASSERT(tu_map_del(&m->carved, o),
+              "`release` on %p, a slot `first` "
+              "never saw (or released twice)",
+              o);
+    TU_ASSERT(m->destroying || !tu_map_get(&m->live_idx, o, NULL),
+              "`release` on live %p", o);
     if (m->nreleased == m->released_cap) {
         m->released_cap = m->released_cap ? m->released_cap * 2 : 1024;
         m->released = realloc(m->released, m->released_cap * sizeof(void *));
@@ -273,24 +265,26 @@ static void model_init(model *m, const mcfg *c, uint64_t seed)
         fc.max_bytes = m->max_bytes = c->max_chunks * m->chunk + m->chunk / 2;
     }
     int rc = fa_pool_init(&m->pool, &fc);
-    MCHK(m, rc == 0, "fa_pool_init = %d", rc);
+    TU_ASSERT(rc == 0, "fa_pool_init = %d", rc);
     fa_stats st;
     fa_pool_stats(&m->pool, &st);
     /* The exact slot rule is test_pool's business; here the slot must
      * hold the object at its alignment. */
-    MCHK(m, st.slot_size >= m->slot && st.slot_size % m->align == 0,
-         "slot %zu, want %zu", st.slot_size, m->slot);
+    TU_ASSERT(st.slot_size >= m->slot && st.slot_size % m->align == 0,
+              "slot %zu, want %zu", st.slot_size, m->slot);
     m->slot = st.slot_size;
-    MCHK(m, st.chunk_size == m->chunk, "chunk %zu, want %zu", st.chunk_size,
-         m->chunk);
+    TU_ASSERT(st.chunk_size == m->chunk, "chunk %zu, want %zu", st.chunk_size,
+              m->chunk);
     m->spc = st.slots_per_chunk;
     size_t spc = tu_slots_in_chunk(m->chunk, m->slot, m->align);
     if (c->flags & FA_CHECKED) {
         /* a checked chunk may give room to its bitmap */
-        MCHK(m, m->spc >= 1 && m->spc <= spc, "%zu slots per chunk (at most "
-             "%zu)", m->spc, spc);
+        TU_ASSERT(m->spc >= 1 && m->spc <= spc,
+                  "%zu slots per chunk (at most "
+                  "%zu)",
+                  m->spc, spc);
     } else {
-        MCHK(m, m->spc == spc, "%zu slots per chunk, want %zu", m->spc, spc);
+        TU_ASSERT(m->spc == spc, "%zu slots per chunk, want %zu", m->spc, spc);
     }
 
     size_t cap = (size_t)(2u << 20) / m->slot + 16;
@@ -305,10 +299,12 @@ static void model_init(model *m, const mcfg *c, uint64_t seed)
     m->live = calloc(m->live_cap, sizeof *m->live);
     TU_CHECK(m->live);
     current = m;
+    tu_set_fail_context(model_context);
 }
 
 static void model_fini(model *m)
 {
+    tu_set_fail_context(NULL);
     current = NULL;
     tu_map_fini(&m->live_idx);
     tu_map_fini(&m->freed);
@@ -334,50 +330,58 @@ static void check_enomem(model *m, const char *op, int err)
     m->n_enomem++;
     fa_stats st;
     fa_pool_stats(&m->pool, &st);
-    MCHK(m, err == ENOMEM, "%s failed with errno %d", op, err);
-    MCHK(m, st.chunks * m->spc == st.live, "%s failed with %zu free slots",
-         op, st.chunks * m->spc - st.live);
+    TU_ASSERT(err == ENOMEM, "%s failed with errno %d", op, err);
+    TU_ASSERT(st.chunks * m->spc == st.live, "%s failed with %zu free slots",
+              op, st.chunks * m->spc - st.live);
     bool limit = m->max_bytes != 0 && st.bytes_held + m->chunk > m->max_bytes;
-    MCHK(m, limit || m->failing, "%s failed with %zu bytes held of %zu, "
-         "the source working", op, st.bytes_held, m->max_bytes);
+    TU_ASSERT(limit || m->failing,
+              "%s failed with %zu bytes held of %zu, "
+              "the source working",
+              op, st.bytes_held, m->max_bytes);
 }
 
 /* Bookkeeping for one object the pool handed out. */
 static void on_alloc(model *m, void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    MCHK(m, p != NULL, "NULL object");
-    MCHK(m, a % m->align == 0, "%p not aligned to %zu", p, m->align);
-    MCHK(m, tu_source_find(&m->src, p, m->size) != NULL,
-         "%p outside every chunk held", p);
-    MCHK(m, !tu_map_get(&m->live_idx, p, NULL), "%p handed out while live",
-         p);
+    TU_ASSERT(p != NULL, "NULL object");
+    TU_ASSERT(a % m->align == 0, "%p not aligned to %zu", p, m->align);
+    TU_ASSERT(tu_source_find(&m->src, p, m->size) != NULL,
+              "%p outside every chunk held", p);
+    TU_ASSERT(!tu_map_get(&m->live_idx, p, NULL), "%p handed out while live",
+              p);
     if (m->cfg->callbacks) {
-        MCHK(m, tu_map_get(&m->carved, p, NULL),
-             "%p handed out before `first` ran on it", p);
+        TU_ASSERT(tu_map_get(&m->carved, p, NULL),
+                  "%p handed out before `first` ran on it", p);
     }
     /* The first word reads as zero at allocation. */
     size_t fw = m->size < PTR ? m->size : PTR;
     size_t badw = tu_first_nonzero(p, fw);
-    MCHK(m, badw == fw, "%p handed out with byte %zu of its first word "
-         "non-zero", p, badw);
+    TU_ASSERT(badw == fw,
+              "%p handed out with byte %zu of its first word "
+              "non-zero",
+              p, badw);
     uint64_t old;
     bool was_freed = tu_map_get(&m->freed, p, &old);
     if (m->cfg->flags & FA_ZERO) {
         size_t bad = tu_first_nonzero(p, m->size);
-        MCHK(m, bad == m->size, "FA_ZERO object %p: byte %zu is %#x", p, bad,
-             ((unsigned char *)p)[bad]);
+        TU_ASSERT(bad == m->size, "FA_ZERO object %p: byte %zu is %#x", p, bad,
+                  ((unsigned char *)p)[bad]);
     } else if (was_freed && !(m->cfg->flags & FA_CHECKED)) {
         /* Everything past the first word is kept across free + alloc
          * (checked mode poisons freed objects instead). */
         m->n_reused_checked++;
         size_t bad = tu_verify(p, PTR, m->size, old);
-        MCHK(m, bad == m->size, "reused %p: byte %zu of the content it had "
-             "when freed (id %llu) changed", p, bad, (unsigned long long)old);
+        TU_ASSERT(bad == m->size,
+                  "reused %p: byte %zu of the content it had "
+                  "when freed (id %llu) changed",
+                  p, bad, (unsigned long long)old);
     } else if (!was_freed && m->cfg->callbacks && m->size > PTR) {
         size_t bad = tu_first_not(p, PTR, m->size, FILL);
-        MCHK(m, bad == m->size, "fresh %p: byte %zu is not what `first` "
-             "wrote", p, bad);
+        TU_ASSERT(bad == m->size,
+                  "fresh %p: byte %zu is not what `first` "
+                  "wrote",
+                  p, bad);
     }
     if (was_freed) {
         tu_map_del(&m->freed, p);
@@ -404,8 +408,8 @@ static void *on_free(model *m, size_t i)
 {
     obj o = m->live[i];
     size_t bad = tu_verify(o.p, 0, m->size, o.id);
-    MCHK(m, bad == m->size, "live %p (id %llu): byte %zu changed", o.p,
-         (unsigned long long)o.id, bad);
+    TU_ASSERT(bad == m->size, "live %p (id %llu): byte %zu changed", o.p,
+              (unsigned long long)o.id, bad);
     m->nlive--;
     tu_map_del(&m->live_idx, o.p);
     if (i != m->nlive) {
@@ -429,14 +433,16 @@ static void op_alloc(model *m)
     void *p = fa_pool_alloc(&m->pool);
     int err = errno;
     if (p == NULL) {
-        MCHK(m, m->budget == 0, "alloc failed under a reservation of %zu",
-             m->budget);
+        TU_ASSERT(m->budget == 0, "alloc failed under a reservation of %zu",
+                  m->budget);
         check_enomem(m, "alloc", err);
         return;
     }
     if (m->budget > 0) {
-        MCHK(m, m->src.map_calls == calls, "alloc called the source under "
-             "a reservation of %zu", m->budget);
+        TU_ASSERT(m->src.map_calls == calls,
+                  "alloc called the source under "
+                  "a reservation of %zu",
+                  m->budget);
         m->budget--;
         m->n_reserved_allocs++;
     }
@@ -451,11 +457,12 @@ static void op_alloc_bulk(model *m)
     errno = 0;
     size_t got = fa_pool_alloc_bulk(&m->pool, out, n);
     int err = errno;
-    MCHK(m, got <= n, "alloc_bulk(%zu) = %zu", n, got);
+    TU_ASSERT(got <= n, "alloc_bulk(%zu) = %zu", n, got);
     if (m->budget >= n) {
-        MCHK(m, got == n && m->src.map_calls == calls,
-             "alloc_bulk(%zu) under a reservation of %zu: %zu, %zu source "
-             "calls", n, m->budget, got, m->src.map_calls - calls);
+        TU_ASSERT(got == n && m->src.map_calls == calls,
+                  "alloc_bulk(%zu) under a reservation of %zu: %zu, %zu source "
+                  "calls",
+                  n, m->budget, got, m->src.map_calls - calls);
     }
     m->budget = m->budget >= got ? m->budget - got : 0;
     for (size_t i = 0; i < got; i++) {
@@ -515,8 +522,8 @@ static void op_free_chunk(model *m)
         return;
     }
     uintptr_t mask = ~(uintptr_t)(m->chunk - 1);
-    uintptr_t base = (uintptr_t)m->live[tu_rng_below(&m->rng, m->nlive)].p &
-                     mask;
+    uintptr_t base =
+        (uintptr_t)m->live[tu_rng_below(&m->rng, m->nlive)].p & mask;
     size_t end = m->nlive;
     for (size_t i = 0; i < end;) {
         if (((uintptr_t)m->live[i].p & mask) == base) {
@@ -552,21 +559,24 @@ static void op_reserve(model *m)
     int rc = fa_pool_reserve(&m->pool, n);
     if (rc == 0) {
         size_t f = free_slots(m);
-        MCHK(m, f >= n, "reserve(%zu) = 0 with %zu free slots", n, f);
+        TU_ASSERT(f >= n, "reserve(%zu) = 0 with %zu free slots", n, f);
         if (n > m->budget) {
             m->budget = n;
         }
     } else {
-        MCHK(m, rc == ENOMEM, "reserve(%zu) = %d", n, rc);
+        TU_ASSERT(rc == ENOMEM, "reserve(%zu) = %d", n, rc);
         fa_stats st;
         fa_pool_stats(&m->pool, &st);
-        bool limit = m->max_bytes != 0 &&
-                     st.bytes_held + m->chunk > m->max_bytes;
-        MCHK(m, limit || m->failing, "reserve(%zu) = ENOMEM with %zu bytes "
-             "held of %zu, the source working", n, st.bytes_held,
-             m->max_bytes);
-        MCHK(m, free_slots(m) < n, "reserve(%zu) = ENOMEM with %zu free "
-             "slots", n, free_slots(m));
+        bool limit =
+            m->max_bytes != 0 && st.bytes_held + m->chunk > m->max_bytes;
+        TU_ASSERT(limit || m->failing,
+                  "reserve(%zu) = ENOMEM with %zu bytes "
+                  "held of %zu, the source working",
+                  n, st.bytes_held, m->max_bytes);
+        TU_ASSERT(free_slots(m) < n,
+                  "reserve(%zu) = ENOMEM with %zu free "
+                  "slots",
+                  n, free_slots(m));
     }
 }
 
@@ -584,16 +594,18 @@ static void op_trim(model *m)
     m->in_trim = true;
     size_t got = fa_pool_trim(&m->pool);
     m->in_trim = false;
-    MCHK(m, got == m->src.bytes_unmapped - unmapped, "trim returned %zu, "
-         "gave back %zu", got, m->src.bytes_unmapped - unmapped);
+    TU_ASSERT(got == m->src.bytes_unmapped - unmapped,
+              "trim returned %zu, "
+              "gave back %zu",
+              got, m->src.bytes_unmapped - unmapped);
     m->trimmed += got;
     m->budget = 0;
     m->n_trimmed_chunks += got / m->chunk;
 
     /* No chunk with a live object went back ... */
     for (size_t i = 0; i < m->nlive; i++) {
-        MCHK(m, !tu_source_logged(&m->src, m->live[i].p),
-             "trim gave back the chunk of live %p", m->live[i].p);
+        TU_ASSERT(!tu_source_logged(&m->src, m->live[i].p),
+                  "trim gave back the chunk of live %p", m->live[i].p);
     }
     /* ... and every chunk left holds one. */
     uintptr_t *bases = (uintptr_t *)(void *)scratch(m, m->nlive + 1);
@@ -608,8 +620,10 @@ static void op_trim(model *m)
     }
     fa_stats st;
     fa_pool_stats(&m->pool, &st);
-    MCHK(m, st.chunks == distinct, "after trim %zu chunks held, %zu hold "
-         "live objects", st.chunks, distinct);
+    TU_ASSERT(st.chunks == distinct,
+              "after trim %zu chunks held, %zu hold "
+              "live objects",
+              st.chunks, distinct);
 
     for (size_t j = 0; j < m->src.nlog; j++) {
         uintptr_t lo = (uintptr_t)m->src.log[j].mem;
@@ -617,13 +631,13 @@ static void op_trim(model *m)
         tu_map_del_range(&m->freed, lo, hi);
         if (m->cfg->callbacks) {
             size_t left = tu_map_count_range(&m->carved, lo, hi);
-            MCHK(m, left == 0, "%zu slots of a trimmed chunk not released",
-                 left);
+            TU_ASSERT(left == 0, "%zu slots of a trimmed chunk not released",
+                      left);
         }
     }
     for (size_t j = 0; j < m->nreleased; j++) {
-        MCHK(m, tu_source_logged(&m->src, m->released[j]),
-             "`release` on %p, whose chunk was kept", m->released[j]);
+        TU_ASSERT(tu_source_logged(&m->src, m->released[j]),
+                  "`release` on %p, whose chunk was kept", m->released[j]);
     }
 }
 
@@ -636,8 +650,8 @@ typedef struct walk_state {
 static void walk_fn(void *o, void *arg)
 {
     walk_state *w = arg;
-    MCHK(w->m, w->n < w->cap, "walk visited more than the %zu live objects",
-         w->m->nlive);
+    TU_ASSERT(w->n < w->cap, "walk visited more than the %zu live objects",
+              w->m->nlive);
     w->v[w->n++] = o;
 }
 
@@ -649,8 +663,8 @@ static void check_walk(model *m)
     w.v = scratch(m, 2 * m->nlive + 1);
     w.n = 0;
     fa_pool_walk(&m->pool, walk_fn, &w);
-    MCHK(m, w.n == m->nlive, "walk visited %zu objects of %zu live", w.n,
-         m->nlive);
+    TU_ASSERT(w.n == m->nlive, "walk visited %zu objects of %zu live", w.n,
+              m->nlive);
     void **want = w.v + m->nlive;
     for (size_t i = 0; i < m->nlive; i++) {
         want[i] = m->live[i].p;
@@ -658,8 +672,10 @@ static void check_walk(model *m)
     tu_sort_ptrs(w.v, w.n);
     tu_sort_ptrs(want, m->nlive);
     for (size_t i = 0; i < m->nlive; i++) {
-        MCHK(m, w.v[i] == want[i], "walk visited %p where %p is live "
-             "(a duplicate or a free slot)", w.v[i], want[i]);
+        TU_ASSERT(w.v[i] == want[i],
+                  "walk visited %p where %p is live "
+                  "(a duplicate or a free slot)",
+                  w.v[i], want[i]);
     }
 }
 
@@ -667,28 +683,34 @@ static void check_stats(model *m)
 {
     fa_stats st;
     fa_pool_stats(&m->pool, &st);
-    MCHK(m, st.live == m->nlive, "stats.live %zu, model %zu", st.live,
-         m->nlive);
-    MCHK(m, st.peak_live == m->peak, "stats.peak_live %zu, model %zu",
-         st.peak_live, m->peak);
-    MCHK(m, st.allocs == m->allocs, "stats.allocs %llu, model %llu",
-         (unsigned long long)st.allocs, (unsigned long long)m->allocs);
-    MCHK(m, st.frees == m->frees, "stats.frees %llu, model %llu",
-         (unsigned long long)st.frees, (unsigned long long)m->frees);
-    MCHK(m, st.bytes_trimmed == m->trimmed, "stats.bytes_trimmed %llu, "
-         "model %llu", (unsigned long long)st.bytes_trimmed,
-         (unsigned long long)m->trimmed);
-    MCHK(m, st.chunks == m->src.nlive, "stats.chunks %zu, the source has %zu "
-         "blocks out", st.chunks, m->src.nlive);
-    MCHK(m, st.bytes_held == st.chunks * m->chunk, "bytes_held %zu for %zu "
-         "chunks", st.bytes_held, st.chunks);
-    MCHK(m, st.bytes_held == m->src.bytes_mapped - m->src.bytes_unmapped,
-         "bytes_held %zu, the source has %zu out", st.bytes_held,
-         m->src.bytes_mapped - m->src.bytes_unmapped);
-    MCHK(m, m->max_bytes == 0 || st.bytes_held <= m->max_bytes,
-         "bytes_held %zu over max_bytes %zu", st.bytes_held, m->max_bytes);
-    MCHK(m, st.live <= st.chunks * m->spc, "%zu live in %zu chunks", st.live,
-         st.chunks);
+    TU_ASSERT(st.live == m->nlive, "stats.live %zu, model %zu", st.live,
+              m->nlive);
+    TU_ASSERT(st.peak_live == m->peak, "stats.peak_live %zu, model %zu",
+              st.peak_live, m->peak);
+    TU_ASSERT(st.allocs == m->allocs, "stats.allocs %llu, model %llu",
+              (unsigned long long)st.allocs, (unsigned long long)m->allocs);
+    TU_ASSERT(st.frees == m->frees, "stats.frees %llu, model %llu",
+              (unsigned long long)st.frees, (unsigned long long)m->frees);
+    TU_ASSERT(st.bytes_trimmed == m->trimmed,
+              "stats.bytes_trimmed %llu, "
+              "model %llu",
+              (unsigned long long)st.bytes_trimmed,
+              (unsigned long long)m->trimmed);
+    TU_ASSERT(st.chunks == m->src.nlive,
+              "stats.chunks %zu, the source has %zu "
+              "blocks out",
+              st.chunks, m->src.nlive);
+    TU_ASSERT(st.bytes_held == st.chunks * m->chunk,
+              "bytes_held %zu for %zu "
+              "chunks",
+              st.bytes_held, st.chunks);
+    TU_ASSERT(st.bytes_held == m->src.bytes_mapped - m->src.bytes_unmapped,
+              "bytes_held %zu, the source has %zu out", st.bytes_held,
+              m->src.bytes_mapped - m->src.bytes_unmapped);
+    TU_ASSERT(m->max_bytes == 0 || st.bytes_held <= m->max_bytes,
+              "bytes_held %zu over max_bytes %zu", st.bytes_held, m->max_bytes);
+    TU_ASSERT(st.live <= st.chunks * m->spc, "%zu live in %zu chunks", st.live,
+              st.chunks);
     if (st.chunks > m->n_peak_chunks) {
         m->n_peak_chunks = st.chunks;
     }
@@ -696,23 +718,23 @@ static void check_stats(model *m)
 
 static void check_full(model *m)
 {
-    MCHK(m, fa_pool_check(&m->pool), "fa_pool_check failed");
+    TU_ASSERT(fa_pool_check(&m->pool), "fa_pool_check failed");
     check_walk(m);
     void **v = scratch(m, m->nlive + 1);
     for (size_t i = 0; i < m->nlive; i++) {
         const obj *o = &m->live[i];
         size_t bad = tu_verify(o->p, 0, m->size, o->id);
-        MCHK(m, bad == m->size, "live %p (id %llu): byte %zu changed", o->p,
-             (unsigned long long)o->id, bad);
-        MCHK(m, tu_source_find(&m->src, o->p, m->size) != NULL,
-             "live %p outside every chunk held", o->p);
+        TU_ASSERT(bad == m->size, "live %p (id %llu): byte %zu changed", o->p,
+                  (unsigned long long)o->id, bad);
+        TU_ASSERT(tu_source_find(&m->src, o->p, m->size) != NULL,
+                  "live %p outside every chunk held", o->p);
         v[i] = o->p;
     }
     tu_sort_ptrs(v, m->nlive);
     for (size_t i = 1; i < m->nlive; i++) {
-        MCHK(m, (uintptr_t)v[i] - (uintptr_t)v[i - 1] >= m->slot,
-             "live objects %p and %p overlap (slot %zu)", v[i - 1], v[i],
-             m->slot);
+        TU_ASSERT((uintptr_t)v[i] - (uintptr_t)v[i - 1] >= m->slot,
+                  "live objects %p and %p overlap (slot %zu)", v[i - 1], v[i],
+                  m->slot);
     }
 }
 
@@ -748,8 +770,7 @@ static void model_run(const mcfg *c, uint64_t seed, size_t steps)
         }
         size_t r = tu_rng_below(&m->rng, 1000);
         bool full = m->nlive >= m->target;
-        bool grow = !full &&
-                    tu_rng_below(&m->rng, 100) < (size_t)alloc_pct;
+        bool grow = !full && tu_rng_below(&m->rng, 100) < (size_t)alloc_pct;
         if (r < 50) {
             if (grow) {
                 op_alloc_bulk(m);
@@ -793,35 +814,42 @@ static void model_run(const mcfg *c, uint64_t seed, size_t steps)
         op_trim(m);
         fa_stats st;
         fa_pool_stats(&m->pool, &st);
-        MCHK(m, st.chunks == 0 && st.bytes_held == 0, "all free and trimmed, "
-             "still %zu chunks", st.chunks);
+        TU_ASSERT(st.chunks == 0 && st.bytes_held == 0,
+                  "all free and trimmed, "
+                  "still %zu chunks",
+                  st.chunks);
         check_full(m);
     }
     m->in_trim = m->destroying = true; /* destroy releases like trim */
     fa_pool_destroy(&m->pool);
     m->in_trim = m->destroying = false;
-    MCHK(m, m->src.nlive == 0, "destroy kept %zu blocks", m->src.nlive);
+    TU_ASSERT(m->src.nlive == 0, "destroy kept %zu blocks", m->src.nlive);
     if (c->flags & FA_CHECKED) {
-        MCHK(m, m->leaks_reported == (m->nlive > 0), "%d leak reports for %zu "
-             "live objects", m->leaks_reported, m->nlive);
+        TU_ASSERT(m->leaks_reported == (m->nlive > 0),
+                  "%d leak reports for %zu "
+                  "live objects",
+                  m->leaks_reported, m->nlive);
     }
-    MCHK(m, m->src.maps == m->src.unmaps, "%zu maps, %zu unmaps",
-         m->src.maps, m->src.unmaps);
-    MCHK(m, m->src.bytes_mapped == m->src.bytes_unmapped, "bytes mapped "
-         "%zu, unmapped %zu", m->src.bytes_mapped, m->src.bytes_unmapped);
+    TU_ASSERT(m->src.maps == m->src.unmaps, "%zu maps, %zu unmaps", m->src.maps,
+              m->src.unmaps);
+    TU_ASSERT(m->src.bytes_mapped == m->src.bytes_unmapped,
+              "bytes mapped "
+              "%zu, unmapped %zu",
+              m->src.bytes_mapped, m->src.bytes_unmapped);
     if (c->callbacks) {
-        MCHK(m, m->carved.len == 0, "%zu carved slots never released",
-             m->carved.len);
-        MCHK(m, m->firsts == m->releases, "%zu firsts, %zu releases",
-             m->firsts, m->releases);
+        TU_ASSERT(m->carved.len == 0, "%zu carved slots never released",
+                  m->carved.len);
+        TU_ASSERT(m->firsts == m->releases, "%zu firsts, %zu releases",
+                  m->firsts, m->releases);
     }
     fa_set_error_handler(old);
     const char *verbose = getenv("FIXALLOC_TEST_VERBOSE");
     if (verbose != NULL && *verbose != '\0' && strcmp(verbose, "0") != 0) {
         printf("%s seed %llu: %zu steps, peak %zu live in up to %zu chunks, "
                "%zu ENOMEM, %zu chunks trimmed, %zu reserved allocs, %zu "
-               "reuses checked\n", c->desc, (unsigned long long)seed, steps,
-               m->peak, m->n_peak_chunks, m->n_enomem, m->n_trimmed_chunks,
+               "reuses checked\n",
+               c->desc, (unsigned long long)seed, steps, m->peak,
+               m->n_peak_chunks, m->n_enomem, m->n_trimmed_chunks,
                m->n_reserved_allocs, m->n_reused_checked);
         fflush(stdout);
     }

@@ -20,9 +20,10 @@ static void expect_first_word_zero(const void *obj, size_t size)
 {
     size_t n = size < PTR ? size : PTR;
     size_t bad = tu_first_nonzero(obj, n);
-    TU_ASSERT(bad == n, "object %p handed out with byte %zu of its first "
-              "word non-zero (%#x)", obj, bad,
-              bad < n ? ((const unsigned char *)obj)[bad] : 0);
+    TU_ASSERT(bad == n,
+              "object %p handed out with byte %zu of its first "
+              "word non-zero (%#x)",
+              obj, bad, bad < n ? ((const unsigned char *)obj)[bad] : 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -48,9 +49,10 @@ static fa_stats stats(const fa_pool *p)
 static void init_ok(fa_pool *p, const fa_config *c)
 {
     int rc = fa_pool_init(p, c);
-    TU_ASSERT(rc == 0, "fa_pool_init(size %zu, align %zu, chunk %zu, "
-              "max %zu, flags %#x) = %d, want 0", c->size, c->align,
-              c->chunk_size, c->max_bytes, c->flags, rc);
+    TU_ASSERT(rc == 0,
+              "fa_pool_init(size %zu, align %zu, chunk %zu, "
+              "max %zu, flags %#x) = %d, want 0",
+              c->size, c->align, c->chunk_size, c->max_bytes, c->flags, rc);
 }
 
 /* fa_pool_init's result for cfg; an accepted pool is destroyed again. */
@@ -68,17 +70,21 @@ static int try_init(const fa_config *c)
 static void expect_refused(const fa_config *c, const char *why)
 {
     int rc = try_init(c);
-    TU_ASSERT(rc == EINVAL, "%s: fa_pool_init(size %zu, align %zu, chunk "
-              "%zu, max %zu, flags %#x) = %d, want EINVAL", why, c->size,
-              c->align, c->chunk_size, c->max_bytes, c->flags, rc);
+    TU_ASSERT(rc == EINVAL,
+              "%s: fa_pool_init(size %zu, align %zu, chunk "
+              "%zu, max %zu, flags %#x) = %d, want EINVAL",
+              why, c->size, c->align, c->chunk_size, c->max_bytes, c->flags,
+              rc);
 }
 
 static void expect_accepted(const fa_config *c, const char *why)
 {
     int rc = try_init(c);
-    TU_ASSERT(rc == 0, "%s: fa_pool_init(size %zu, align %zu, chunk %zu, "
-              "max %zu, flags %#x) = %d, want 0", why, c->size, c->align,
-              c->chunk_size, c->max_bytes, c->flags, rc);
+    TU_ASSERT(rc == 0,
+              "%s: fa_pool_init(size %zu, align %zu, chunk %zu, "
+              "max %zu, flags %#x) = %d, want 0",
+              why, c->size, c->align, c->chunk_size, c->max_bytes, c->flags,
+              rc);
 }
 
 static uintptr_t base_of(const void *p, size_t chunk)
@@ -102,8 +108,8 @@ static void alloc_n(fa_pool *p, void **v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         v[i] = fa_pool_alloc(p);
-        TU_ASSERT(v[i] != NULL, "alloc %zu of %zu failed (errno %d)", i,
-                  n, errno);
+        TU_ASSERT(v[i] != NULL, "alloc %zu of %zu failed (errno %d)", i, n,
+                  errno);
     }
 }
 
@@ -118,12 +124,12 @@ static fa_config small_config(const fa_source *src)
 
 /* Callback state for `first` and `release`. */
 typedef struct cb_state {
-    tu_map carved;     /* slots `first` saw and `release` has not */
+    tu_map carved; /* slots `first` saw and `release` has not */
     size_t firsts, releases;
-    size_t dup_firsts; /* `first` on a slot already carved */
+    size_t dup_firsts;   /* `first` on a slot already carved */
     size_t bad_releases; /* `release` on a slot `first` never saw */
-    size_t fill_n;     /* first fills this many bytes ... */
-    uint8_t fill;      /* ... with this byte */
+    size_t fill_n;       /* first fills this many bytes ... */
+    uint8_t fill;        /* ... with this byte */
     void *bad_arg;
 } cb_state;
 
@@ -174,8 +180,8 @@ END_TEST
 
 START_TEST(init_align_refused)
 {
-    static const size_t bad[] = {3, 5, 6, 12, 24, 100, 4095, 8192, 1u << 20,
-                                 SIZE_MAX};
+    static const size_t bad[] = {3,   5,    6,    12,       24,
+                                 100, 4095, 8192, 1u << 20, SIZE_MAX};
     static const size_t sizes[] = {1, 8, 64};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -189,9 +195,16 @@ END_TEST
 
 START_TEST(init_chunk_refused)
 {
-    static const size_t bad[] = {1, 2048, 4097, 3 * 4096, 65535, 65537,
-                                 FA_CHUNK_MAX * 2, FA_CHUNK_MAX + 4096,
-                                 SIZE_MAX, (SIZE_MAX >> 1) + 1};
+    static const size_t bad[] = {1,
+                                 2048,
+                                 4097,
+                                 3 * 4096,
+                                 65535,
+                                 65537,
+                                 FA_CHUNK_MAX * 2,
+                                 FA_CHUNK_MAX + 4096,
+                                 SIZE_MAX,
+                                 (SIZE_MAX >> 1) + 1};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fa_config c = config(64);
         c.chunk_size = bad[i];
@@ -205,13 +218,11 @@ START_TEST(init_chunk_too_small_for_slot)
     static const struct {
         size_t size, align, chunk;
     } bad[] = {
-        {5000, 0, 4096},
-        {4096, 0, 4096},
-        {4096 - 64 + 1, 0, 4096},  /* slot 4048: 64 + 4048 > 4096 */
-        {8, 4096, 4096},           /* the header pushes the slot out */
-        {2049, 2048, 4096},        /* slot 4096 after 2048 of header */
-        {40000, 0, 32768},
-        {65536, 0, 65536},
+        {5000, 0, 4096},          {4096, 0, 4096},
+        {4096 - 64 + 1, 0, 4096}, /* slot 4048: 64 + 4048 > 4096 */
+        {8, 4096, 4096},          /* the header pushes the slot out */
+        {2049, 2048, 4096},       /* slot 4096 after 2048 of header */
+        {40000, 0, 32768},        {65536, 0, 65536},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fa_config c = config(bad[i].size);
@@ -362,14 +373,10 @@ START_TEST(init_boundaries_accepted)
     static const struct {
         size_t size, align, chunk, slots;
     } ok[] = {
-        {4096 - 64, 0, 4096, 1},
-        {4096 - 64, 64, 4096, 1},
-        {8, 2048, 4096, 1},
-        {2048, 2048, 4096, 1},
-        {1, 1, 4096, 504},
-        {8, 0, FA_CHUNK_MIN, 504},
-        {8, 4096, 8192, 1},
-        {8, 0, FA_CHUNK_MAX, (FA_CHUNK_MAX - 64) / 8},
+        {4096 - 64, 0, 4096, 1}, {4096 - 64, 64, 4096, 1},
+        {8, 2048, 4096, 1},      {2048, 2048, 4096, 1},
+        {1, 1, 4096, 504},       {8, 0, FA_CHUNK_MIN, 504},
+        {8, 4096, 8192, 1},      {8, 0, FA_CHUNK_MAX, (FA_CHUNK_MAX - 64) / 8},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         c = config(ok[i].size);
@@ -380,8 +387,8 @@ START_TEST(init_boundaries_accepted)
         TU_EQ(st.chunk_size, ok[i].chunk);
         TU_ASSERT(st.slots_per_chunk == ok[i].slots,
                   "size %zu align %zu chunk %zu: %zu slots, want %zu",
-                  ok[i].size, ok[i].align, ok[i].chunk,
-                  st.slots_per_chunk, ok[i].slots);
+                  ok[i].size, ok[i].align, ok[i].chunk, st.slots_per_chunk,
+                  ok[i].slots);
         fa_pool_destroy(&p);
     }
 
@@ -400,10 +407,10 @@ END_TEST
 static const struct geometry_case {
     size_t size, align;
 } geometry_cases[] = {
-    {1, 0},    {7, 0},     {8, 0},     {9, 0},      {15, 0},   {16, 0},
-    {17, 0},   {24, 0},    {100, 0},   {256, 0},    {4000, 0}, {2032, 0},
-    {2048, 0}, {1, 1},     {9, 1},     {9, 2},      {9, 4},    {12, 4},
-    {3, 64},   {100, 64},  {24, 8},    {4000, 4096}, {8, 4096}, {33, 32},
+    {1, 0},     {7, 0},       {8, 0},   {9, 0},       {15, 0},   {16, 0},
+    {17, 0},    {24, 0},      {100, 0}, {256, 0},     {4000, 0}, {2032, 0},
+    {2048, 0},  {1, 1},       {9, 1},   {9, 2},       {9, 4},    {12, 4},
+    {3, 64},    {100, 64},    {24, 8},  {4000, 4096}, {8, 4096}, {33, 32},
     {200, 128}, {1000, 1024},
 };
 #define N_GEOMETRY (int)(sizeof geometry_cases / sizeof geometry_cases[0])
@@ -424,15 +431,20 @@ START_TEST(slot_geometry)
     init_ok(&p, &c);
 
     fa_stats st = stats(&p);
-    ck_assert_str_eq(st.name, "test");
+    TU_STR_EQ(st.name, "test");
     TU_EQ(st.object_size, g->size);
-    TU_ASSERT(st.slot_size == slot, "size %zu align %zu: slot %zu, want "
-              "%zu", g->size, g->align, st.slot_size, slot);
-    TU_ASSERT(st.chunk_size == chunk, "size %zu align %zu: chunk %zu, "
-              "want %zu", g->size, g->align, st.chunk_size, chunk);
-    TU_ASSERT(st.slots_per_chunk == spc, "size %zu align %zu: %zu slots "
-              "per chunk, want %zu", g->size, g->align,
-              st.slots_per_chunk, spc);
+    TU_ASSERT(st.slot_size == slot,
+              "size %zu align %zu: slot %zu, want "
+              "%zu",
+              g->size, g->align, st.slot_size, slot);
+    TU_ASSERT(st.chunk_size == chunk,
+              "size %zu align %zu: chunk %zu, "
+              "want %zu",
+              g->size, g->align, st.chunk_size, chunk);
+    TU_ASSERT(st.slots_per_chunk == spc,
+              "size %zu align %zu: %zu slots "
+              "per chunk, want %zu",
+              g->size, g->align, st.slots_per_chunk, spc);
 
     size_t n = spc + 3; /* one full chunk and a bit of the next */
     void **v = xcalloc_ptrs(n);
@@ -441,11 +453,11 @@ START_TEST(slot_geometry)
         uintptr_t a = (uintptr_t)v[i];
         uintptr_t base = base_of(v[i], chunk);
         size_t off = (size_t)(a - base);
-        TU_ASSERT(a % align == 0, "object %p not aligned to %zu", v[i],
-                  align);
+        TU_ASSERT(a % align == 0, "object %p not aligned to %zu", v[i], align);
         TU_ASSERT(off >= FA_CHUNK_HEADER && off + slot <= chunk,
                   "object %p at offset %zu of its chunk (slot %zu, "
-                  "chunk %zu)", v[i], off, slot, chunk);
+                  "chunk %zu)",
+                  v[i], off, slot, chunk);
         /* Objects k*spc .. (k+1)*spc-1 fill chunk k. */
         TU_ASSERT(base == base_of(v[i / spc * spc], chunk),
                   "object %zu not in the chunk of object %zu", i,
@@ -453,8 +465,8 @@ START_TEST(slot_geometry)
         if (i % spc != 0) {
             TU_ASSERT(a - (uintptr_t)v[i - 1] == slot,
                       "fresh objects %zu and %zu are %td bytes apart, "
-                      "want the slot size %zu", i - 1, i,
-                      (char *)v[i] - (char *)v[i - 1], slot);
+                      "want the slot size %zu",
+                      i - 1, i, (char *)v[i] - (char *)v[i - 1], slot);
         } else if (i != 0) {
             TU_ASSERT(base != base_of(v[i - 1], chunk),
                       "object %zu should open a new chunk", i);
@@ -493,8 +505,10 @@ START_TEST(zero_after_reuse)
         alloc_n(&p, v, N);
         for (size_t i = 0; i < N; i++) {
             size_t bad = tu_first_nonzero(v[i], 100);
-            TU_ASSERT(bad == 100, "round %d: object %zu byte %zu is not "
-                      "zero", round, i, bad);
+            TU_ASSERT(bad == 100,
+                      "round %d: object %zu byte %zu is not "
+                      "zero",
+                      round, i, bad);
             memset(v[i], 0xFF, 100);
         }
         tu_shuffle(&r, v, N);
@@ -543,8 +557,7 @@ START_TEST(zero_after_chunk_emptied)
     alloc_n(&p, v + spc + 1, 2 * spc - 1);
     for (size_t i = spc + 1; i < 3 * spc; i++) {
         size_t bad = tu_first_nonzero(v[i], 64);
-        TU_ASSERT(bad == 64, "object %zu (%p) byte %zu not zero", i, v[i],
-                  bad);
+        TU_ASSERT(bad == 64, "object %zu (%p) byte %zu not zero", i, v[i], bad);
     }
     TU_EQ(src.maps, 2);
     fa_pool_free_bulk(&p, v + spc, 2 * spc);
@@ -573,15 +586,17 @@ START_TEST(zero_from_dirty_source)
     alloc_n(&p, v, n);
     for (size_t i = 0; i < n; i++) {
         size_t bad = tu_first_nonzero(v[i], 48);
-        TU_ASSERT(bad == 48, "fresh object %zu from a dirty source: byte "
-                  "%zu not zero", i, bad);
+        TU_ASSERT(bad == 48,
+                  "fresh object %zu from a dirty source: byte "
+                  "%zu not zero",
+                  i, bad);
     }
     size_t got = fa_pool_alloc_bulk(&p, v, n); /* reuses nothing: new chunks */
     TU_EQ(got, n);
     for (size_t i = 0; i < n; i++) {
         TU_EQ(tu_first_nonzero(v[i], 48), 48);
     }
-    ck_assert_int_eq(fa_pool_reserve(&p, 2 * spc), 0);
+    TU_INT_EQ(fa_pool_reserve(&p, 2 * spc), 0);
     alloc_n(&p, v, 2 * spc);
     for (size_t i = 0; i < 2 * spc; i++) {
         TU_EQ(tu_first_nonzero(v[i], 48), 48);
@@ -625,8 +640,8 @@ START_TEST(first_once_per_slot)
         TU_EQ(tu_first_not(v[i], PTR, 64, 0xC3), 64);
     }
     TU_EQ(cb.dup_firsts, 0);
-    ck_assert_uint_ge(cb.firsts, spc + 1);
-    ck_assert_uint_le(cb.firsts, 2 * spc);
+    TU_GE(cb.firsts, spc + 1);
+    TU_LE(cb.firsts, 2 * spc);
     size_t firsts = cb.firsts;
 
     /* Reuse within the current chunk: no new `first`; the bytes past the
@@ -634,7 +649,7 @@ START_TEST(first_once_per_slot)
     void *x = v[spc];
     fa_pool_free(&p, x);
     void *y = fa_pool_alloc(&p);
-    ck_assert_ptr_eq(y, x);
+    TU_PTR_EQ(y, x);
     TU_EQ(cb.firsts, firsts);
     expect_first_word_zero(y, 64);
     TU_EQ(tu_first_not(y, PTR, 64, 0xC3), 64);
@@ -648,9 +663,11 @@ START_TEST(first_once_per_slot)
     }
     alloc_n(&p, v + spc + 1, 2 * spc - 1); /* rest of chunk 1, all of 0 */
     TU_EQ(src.maps, 2);
-    TU_ASSERT(cb.dup_firsts == 0, "`first` ran again on %zu slots of a "
-              "chunk that became free and was reused", cb.dup_firsts);
-    ck_assert_uint_le(cb.firsts, 2 * spc);
+    TU_ASSERT(cb.dup_firsts == 0,
+              "`first` ran again on %zu slots of a "
+              "chunk that became free and was reused",
+              cb.dup_firsts);
+    TU_LE(cb.firsts, 2 * spc);
     for (size_t i = spc; i < 3 * spc; i++) {
         TU_ASSERT(tu_map_get(&cb.carved, v[i], NULL),
                   "object %zu handed out before `first` ran on it", i);
@@ -698,8 +715,8 @@ START_TEST(release_on_trim)
             fa_pool_free(&p, v[i]);
         }
     }
-    size_t carved_kept = tu_map_count_range(&cb.carved, keep_base,
-                                            keep_base + 4096);
+    size_t carved_kept =
+        tu_map_count_range(&cb.carved, keep_base, keep_base + 4096);
     size_t firsts = cb.firsts;
     tu_source_clear_log(&src);
     size_t got = fa_pool_trim(&p);
@@ -708,8 +725,8 @@ START_TEST(release_on_trim)
     TU_EQ(cb.bad_releases, 0);
     TU_EQ(cb.releases, firsts - carved_kept);
     TU_EQ(cb.carved.len, carved_kept);
-    TU_EQ(tu_map_count_range(&cb.carved, keep_base,
-                             keep_base + 4096), carved_kept);
+    TU_EQ(tu_map_count_range(&cb.carved, keep_base, keep_base + 4096),
+          carved_kept);
     TU_CHECK(!tu_source_logged(&src, keep));
     TU_EQ(stats(&p).chunks, 1);
     check_ok(&p);
@@ -782,13 +799,15 @@ START_TEST(free_keeps_all_but_first_word)
         tu_stamp(a, size, 42 + s);
         fa_pool_free(&p, a);
         void *b = fa_pool_alloc(&p);
-        ck_assert_ptr_eq(b, a); /* LIFO */
+        TU_PTR_EQ(b, a); /* LIFO */
         /* The bytes past the first word are kept across free + alloc; the
          * first word reads as zero. */
         expect_first_word_zero(b, size);
         size_t bad = tu_verify(b, PTR, size, 42 + s);
-        TU_ASSERT(bad == size, "size %zu: byte %zu changed by free + "
-                  "alloc", size, bad);
+        TU_ASSERT(bad == size,
+                  "size %zu: byte %zu changed by free + "
+                  "alloc",
+                  size, bad);
         fa_pool_free(&p, b);
         fa_pool_free(&p, keep);
         fa_pool_destroy(&p);
@@ -812,8 +831,10 @@ START_TEST(lifo_order)
     }
     for (size_t i = N; i-- > 0;) {
         void *o = fa_pool_alloc(&p);
-        TU_ASSERT(o == v[i], "alloc %zu returned %p, want the most "
-                  "recently freed %p", N - 1 - i, o, v[i]);
+        TU_ASSERT(o == v[i],
+                  "alloc %zu returned %p, want the most "
+                  "recently freed %p",
+                  N - 1 - i, o, v[i]);
         expect_first_word_zero(o, 32);
         TU_EQ(tu_verify(o, PTR, 32, i), 32);
     }
@@ -853,8 +874,10 @@ START_TEST(free_keeps_bytes_across_emptied_chunk)
             reused++;
             expect_first_word_zero(v[i], 64);
             size_t bad = tu_verify(v[i], PTR, 64, id);
-            TU_ASSERT(bad == 64, "reused object %p: byte %zu of its old "
-                      "content changed", v[i], bad);
+            TU_ASSERT(bad == 64,
+                      "reused object %p: byte %zu of its old "
+                      "content changed",
+                      v[i], bad);
         }
     }
     TU_EQ(reused, spc);
@@ -903,16 +926,16 @@ END_TEST
 /* ------------------------------------------------------------------ */
 /* Stats */
 
-#define EXPECT_STATS(p, live_, peak_, allocs_, frees_, chunks_, trimmed_)   \
-    do {                                                                    \
-        fa_stats s_ = stats(p);                                             \
-        TU_EQ(s_.live, (live_));                                \
-        TU_EQ(s_.peak_live, (peak_));                           \
-        TU_EQ(s_.allocs, (allocs_));                            \
-        TU_EQ(s_.frees, (frees_));                              \
-        TU_EQ(s_.chunks, (chunks_));                            \
-        TU_EQ(s_.bytes_held, (size_t)(chunks_) * 4096);          \
-        TU_EQ(s_.bytes_trimmed, (trimmed_));                    \
+#define EXPECT_STATS(p, live_, peak_, allocs_, frees_, chunks_, trimmed_)      \
+    do {                                                                       \
+        fa_stats s_ = stats(p);                                                \
+        TU_EQ(s_.live, (live_));                                               \
+        TU_EQ(s_.peak_live, (peak_));                                          \
+        TU_EQ(s_.allocs, (allocs_));                                           \
+        TU_EQ(s_.frees, (frees_));                                             \
+        TU_EQ(s_.chunks, (chunks_));                                           \
+        TU_EQ(s_.bytes_held, (size_t)(chunks_)*4096);                          \
+        TU_EQ(s_.bytes_trimmed, (trimmed_));                                   \
     } while (0)
 
 START_TEST(stats_exact)
@@ -924,7 +947,7 @@ START_TEST(stats_exact)
     fa_pool p;
     init_ok(&p, &c);
     fa_stats st = stats(&p);
-    ck_assert_str_eq(st.name, "stats-pool");
+    TU_STR_EQ(st.name, "stats-pool");
     TU_EQ(st.object_size, 64);
     TU_EQ(st.slot_size, 64);
     TU_EQ(st.chunk_size, 4096);
@@ -991,7 +1014,7 @@ START_TEST(stats_unnamed)
     init_ok(&p, &c);
     fa_stats st = stats(&p);
     TU_CHECK(st.name);
-    ck_assert_str_eq(st.name, "unnamed");
+    TU_STR_EQ(st.name, "unnamed");
     fa_pool_destroy(&p);
 }
 END_TEST
@@ -1003,7 +1026,7 @@ static char *print_to_string(const fa_stats *st)
     TU_CHECK(f);
     fa_stats_print(st, f);
     long len = ftell(f);
-    ck_assert_int_gt(len, 0);
+    TU_INT_GT(len, 0);
     rewind(f);
     char *buf = malloc((size_t)len + 1);
     TU_CHECK(buf);
@@ -1108,18 +1131,18 @@ START_TEST(bulk_alloc_enomem)
     errno = 0;
     size_t got = fa_pool_alloc_bulk(&p, v, 3 * spc);
     TU_EQ(got, 2 * spc);
-    ck_assert_int_eq(errno, ENOMEM);
+    TU_INT_EQ(errno, ENOMEM);
     TU_EQ(stats(&p).allocs, 2 * spc);
     TU_EQ(stats(&p).live, 2 * spc);
     tu_sort_ptrs(v, got);
     for (size_t i = 1; i < got; i++) {
-        ck_assert_ptr_ne(v[i], v[i - 1]);
+        TU_PTR_NE(v[i], v[i - 1]);
     }
     check_ok(&p);
     fa_pool_free_bulk(&p, v, 10);
     errno = 0;
     TU_EQ(fa_pool_alloc_bulk(&p, v, 20), 10);
-    ck_assert_int_eq(errno, ENOMEM);
+    TU_INT_EQ(errno, ENOMEM);
     fa_pool_free_bulk(&p, v, 2 * spc);
     check_ok(&p);
     fa_pool_destroy(&p);
@@ -1140,19 +1163,21 @@ START_TEST(reserve_then_no_map)
         fa_config c = small_config(&src.source);
         fa_pool p;
         init_ok(&p, &c);
-        ck_assert_int_eq(fa_pool_reserve(&p, 0), 0);
+        TU_INT_EQ(fa_pool_reserve(&p, 0), 0);
         TU_EQ(src.map_calls, 0);
-        ck_assert_int_eq(fa_pool_reserve(&p, n), 0);
+        TU_INT_EQ(fa_pool_reserve(&p, n), 0);
         size_t maps = src.map_calls;
-        ck_assert_uint_ge(stats(&p).chunks * 63, n);
+        TU_GE(stats(&p).chunks * 63, n);
         TU_EQ(stats(&p).live, 0);
         check_ok(&p);
         void **v = xcalloc_ptrs(n);
         for (size_t i = 0; i < n; i++) {
             v[i] = fa_pool_alloc(&p);
             TU_CHECK(v[i]);
-            TU_ASSERT(src.map_calls == maps, "reserve(%zu): alloc %zu "
-                      "called the source", n, i);
+            TU_ASSERT(src.map_calls == maps,
+                      "reserve(%zu): alloc %zu "
+                      "called the source",
+                      n, i);
             /* Frees in between do not spoil the reservation. */
             if (i % 5 == 4) {
                 fa_pool_free(&p, v[i]);
@@ -1185,11 +1210,13 @@ START_TEST(reserve_counts_free_slots)
     }
     size_t free_slots = 10 + (spc - 5);
     size_t maps = src.map_calls;
-    ck_assert_int_eq(fa_pool_reserve(&p, free_slots), 0);
-    TU_ASSERT(src.map_calls == maps, "reserve(%zu) mapped a chunk with "
-              "%zu slots free", free_slots, free_slots);
+    TU_INT_EQ(fa_pool_reserve(&p, free_slots), 0);
+    TU_ASSERT(src.map_calls == maps,
+              "reserve(%zu) mapped a chunk with "
+              "%zu slots free",
+              free_slots, free_slots);
     /* One more than free needs one more chunk, and then none. */
-    ck_assert_int_eq(fa_pool_reserve(&p, free_slots + 1), 0);
+    TU_INT_EQ(fa_pool_reserve(&p, free_slots + 1), 0);
     maps = src.map_calls;
     TU_EQ(stats(&p).chunks, 3);
     for (size_t i = 0; i < free_slots + 1; i++) {
@@ -1213,17 +1240,17 @@ START_TEST(reserve_enomem_keeps_chunks)
     fa_pool p;
     init_ok(&p, &c);
     size_t spc = stats(&p).slots_per_chunk;
-    ck_assert_int_eq(fa_pool_reserve(&p, 5 * spc), ENOMEM);
+    TU_INT_EQ(fa_pool_reserve(&p, 5 * spc), ENOMEM);
     TU_EQ(stats(&p).chunks, 3);
-    ck_assert_uint_le(stats(&p).bytes_held, c.max_bytes);
+    TU_LE(stats(&p).bytes_held, c.max_bytes);
     check_ok(&p);
     size_t maps = src.map_calls;
     void **v = xcalloc_ptrs(3 * spc);
     alloc_n(&p, v, 3 * spc);
     TU_EQ(src.map_calls, maps);
     errno = 0;
-    ck_assert_ptr_null(fa_pool_alloc(&p));
-    ck_assert_int_eq(errno, ENOMEM);
+    TU_NULL(fa_pool_alloc(&p));
+    TU_INT_EQ(errno, ENOMEM);
     fa_pool_free_bulk(&p, v, 3 * spc);
     fa_pool_destroy(&p);
     tu_source_fini(&src);
@@ -1233,14 +1260,14 @@ START_TEST(reserve_enomem_keeps_chunks)
     src.fail_after = 2;
     c = small_config(&src.source);
     init_ok(&p, &c);
-    ck_assert_int_eq(fa_pool_reserve(&p, 4 * spc), ENOMEM);
+    TU_INT_EQ(fa_pool_reserve(&p, 4 * spc), ENOMEM);
     TU_EQ(stats(&p).chunks, 2);
     check_ok(&p);
     maps = src.maps;
     alloc_n(&p, v, 2 * spc);
     TU_EQ(src.maps, maps);
     src.fail_after = -1; /* the source recovers: so does the pool */
-    ck_assert_int_eq(fa_pool_reserve(&p, spc), 0);
+    TU_INT_EQ(fa_pool_reserve(&p, spc), 0);
     TU_CHECK(fa_pool_alloc(&p));
     check_ok(&p);
     fa_pool_destroy(&p);
@@ -1279,8 +1306,8 @@ static void trim_round(uint64_t seed)
     size_t nd = 0;
     for (size_t i = 0; i < n; i++) {
         size_t k = i / spc;
-        bool go = empty[k] || ((k == 1 || k == 3) && tu_rng_below(&r, 2) &&
-                               i % spc != 0);
+        bool go = empty[k] ||
+                  ((k == 1 || k == 3) && tu_rng_below(&r, 2) && i % spc != 0);
         if (go) {
             doomed[nd++] = v[i];
             freed[i] = true;
@@ -1293,8 +1320,10 @@ static void trim_round(uint64_t seed)
     check_ok(&p);
     tu_source_clear_log(&src);
     size_t got = fa_pool_trim(&p);
-    TU_ASSERT(got == 3 * 4096, "seed %llu: trim gave back %zu bytes, "
-              "want 3 chunks", (unsigned long long)seed, got);
+    TU_ASSERT(got == 3 * 4096,
+              "seed %llu: trim gave back %zu bytes, "
+              "want 3 chunks",
+              (unsigned long long)seed, got);
     TU_EQ(src.unmaps, 3);
     for (size_t k = 0; k < nchunks; k++) {
         TU_ASSERT(tu_source_logged(&src, v[k * spc]) == empty[k],
@@ -1367,9 +1396,9 @@ START_TEST(trim_empty_and_current)
     TU_EQ(fa_pool_trim(&p), 0);
     fa_pool_free(&p, a);
     /* Reserved, never used chunks are all free too. */
-    ck_assert_int_eq(fa_pool_reserve(&p, 5 * 63), 0);
+    TU_INT_EQ(fa_pool_reserve(&p, 5 * 63), 0);
     size_t got = fa_pool_trim(&p);
-    ck_assert_uint_ge(got, 5 * 4096);
+    TU_GE(got, 5 * 4096);
     TU_EQ(got, stats(&p).bytes_trimmed - 4096);
     TU_EQ(stats(&p).chunks, 0);
     check_ok(&p);
@@ -1390,7 +1419,7 @@ typedef struct collect {
 static void collect_fn(void *obj, void *arg)
 {
     collect *c = arg;
-    ck_assert_int_eq(c->magic, 0x5eed);
+    TU_INT_EQ(c->magic, 0x5eed);
     TU_ASSERT(c->n < c->cap, "walk visited more objects than are live");
     c->v[c->n++] = obj;
 }
@@ -1403,8 +1432,8 @@ static void expect_walk(fa_pool *p, void **live, size_t nlive)
     c.n = 0;
     c.magic = 0x5eed;
     fa_pool_walk(p, collect_fn, &c);
-    TU_ASSERT(c.n == nlive, "walk visited %zu objects, %zu are live",
-              c.n, nlive);
+    TU_ASSERT(c.n == nlive, "walk visited %zu objects, %zu are live", c.n,
+              nlive);
     void **want = xcalloc_ptrs(nlive);
     if (nlive > 0) {
         memcpy(want, live, nlive * sizeof *live);
@@ -1412,7 +1441,8 @@ static void expect_walk(fa_pool *p, void **live, size_t nlive)
     tu_sort_ptrs(want, nlive);
     tu_sort_ptrs(c.v, c.n);
     for (size_t i = 0; i < nlive; i++) {
-        TU_ASSERT(c.v[i] == want[i], "walk: visited %p where the %zu-th "
+        TU_ASSERT(c.v[i] == want[i],
+                  "walk: visited %p where the %zu-th "
                   "live object is %p (a duplicate or a free slot)",
                   c.v[i], i, want[i]);
     }
@@ -1480,7 +1510,7 @@ START_TEST(destroy_returns_everything)
         void *v[300];
         alloc_n(&p, v, 300);
         fa_pool_free_bulk(&p, v, 100);
-        ck_assert_int_eq(fa_pool_reserve(&p, 500), 0);
+        TU_INT_EQ(fa_pool_reserve(&p, 500), 0);
         fa_pool_trim(&p);
         alloc_n(&p, v, 50);
         check_ok(&p);
@@ -1489,7 +1519,7 @@ START_TEST(destroy_returns_everything)
         TU_EQ(src.maps, src.unmaps);
         TU_EQ(src.bytes_mapped, src.bytes_unmapped);
     }
-    ck_assert_uint_gt(src.maps, 0);
+    TU_GT(src.maps, 0);
     tu_source_fini(&src);
 }
 END_TEST
@@ -1508,8 +1538,8 @@ START_TEST(enomem_max_bytes)
     alloc_n(&p, v, spc);
     for (int k = 0; k < 3; k++) {
         errno = 0;
-        ck_assert_ptr_null(fa_pool_alloc(&p));
-        ck_assert_int_eq(errno, ENOMEM);
+        TU_NULL(fa_pool_alloc(&p));
+        TU_INT_EQ(errno, ENOMEM);
     }
     fa_stats st = stats(&p);
     TU_EQ(st.allocs, spc);
@@ -1519,16 +1549,16 @@ START_TEST(enomem_max_bytes)
     void *x = v[17];
     fa_pool_free(&p, x);
     void *y = fa_pool_alloc(&p);
-    ck_assert_ptr_eq(y, x);
+    TU_PTR_EQ(y, x);
     errno = 0;
-    ck_assert_ptr_null(fa_pool_alloc(&p));
-    ck_assert_int_eq(errno, ENOMEM);
+    TU_NULL(fa_pool_alloc(&p));
+    TU_INT_EQ(errno, ENOMEM);
     check_ok(&p);
     /* After everything is freed and trimmed the limit is whole again. */
     fa_pool_free_bulk(&p, v, spc);
     TU_EQ(fa_pool_trim(&p), 4096);
     alloc_n(&p, v, spc);
-    ck_assert_ptr_null(fa_pool_alloc(&p));
+    TU_NULL(fa_pool_alloc(&p));
     fa_pool_free_bulk(&p, v, spc);
     check_ok(&p);
     fa_pool_destroy(&p);
@@ -1548,8 +1578,8 @@ START_TEST(enomem_source_fails)
     void **v = xcalloc_ptrs(3 * spc);
     alloc_n(&p, v, 2 * spc);
     errno = 0;
-    ck_assert_ptr_null(fa_pool_alloc(&p));
-    ck_assert_int_eq(errno, ENOMEM);
+    TU_NULL(fa_pool_alloc(&p));
+    TU_INT_EQ(errno, ENOMEM);
     TU_EQ(stats(&p).allocs, 2 * spc);
     TU_EQ(stats(&p).live, 2 * spc);
     TU_EQ(stats(&p).chunks, 2);
@@ -1558,8 +1588,8 @@ START_TEST(enomem_source_fails)
     v[3] = fa_pool_alloc(&p);
     TU_CHECK(v[3]);
     errno = 0;
-    ck_assert_ptr_null(fa_pool_alloc(&p));
-    ck_assert_int_eq(errno, ENOMEM);
+    TU_NULL(fa_pool_alloc(&p));
+    TU_INT_EQ(errno, ENOMEM);
     check_ok(&p);
     src.fail_after = -1;
     v[2 * spc] = fa_pool_alloc(&p);
@@ -1589,26 +1619,29 @@ static bool in_buffer(const void *p, size_t n, const void *buf, size_t len)
 START_TEST(static_source_init_refused)
 {
     fa_static_source s;
-    ck_assert_int_eq(fa_static_source_init(&s, NULL, 4096, 0), EINVAL);
-    ck_assert_int_eq(fa_static_source_init(&s, NULL, 0, 0), EINVAL);
-    ck_assert_int_eq(fa_static_source_init(&s, static_buf, sizeof static_buf,
-                                           2), EINVAL);
-    ck_assert_int_eq(fa_static_source_init(&s, static_buf, sizeof static_buf,
-                                           1u << 31), EINVAL);
-    ck_assert_int_eq(fa_static_source_init(&s, static_buf, sizeof static_buf,
-                                           FA_STATIC_ZEROED | 4), EINVAL);
-    ck_assert_int_eq(fa_static_source_init(&s, static_buf, sizeof static_buf,
-                                           FA_STATIC_ZEROED), 0);
-    ck_assert_int_eq(fa_static_source_init(&s, static_buf, sizeof static_buf,
-                                           0), 0);
+    TU_INT_EQ(fa_static_source_init(&s, NULL, 4096, 0), EINVAL);
+    TU_INT_EQ(fa_static_source_init(&s, NULL, 0, 0), EINVAL);
+    TU_INT_EQ(fa_static_source_init(&s, static_buf, sizeof static_buf, 2),
+              EINVAL);
+    TU_INT_EQ(
+        fa_static_source_init(&s, static_buf, sizeof static_buf, 1u << 31),
+        EINVAL);
+    TU_INT_EQ(fa_static_source_init(&s, static_buf, sizeof static_buf,
+                                    FA_STATIC_ZEROED | 4),
+              EINVAL);
+    TU_INT_EQ(fa_static_source_init(&s, static_buf, sizeof static_buf,
+                                    FA_STATIC_ZEROED),
+              0);
+    TU_INT_EQ(fa_static_source_init(&s, static_buf, sizeof static_buf, 0), 0);
 }
 END_TEST
 
 START_TEST(static_source_pool)
 {
     fa_static_source ss;
-    ck_assert_int_eq(fa_static_source_init(&ss, static_buf, sizeof static_buf,
-                                           FA_STATIC_ZEROED), 0);
+    TU_INT_EQ(fa_static_source_init(&ss, static_buf, sizeof static_buf,
+                                    FA_STATIC_ZEROED),
+              0);
     fa_config c = small_config(&ss.source);
     fa_pool p;
     init_ok(&p, &c);
@@ -1621,7 +1654,7 @@ START_TEST(static_source_pool)
             errno = 0;
             void *o = fa_pool_alloc(&p);
             if (o == NULL) {
-                ck_assert_int_eq(errno, ENOMEM);
+                TU_INT_EQ(errno, ENOMEM);
                 break;
             }
             TU_ASSERT(n < want, "more objects than the buffer holds");
@@ -1630,9 +1663,10 @@ START_TEST(static_source_pool)
             memset(o, 0x3C, 64);
             v[n++] = o;
         }
-        TU_ASSERT(n == want, "round %d: %zu objects from %d chunks of "
-                  "the static buffer, want %zu", round, n, STATIC_CHUNKS,
-                  want);
+        TU_ASSERT(n == want,
+                  "round %d: %zu objects from %d chunks of "
+                  "the static buffer, want %zu",
+                  round, n, STATIC_CHUNKS, want);
         TU_EQ(stats(&p).chunks, STATIC_CHUNKS);
         check_ok(&p);
         tu_rng r;
@@ -1653,8 +1687,9 @@ START_TEST(static_source_zero)
     /* Zeroed buffer: fresh blocks may skip clearing; given back ones may
      * not. */
     fa_static_source ss;
-    ck_assert_int_eq(fa_static_source_init(&ss, static_buf, sizeof static_buf,
-                                           FA_STATIC_ZEROED), 0);
+    TU_INT_EQ(fa_static_source_init(&ss, static_buf, sizeof static_buf,
+                                    FA_STATIC_ZEROED),
+              0);
     fa_config c = small_config(&ss.source);
     c.flags = FA_ZERO;
     fa_pool p;
@@ -1677,8 +1712,7 @@ START_TEST(static_source_zero)
 
     /* A dirty buffer that is not said to be zeroed. */
     memset(static_buf, 0x5A, sizeof static_buf);
-    ck_assert_int_eq(fa_static_source_init(&ss, static_buf, sizeof static_buf,
-                                           0), 0);
+    TU_INT_EQ(fa_static_source_init(&ss, static_buf, sizeof static_buf, 0), 0);
     init_ok(&p, &c);
     alloc_n(&p, v, n);
     for (size_t i = 0; i < n; i++) {
@@ -1693,8 +1727,9 @@ START_TEST(static_source_direct)
 {
     fa_static_source ss;
     memset(static_buf, 0, sizeof static_buf);
-    ck_assert_int_eq(fa_static_source_init(&ss, static_buf, sizeof static_buf,
-                                           FA_STATIC_ZEROED), 0);
+    TU_INT_EQ(fa_static_source_init(&ss, static_buf, sizeof static_buf,
+                                    FA_STATIC_ZEROED),
+              0);
     fa_source *s = &ss.source;
     TU_CHECK(s->map);
     TU_CHECK(s->unmap);
@@ -1713,9 +1748,10 @@ START_TEST(static_source_direct)
     /* A block of the same size comes back; it must not say zeroed. */
     z = true;
     void *c = s->map(s->ctx, 4096, 4096, &z);
-    ck_assert_ptr_eq(c, a);
+    TU_PTR_EQ(c, a);
     if (z) {
-        TU_ASSERT(tu_first_nonzero(c, 4096) == 4096, "a reused dirty "
+        TU_ASSERT(tu_first_nonzero(c, 4096) == 4096,
+                  "a reused dirty "
                   "block is reported as zeroed");
     }
     /* A different size does not get the 4096 block. */
@@ -1723,10 +1759,10 @@ START_TEST(static_source_direct)
     void *d = s->map(s->ctx, 16384, 16384, &z);
     if (d != NULL) {
         TU_CHECK(in_buffer(d, 16384, static_buf, sizeof static_buf));
-        TU_CHECK(!((char *)a < (char *)d + 16384 &&
-                    (char *)d < (char *)a + 4096));
-        TU_CHECK(!((char *)b < (char *)d + 16384 &&
-                    (char *)d < (char *)b + 8192));
+        TU_CHECK(
+            !((char *)a < (char *)d + 16384 && (char *)d < (char *)a + 4096));
+        TU_CHECK(
+            !((char *)b < (char *)d + 16384 && (char *)d < (char *)b + 8192));
     }
     /* Exhaust, then a given-back block is still handed out. */
     void *blocks[STATIC_CHUNKS];
@@ -1737,13 +1773,13 @@ START_TEST(static_source_direct)
             break;
         }
         TU_CHECK(in_buffer(e, 4096, static_buf, sizeof static_buf));
-        ck_assert_uint_lt(nb, STATIC_CHUNKS);
+        TU_LT(nb, STATIC_CHUNKS);
         blocks[nb++] = e;
     }
-    ck_assert_uint_gt(nb, 0);
+    TU_GT(nb, 0);
     s->unmap(s->ctx, blocks[0], 4096);
-    ck_assert_ptr_eq(s->map(s->ctx, 4096, 4096, &z), blocks[0]);
-    ck_assert_ptr_null(s->map(s->ctx, 4096, 4096, &z));
+    TU_PTR_EQ(s->map(s->ctx, 4096, 4096, &z), blocks[0]);
+    TU_NULL(s->map(s->ctx, 4096, 4096, &z));
 }
 END_TEST
 
@@ -1753,7 +1789,7 @@ START_TEST(static_source_unaligned_buffer)
     fa_static_source ss;
     unsigned char *buf = static_buf + 1;
     size_t len = 3 * 4096;
-    ck_assert_int_eq(fa_static_source_init(&ss, buf, len, 0), 0);
+    TU_INT_EQ(fa_static_source_init(&ss, buf, len, 0), 0);
     fa_config c = small_config(&ss.source);
     fa_pool p;
     init_ok(&p, &c);
@@ -1762,7 +1798,7 @@ START_TEST(static_source_unaligned_buffer)
     while ((o = fa_pool_alloc(&p)) != NULL) {
         TU_CHECK(in_buffer(o, 64, buf, len));
         n++;
-        ck_assert_uint_le(n, 2 * 63);
+        TU_LE(n, 2 * 63);
     }
     TU_EQ(n, 2 * 63);
     check_ok(&p);
@@ -1796,8 +1832,10 @@ START_TEST(alignment_honoured)
         void **v = xcalloc_ptrs(n);
         alloc_n(&p, v, n);
         for (size_t i = 0; i < n; i++) {
-            TU_ASSERT((uintptr_t)v[i] % align == 0, "size %zu align %zu:"
-                      " object %zu at %p", size, align, i, v[i]);
+            TU_ASSERT((uintptr_t)v[i] % align == 0,
+                      "size %zu align %zu:"
+                      " object %zu at %p",
+                      size, align, i, v[i]);
             tu_stamp(v[i], size, i);
         }
         /* free in two interleaved passes, then reuse, then verify */
@@ -1842,9 +1880,10 @@ START_TEST(chunk_size_honoured)
     alloc_n(&p, v, n);
     for (size_t i = 0; i < n; i++) {
         uintptr_t want = base_of(v[i / spc * spc], cs);
-        TU_ASSERT(base_of(v[i], cs) == want, "chunk %zu: object %zu at "
-                  "%p is not in the chunk of the first (%p)", cs, i, v[i],
-                  v[i / spc * spc]);
+        TU_ASSERT(base_of(v[i], cs) == want,
+                  "chunk %zu: object %zu at "
+                  "%p is not in the chunk of the first (%p)",
+                  cs, i, v[i], v[i / spc * spc]);
         TU_CHECK(tu_source_find(&src, v[i], size) != NULL);
     }
     TU_CHECK(base_of(v[0], cs) != base_of(v[spc], cs));
@@ -1885,7 +1924,7 @@ START_TEST(os_source_direct)
 {
     const fa_source *os = fa_os_source();
     TU_CHECK(os);
-    ck_assert_ptr_eq(os, fa_os_source());
+    TU_PTR_EQ(os, fa_os_source());
     TU_CHECK(os->map);
     TU_CHECK(os->unmap);
     static const size_t sizes[] = {4096, 65536, 1 << 21};
@@ -1919,14 +1958,13 @@ START_TEST(error_kind_names)
     for (int k = FA_ERR_FOREIGN; k <= FA_ERR_BAD_POOL; k++) {
         names[k] = fa_error_kind_name((fa_error_kind)k);
         TU_CHECK(names[k]);
-        ck_assert_uint_gt(strlen(names[k]), 0);
+        TU_GT(strlen(names[k]), 0);
         for (int j = FA_ERR_FOREIGN; j < k; j++) {
             TU_ASSERT(strcmp(names[j], names[k]) != 0,
-                      "kinds %d and %d are both named '%s'", j, k,
-                      names[k]);
+                      "kinds %d and %d are both named '%s'", j, k, names[k]);
         }
     }
-    ck_assert_str_eq(fa_error_kind_name(FA_ERR_DOUBLE_FREE), "double free");
+    TU_STR_EQ(fa_error_kind_name(FA_ERR_DOUBLE_FREE), "double free");
 }
 END_TEST
 
@@ -1962,10 +2000,10 @@ START_TEST(error_foreign_free_handled)
     void *x = fa_pool_alloc(&a);
     tu_stamp(x, 64, 7);
     fa_pool_free(&b, x);
-    ck_assert_int_eq(tu_err.count, 1);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_FOREIGN);
-    ck_assert_str_eq(tu_err.pool, "pool-B");
-    ck_assert_ptr_eq(tu_err.addr, x);
+    TU_INT_EQ(tu_err.count, 1);
+    TU_INT_EQ(tu_err.kind, FA_ERR_FOREIGN);
+    TU_STR_EQ(tu_err.pool, "pool-B");
+    TU_PTR_EQ(tu_err.addr, x);
     TU_CHECK(!tu_err.detail_was_null);
 
     /* B holds chunks of its own. */
@@ -1974,10 +2012,10 @@ START_TEST(error_foreign_free_handled)
     fa_stats before = stats(&b);
     tu_errors_reset();
     fa_pool_free(&b, x);
-    ck_assert_int_eq(tu_err.count, 1);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_FOREIGN);
-    ck_assert_str_eq(tu_err.pool, "pool-B");
-    ck_assert_ptr_eq(tu_err.addr, x);
+    TU_INT_EQ(tu_err.count, 1);
+    TU_INT_EQ(tu_err.kind, FA_ERR_FOREIGN);
+    TU_STR_EQ(tu_err.pool, "pool-B");
+    TU_PTR_EQ(tu_err.addr, x);
 
     /* The bad free did nothing. */
     fa_stats after = stats(&b);
@@ -1987,14 +2025,14 @@ START_TEST(error_foreign_free_handled)
     TU_EQ(tu_verify(x, 0, 64, 7), 64);
     TU_CHECK(fa_pool_check(&a));
     TU_CHECK(fa_pool_check(&b));
-    ck_assert_int_eq(tu_err.count, 1);
+    TU_INT_EQ(tu_err.count, 1);
     void *z = fa_pool_alloc(&b);
-    ck_assert_ptr_ne(z, x);
+    TU_PTR_NE(z, x);
     fa_pool_free(&b, z);
 
     /* x still belongs to A. */
     fa_pool_free(&a, x);
-    ck_assert_int_eq(tu_err.count, 1);
+    TU_INT_EQ(tu_err.count, 1);
     TU_EQ(stats(&a).live, 0);
     fa_pool_free_bulk(&b, y, 3);
     TU_CHECK(fa_pool_check(&a));
@@ -2031,11 +2069,12 @@ START_TEST(error_interior_free_handled)
             fa_stats before = stats(&p);
             tu_errors_reset();
             fa_pool_free(&p, bad);
-            TU_ASSERT(tu_err.count == 1, "pass %d: freeing %p (+%zu into "
-                      "an object) reported %d errors", pass, bad, offs[k],
-                      tu_err.count);
-            ck_assert_int_eq(tu_err.kind, FA_ERR_INTERIOR);
-            ck_assert_str_eq(tu_err.pool, "interior");
+            TU_ASSERT(tu_err.count == 1,
+                      "pass %d: freeing %p (+%zu into "
+                      "an object) reported %d errors",
+                      pass, bad, offs[k], tu_err.count);
+            TU_INT_EQ(tu_err.kind, FA_ERR_INTERIOR);
+            TU_STR_EQ(tu_err.pool, "interior");
             TU_CHECK(tu_err.addr == bad || tu_err.addr == obj);
             fa_stats after = stats(&p);
             TU_EQ(after.live, before.live);
@@ -2043,11 +2082,11 @@ START_TEST(error_interior_free_handled)
             TU_CHECK(fa_pool_check(&p));
         }
     }
-    ck_assert_int_eq(tu_err.count, 1);
+    TU_INT_EQ(tu_err.count, 1);
     fa_pool_free_bulk(&p, v, spc + 1);
     TU_EQ(stats(&p).live, 0);
     TU_CHECK(fa_pool_check(&p));
-    ck_assert_int_eq(tu_err.count, 1);
+    TU_INT_EQ(tu_err.count, 1);
     fa_pool_destroy(&p);
     free(v);
     fa_set_error_handler(old);
@@ -2066,8 +2105,8 @@ START_TEST(error_unnamed_pool)
     init_ok(&b, &cb);
     void *x = fa_pool_alloc(&a);
     fa_pool_free(&b, x);
-    ck_assert_int_eq(tu_err.count, 1);
-    ck_assert_str_eq(tu_err.pool, "unnamed");
+    TU_INT_EQ(tu_err.count, 1);
+    TU_STR_EQ(tu_err.pool, "unnamed");
     fa_pool_free(&a, x);
     fa_pool_destroy(&a);
     fa_pool_destroy(&b);
@@ -2089,7 +2128,7 @@ static void corrupt_check(int how)
     init_ok(&p, &c);
     alloc_n(&p, v, 8);
     TU_CHECK(fa_pool_check(&p));
-    ck_assert_int_eq(tu_err.count, 0);
+    TU_INT_EQ(tu_err.count, 0);
     fa_pool_free(&p, v[2]);
     fa_pool_free(&p, v[4]); /* v[4]'s first word links to v[2] */
     void *link;
@@ -2100,11 +2139,13 @@ static void corrupt_check(int how)
     }
     tu_open_freed(v[4], sizeof link);
     memcpy(v[4], &link, sizeof link);
-    TU_ASSERT(!fa_pool_check(&p), "fa_pool_check passed a corrupted "
-              "free list (%s)", how == 0 ? "cycle" : "interior link");
-    ck_assert_int_eq(tu_err.count, 1);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_CORRUPT);
-    ck_assert_str_eq(tu_err.pool, "corrupt");
+    TU_ASSERT(!fa_pool_check(&p),
+              "fa_pool_check passed a corrupted "
+              "free list (%s)",
+              how == 0 ? "cycle" : "interior link");
+    TU_INT_EQ(tu_err.count, 1);
+    TU_INT_EQ(tu_err.kind, FA_ERR_CORRUPT);
+    TU_STR_EQ(tu_err.pool, "corrupt");
     fa_set_error_handler(old);
     /* The pool is broken: leave it (this test runs in its own process). */
 }
@@ -2132,12 +2173,11 @@ START_TEST(check_fresh_pools)
     fa_pool_destroy(&p);
     init_ok(&p, &c);
     TU_CHECK(fa_pool_check(&p));
-    ck_assert_int_eq(tu_err.count, 0);
+    TU_INT_EQ(tu_err.count, 0);
     fa_pool_destroy(&p);
     fa_set_error_handler(old);
 }
 END_TEST
-
 
 /* ------------------------------------------------------------------ */
 /* Checked mode (FA_CHECKED) and hardened mode (FA_HARDENED) */
@@ -2170,8 +2210,7 @@ static void workout(fa_pool *p, uint64_t seed, bool zero)
         }
         expect_walk(p, v, n);
         for (size_t i = 0; i < n; i++) {
-            TU_EQ(tu_verify(v[i], 0, 64, i + (size_t)round * n),
-                  64);
+            TU_EQ(tu_verify(v[i], 0, 64, i + (size_t)round * n), 64);
         }
         tu_shuffle(&r, v, n);
         fa_pool_free_bulk(p, v, n / 2);
@@ -2182,7 +2221,7 @@ static void workout(fa_pool *p, uint64_t seed, bool zero)
         check_ok(p);
         TU_EQ(stats(p).live, 0);
         if (round == 1) {
-            ck_assert_uint_gt(fa_pool_trim(p), 0);
+            TU_GT(fa_pool_trim(p), 0);
         }
     }
     free(v);
@@ -2193,8 +2232,12 @@ START_TEST(checked_works)
     tu_errors_reset();
     fa_error_handler old = fa_set_error_handler(tu_record_handler);
     static const unsigned modes[] = {
-        FA_CHECKED, FA_CHECKED | FA_ZERO, FA_HARDENED, FA_HARDENED | FA_ZERO,
-        FA_CHECKED | FA_HARDENED, FA_CHECKED | FA_HARDENED | FA_ZERO,
+        FA_CHECKED,
+        FA_CHECKED | FA_ZERO,
+        FA_HARDENED,
+        FA_HARDENED | FA_ZERO,
+        FA_CHECKED | FA_HARDENED,
+        FA_CHECKED | FA_HARDENED | FA_ZERO,
     };
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         tu_source src;
@@ -2205,13 +2248,15 @@ START_TEST(checked_works)
         fa_stats st = stats(&p);
         TU_EQ(st.slot_size, 64);
         /* a checked chunk may give room to a bitmap */
-        ck_assert_uint_ge(st.slots_per_chunk, 1);
-        ck_assert_uint_le(st.slots_per_chunk, 63);
+        TU_GE(st.slots_per_chunk, 1);
+        TU_LE(st.slots_per_chunk, 63);
         workout(&p, i, (modes[i] & FA_ZERO) != 0);
         fa_pool_destroy(&p);
         TU_EQ(src.nlive, 0);
-        TU_ASSERT(tu_err.count == 0, "flags %#x: a correct program got "
-                  "an error report: %s", modes[i], tu_err.detail);
+        TU_ASSERT(tu_err.count == 0,
+                  "flags %#x: a correct program got "
+                  "an error report: %s",
+                  modes[i], tu_err.detail);
         tu_source_fini(&src);
     }
     /* Kept bytes: hardened mode changes only the link word. */
@@ -2223,7 +2268,7 @@ START_TEST(checked_works)
     tu_stamp(a, 64, 99);
     fa_pool_free(&p, a);
     void *b = fa_pool_alloc(&p);
-    ck_assert_ptr_eq(b, a);
+    TU_PTR_EQ(b, a);
     TU_EQ(tu_verify(b, PTR, 64, 99), 64);
     fa_pool_free(&p, b);
     fa_pool_free(&p, keep);
@@ -2263,15 +2308,15 @@ START_TEST(checked_double_free)
         fa_pool_free(&p, twice[k]);
         TU_ASSERT(tu_err.count == 1, "double free %d: %d reports", k,
                   tu_err.count);
-        ck_assert_int_eq(tu_err.kind, FA_ERR_DOUBLE_FREE);
-        ck_assert_str_eq(tu_err.pool, "dbl");
-        ck_assert_ptr_eq(tu_err.addr, twice[k]);
+        TU_INT_EQ(tu_err.kind, FA_ERR_DOUBLE_FREE);
+        TU_STR_EQ(tu_err.pool, "dbl");
+        TU_PTR_EQ(tu_err.addr, twice[k]);
         fa_stats after = stats(&p);
         TU_EQ(after.frees, before.frees);
         TU_EQ(after.live, before.live);
         tu_errors_reset();
         check_ok(&p);
-        ck_assert_int_eq(tu_err.count, 0);
+        TU_INT_EQ(tu_err.count, 0);
     }
     /* The ignored double frees put nothing on a list twice. */
     size_t live = stats(&p).live;
@@ -2288,7 +2333,7 @@ START_TEST(checked_double_free)
     for (size_t i = 1; i < more + 4; i++) {
         TU_ASSERT(all[i] != all[i - 1], "%p handed out twice", all[i]);
     }
-    ck_assert_int_eq(tu_err.count, 0);
+    TU_INT_EQ(tu_err.count, 0);
     fa_pool_destroy(&p); /* with live objects: a leak report */
     free(all);
     free(w);
@@ -2309,13 +2354,13 @@ START_TEST(checked_interior_current_chunk)
     alloc_n(&p, v, 3);
     char *bad = (char *)v[1] + 4;
     fa_pool_free(&p, bad);
-    ck_assert_int_eq(tu_err.count, 1);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_INTERIOR);
+    TU_INT_EQ(tu_err.count, 1);
+    TU_INT_EQ(tu_err.kind, FA_ERR_INTERIOR);
     TU_CHECK(tu_err.addr == bad || tu_err.addr == v[1]);
     TU_EQ(stats(&p).live, 3);
     fa_pool_free_bulk(&p, v, 3);
     check_ok(&p);
-    ck_assert_int_eq(tu_err.count, 1);
+    TU_INT_EQ(tu_err.count, 1);
     fa_pool_destroy(&p);
     fa_set_error_handler(old);
 }
@@ -2345,11 +2390,11 @@ START_TEST(checked_foreign_pointers)
     for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++) {
         tu_errors_reset();
         fa_pool_free(&b, foreign[i]);
-        TU_ASSERT(tu_err.count == 1, "foreign pointer %zu: %d reports",
-                  i, tu_err.count);
-        ck_assert_int_eq(tu_err.kind, FA_ERR_FOREIGN);
-        ck_assert_ptr_eq(tu_err.addr, foreign[i]);
-        ck_assert_str_eq(tu_err.pool, "checked-B");
+        TU_ASSERT(tu_err.count == 1, "foreign pointer %zu: %d reports", i,
+                  tu_err.count);
+        TU_INT_EQ(tu_err.kind, FA_ERR_FOREIGN);
+        TU_PTR_EQ(tu_err.addr, foreign[i]);
+        TU_STR_EQ(tu_err.pool, "checked-B");
     }
     tu_errors_reset();
     TU_EQ(stats(&b).live, 1);
@@ -2357,7 +2402,7 @@ START_TEST(checked_foreign_pointers)
     fa_pool_free(&b, own);
     fa_pool_free(&a, x);
     fa_pool_free(&cp, y);
-    ck_assert_int_eq(tu_err.count, 0);
+    TU_INT_EQ(tu_err.count, 0);
     fa_pool_destroy(&a);
     fa_pool_destroy(&b);
     fa_pool_destroy(&cp);
@@ -2376,17 +2421,17 @@ START_TEST(checked_write_after_free)
     init_ok(&p, &c);
     alloc_n(&p, v, 3);
     fa_pool_free(&p, v[1]);
-    ck_assert_int_eq(tu_err.count, 0);
+    TU_INT_EQ(tu_err.count, 0);
     unsigned char *b = v[1];
     tu_open_freed(b + 20, 1);
     b[20] ^= 0x5A; /* the caller writes to a freed object */
     static void *again;
     again = fa_pool_alloc(&p); /* the slot is verified on reuse */
     TU_ASSERT(tu_err.count >= 1, "a write to a freed object went "
-              "unnoticed");
-    ck_assert_int_eq(tu_err.kind, FA_ERR_WRITE_AFTER_FREE);
-    ck_assert_str_eq(tu_err.pool, "waf");
-    ck_assert_ptr_eq(tu_err.addr, v[1]);
+                                 "unnoticed");
+    TU_INT_EQ(tu_err.kind, FA_ERR_WRITE_AFTER_FREE);
+    TU_STR_EQ(tu_err.pool, "waf");
+    TU_PTR_EQ(tu_err.addr, v[1]);
     (void)again;
     fa_set_error_handler(old);
 }
@@ -2412,19 +2457,23 @@ START_TEST(checked_corrupt_link)
         memcpy(vm[4], &vm[6], PTR);
         void *x = vm[8] = fa_pool_alloc(p);
         void *y = vm[9] = fa_pool_alloc(p);
-        TU_ASSERT(tu_err.count >= 1, "flags %#x: the overwritten link "
-                  "went unreported", modes[m]);
+        TU_ASSERT(tu_err.count >= 1,
+                  "flags %#x: the overwritten link "
+                  "went unreported",
+                  modes[m]);
         TU_ASSERT(tu_err.kind == FA_ERR_CORRUPT ||
                       tu_err.kind == FA_ERR_WRITE_AFTER_FREE,
                   "flags %#x: reported as %s", modes[m],
                   fa_error_kind_name(tu_err.kind));
-        ck_assert_str_eq(tu_err.pool, "link");
+        TU_STR_EQ(tu_err.pool, "link");
         /* The handler returned: the offending call does nothing, so no
          * live object is handed out a second time. */
-        TU_ASSERT(x != vm[6] && y != vm[6], "flags %#x: an overwritten "
+        TU_ASSERT(x != vm[6] && y != vm[6],
+                  "flags %#x: an overwritten "
                   "link made the pool hand out the live %p (after "
-                  "reporting %s: %s)", modes[m], vm[6],
-                  fa_error_kind_name(tu_err.kind), tu_err.detail);
+                  "reporting %s: %s)",
+                  modes[m], vm[6], fa_error_kind_name(tu_err.kind),
+                  tu_err.detail);
         fa_set_error_handler(old);
     }
 }
@@ -2442,13 +2491,13 @@ START_TEST(checked_leak_at_destroy)
     void *v[3];
     alloc_n(&p, v, 3);
     fa_pool_free(&p, v[1]);
-    ck_assert_int_eq(tu_err.count, 0);
+    TU_INT_EQ(tu_err.count, 0);
     fa_pool_destroy(&p);
-    ck_assert_int_eq(tu_err.count, 1);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_LEAK);
-    ck_assert_str_eq(tu_err.pool, "leaky");
+    TU_INT_EQ(tu_err.count, 1);
+    TU_INT_EQ(tu_err.kind, FA_ERR_LEAK);
+    TU_STR_EQ(tu_err.pool, "leaky");
     TU_CHECK(tu_err.addr == v[0] || tu_err.addr == v[2]);
-    ck_assert_uint_gt(strlen(tu_err.detail), 0);
+    TU_GT(strlen(tu_err.detail), 0);
     /* Destroy still gives everything back. */
     TU_EQ(src.nlive, 0);
     TU_EQ(src.maps, src.unmaps);
@@ -2459,7 +2508,7 @@ START_TEST(checked_leak_at_destroy)
     alloc_n(&p, v, 3);
     fa_pool_free_bulk(&p, v, 3);
     fa_pool_destroy(&p);
-    ck_assert_int_eq(tu_err.count, 0);
+    TU_INT_EQ(tu_err.count, 0);
     tu_source_fini(&src);
     fa_set_error_handler(old);
 }
@@ -2469,7 +2518,7 @@ START_TEST(checked_from_environment)
 {
     tu_errors_reset();
     fa_error_handler old = fa_set_error_handler(tu_record_handler);
-    ck_assert_int_eq(setenv("FIXALLOC_CHECK", "1", 1), 0);
+    TU_INT_EQ(setenv("FIXALLOC_CHECK", "1", 1), 0);
     fa_config c = mode_config("env", 0, NULL);
     fa_pool p;
     init_ok(&p, &c);
@@ -2477,8 +2526,8 @@ START_TEST(checked_from_environment)
     alloc_n(&p, v, 2);
     fa_pool_free(&p, v[0]);
     fa_pool_free(&p, v[0]);
-    ck_assert_int_eq(tu_err.count, 1);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_DOUBLE_FREE);
+    TU_INT_EQ(tu_err.count, 1);
+    TU_INT_EQ(tu_err.kind, FA_ERR_DOUBLE_FREE);
     fa_pool_free(&p, v[1]);
     fa_pool_destroy(&p);
     unsetenv("FIXALLOC_CHECK");
@@ -2504,12 +2553,12 @@ START_TEST(hardened_works)
     }
     for (size_t i = 10; i-- > 0;) {
         void *o = fa_pool_alloc(&p);
-        ck_assert_ptr_eq(o, v[i]);
+        TU_PTR_EQ(o, v[i]);
         expect_first_word_zero(o, 64);
         TU_EQ(tu_verify(o, PTR, 64, i), 64);
     }
     check_ok(&p);
-    ck_assert_int_eq(tu_err.count, 0);
+    TU_INT_EQ(tu_err.count, 0);
     fa_pool_destroy(&p);
     fa_set_error_handler(old);
 }
@@ -2533,10 +2582,11 @@ START_TEST(hardened_link_overwrite)
     memcpy(v[2], &target, PTR);
     void *x = v[4] = fa_pool_alloc(&p);
     void *y = v[5] = fa_pool_alloc(&p);
-    TU_ASSERT(x != target && y != target, "hardened mode handed out the "
+    TU_ASSERT(x != target && y != target,
+              "hardened mode handed out the "
               "address planted in a freed object's link");
-    ck_assert_int_ge(tu_err.count, 1);
-    ck_assert_int_eq(tu_err.kind, FA_ERR_CORRUPT);
+    TU_INT_GE(tu_err.count, 1);
+    TU_INT_EQ(tu_err.kind, FA_ERR_CORRUPT);
     fa_set_error_handler(old);
 }
 END_TEST

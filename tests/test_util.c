@@ -38,16 +38,29 @@
 /* ------------------------------------------------------------------ */
 /* Cheap assertions */
 
-void tu_fail(const char *file, int line, const char *expr, const char *fmt,
-             ...)
+static tu_context_fn fail_context;
+
+void tu_set_fail_context(tu_context_fn fn)
+{
+    fail_context = fn;
+}
+
+void tu_fail(const char *file, int line, const char *expr, const char *fmt, ...)
 {
     char msg[1024];
+    char ctx[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    _ck_assert_failed(file, line, "Assertion failed", "'%s' failed: %s",
-                      expr, msg);
+    ctx[0] = '\0';
+    if (fail_context != NULL) {
+        tu_context_fn fn = fail_context;
+        fail_context = NULL; /* a failure inside the hook ends here */
+        fn(ctx, sizeof ctx);
+    }
+    _ck_assert_failed(file, line, "Assertion failed", "%s%s'%s' failed: %s",
+                      ctx, ctx[0] != '\0' ? ": " : "", expr, msg);
     abort(); /* not reached: Check ends the test */
 }
 
@@ -432,8 +445,8 @@ static void *counting_map(void *ctx, size_t size, size_t align, bool *zeroed)
     tu_source *s = ctx;
     TU_ASSERT(tu_is_pow2(size), "source asked for size %zu", size);
     TU_ASSERT(tu_is_pow2(align), "source asked for align %zu", align);
-    TU_ASSERT(align <= size, "source asked for align %zu > size %zu",
-              align, size);
+    TU_ASSERT(align <= size, "source asked for align %zu > size %zu", align,
+              size);
     TU_CHECK(zeroed);
     s->map_calls++;
     s->last_map_size = size;
@@ -451,8 +464,8 @@ static void *counting_map(void *ctx, size_t size, size_t align, bool *zeroed)
     if (z) {
         size_t bad = tu_first_nonzero(mem, size);
         TU_ASSERT(bad == size,
-                  "source said block %p is zeroed but byte %zu is not",
-                  mem, bad);
+                  "source said block %p is zeroed but byte %zu is not", mem,
+                  bad);
     }
     if (s->dirty) {
         memset(mem, 0xA5, size);
@@ -474,11 +487,13 @@ static void counting_unmap(void *ctx, void *mem, size_t size)
             break;
         }
     }
-    TU_ASSERT(i < s->nlive, "unmap of %p, a block the source never "
-              "handed out (or gave back already)", mem);
+    TU_ASSERT(i < s->nlive,
+              "unmap of %p, a block the source never "
+              "handed out (or gave back already)",
+              mem);
     TU_ASSERT(s->live[i].size == size,
-              "unmap of %p with size %zu, mapped with size %zu", mem,
-              size, s->live[i].size);
+              "unmap of %p with size %zu, mapped with size %zu", mem, size,
+              s->live[i].size);
     s->live[i] = s->live[s->nlive - 1];
     s->nlive--;
     s->unmaps++;
@@ -597,7 +612,7 @@ bool tu_under_memory_tool(void)
 void *tu_xmalloc(size_t n)
 {
     void *p = malloc(n);
-    ck_assert_ptr_nonnull(p);
+    TU_NOT_NULL(p);
     return p;
 }
 
@@ -619,21 +634,23 @@ void tu_thread_fail(const char *fmt, ...)
 
 void tu_check_thread_failures(void)
 {
-    ck_assert_msg(atomic_load(&fail_count) == 0, "%d failures in threads, "
-                  "first: %s", atomic_load(&fail_count), fail_msg);
+    TU_ASSERT(atomic_load(&fail_count) == 0,
+              "%d failures in threads, "
+              "first: %s",
+              atomic_load(&fail_count), fail_msg);
 }
 
 pthread_t tu_spawn(void *(*fn)(void *), void *arg)
 {
     pthread_t t;
     int rc = pthread_create(&t, NULL, fn, arg);
-    ck_assert_msg(rc == 0, "pthread_create: %d", rc);
+    TU_ASSERT(rc == 0, "pthread_create: %d", rc);
     return t;
 }
 
 void tu_join(pthread_t t)
 {
-    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    TU_INT_EQ(pthread_join(t, NULL), 0);
 }
 
 void tu_phase_wait(tu_phase *g, int phase)

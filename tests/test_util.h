@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "fixalloc.h"
 
@@ -20,26 +21,72 @@
  * write(2) each), which dominates hot loops; these call into Check only
  * when they fail, and report the caller's file and line. */
 
-__attribute__((noreturn, format(printf, 4, 5)))
-void tu_fail(const char *file, int line, const char *expr, const char *fmt,
-             ...);
+__attribute__((noreturn, format(printf, 4, 5))) void tu_fail(
+    const char *file, int line, const char *expr, const char *fmt, ...);
 
-#define TU_ASSERT(expr, ...)                                                 \
-    do {                                                                     \
-        if (!(expr)) {                                                       \
-            tu_fail(__FILE__, __LINE__, #expr, __VA_ARGS__);                 \
-        }                                                                    \
+#define TU_ASSERT(expr, ...)                                                   \
+    do {                                                                       \
+        if (!(expr)) {                                                         \
+            tu_fail(__FILE__, __LINE__, #expr, __VA_ARGS__);                   \
+        }                                                                      \
     } while (0)
 
 #define TU_CHECK(expr) TU_ASSERT(expr, "%s", "failed")
 
+/* Fails the running test unconditionally. */
+#define TU_FAIL(...) tu_fail(__FILE__, __LINE__, "reached", __VA_ARGS__)
+
 /* Both sides evaluated once, compared as unsigned integers. */
-#define TU_EQ(a, b)                                                          \
-    do {                                                                     \
-        uintmax_t tu_a_ = (uintmax_t)(a), tu_b_ = (uintmax_t)(b);            \
-        TU_ASSERT(tu_a_ == tu_b_, "%s == %ju, %s == %ju", #a, tu_a_, #b,     \
-                  tu_b_);                                                    \
+#define TU_CMP_(a, op, b)                                                      \
+    do {                                                                       \
+        uintmax_t tu_a_ = (uintmax_t)(a), tu_b_ = (uintmax_t)(b);              \
+        TU_ASSERT(tu_a_ op tu_b_, "%s == %ju, %s == %ju", #a, tu_a_, #b,       \
+                  tu_b_);                                                      \
     } while (0)
+#define TU_EQ(a, b) TU_CMP_(a, ==, b)
+#define TU_NE(a, b) TU_CMP_(a, !=, b)
+#define TU_LT(a, b) TU_CMP_(a, <, b)
+#define TU_LE(a, b) TU_CMP_(a, <=, b)
+#define TU_GT(a, b) TU_CMP_(a, >, b)
+#define TU_GE(a, b) TU_CMP_(a, >=, b)
+
+/* The same, compared as signed integers (return codes, errno, pids). */
+#define TU_ICMP_(a, op, b)                                                     \
+    do {                                                                       \
+        intmax_t tu_a_ = (intmax_t)(a), tu_b_ = (intmax_t)(b);                 \
+        TU_ASSERT(tu_a_ op tu_b_, "%s == %jd, %s == %jd", #a, tu_a_, #b,       \
+                  tu_b_);                                                      \
+    } while (0)
+#define TU_INT_EQ(a, b) TU_ICMP_(a, ==, b)
+#define TU_INT_NE(a, b) TU_ICMP_(a, !=, b)
+#define TU_INT_GE(a, b) TU_ICMP_(a, >=, b)
+#define TU_INT_GT(a, b) TU_ICMP_(a, >, b)
+
+/* Pointers, each evaluated once. */
+#define TU_PTR_CMP_(a, op, b)                                                  \
+    do {                                                                       \
+        const void *tu_a_ = (const void *)(a), *tu_b_ = (const void *)(b);     \
+        TU_ASSERT(tu_a_ op tu_b_, "%s == %p, %s == %p", #a, tu_a_, #b, tu_b_); \
+    } while (0)
+#define TU_PTR_EQ(a, b) TU_PTR_CMP_(a, ==, b)
+#define TU_PTR_NE(a, b) TU_PTR_CMP_(a, !=, b)
+#define TU_NULL(a) TU_PTR_CMP_(a, ==, NULL)
+#define TU_NOT_NULL(a) TU_PTR_CMP_(a, !=, NULL)
+
+/* NUL-terminated strings, each evaluated once; NULL compares unequal. */
+#define TU_STR_EQ(a, b)                                                        \
+    do {                                                                       \
+        const char *tu_a_ = (a), *tu_b_ = (b);                                 \
+        TU_ASSERT(tu_a_ != NULL && tu_b_ != NULL && strcmp(tu_a_, tu_b_) == 0, \
+                  "%s == \"%s\", %s == \"%s\"", #a,                            \
+                  tu_a_ != NULL ? tu_a_ : "(null)", #b,                        \
+                  tu_b_ != NULL ? tu_b_ : "(null)");                           \
+    } while (0)
+
+/* A hook that adds context (a seed, a step) to every failure message while
+ * it is set; NULL removes it. It writes at most `cap` bytes into buf. */
+typedef void (*tu_context_fn)(char *buf, size_t cap);
+void tu_set_fail_context(tu_context_fn fn);
 
 /* ------------------------------------------------------------------ */
 /* Scale: FIXALLOC_TEST_SCALE (percent, default 100) shrinks heavy loops. */
@@ -128,18 +175,18 @@ typedef struct tu_block {
 } tu_block;
 
 typedef struct tu_source {
-    fa_source source;     /* pass &s.source as fa_config.source */
+    fa_source source; /* pass &s.source as fa_config.source */
     const fa_source *inner;
-    size_t maps;          /* successful map calls */
-    size_t map_calls;     /* all map calls, failed ones too */
+    size_t maps;      /* successful map calls */
+    size_t map_calls; /* all map calls, failed ones too */
     size_t unmaps;
     size_t bytes_mapped, bytes_unmapped;
-    long fail_after;      /* successful maps allowed before failing; -1: never */
-    bool dirty;           /* fill new blocks with 0xA5, report not zeroed */
+    long fail_after; /* successful maps allowed before failing; -1: never */
+    bool dirty;      /* fill new blocks with 0xA5, report not zeroed */
     size_t last_map_size, last_map_align;
-    tu_block *live;       /* blocks handed out and not given back */
+    tu_block *live; /* blocks handed out and not given back */
     size_t nlive, live_cap;
-    tu_block *log;        /* blocks given back since tu_source_clear_log */
+    tu_block *log; /* blocks given back since tu_source_clear_log */
     size_t nlog, log_cap;
 } tu_source;
 
@@ -176,15 +223,13 @@ void tu_open_freed(void *p, size_t n);
 /* Whether the tests run under a tool that tracks pooled memory. */
 bool tu_under_memory_tool(void);
 
-
 /* ---- threads ---- */
 
 /* malloc that fails the test instead of returning NULL. */
 void *tu_xmalloc(size_t n);
 /* Records a failure seen in a thread other than the test's own; the main
  * thread reports the first through tu_check_thread_failures. */
-__attribute__((format(printf, 1, 2))) void tu_thread_fail(const char *fmt,
-                                                          ...);
+__attribute__((format(printf, 1, 2))) void tu_thread_fail(const char *fmt, ...);
 void tu_check_thread_failures(void);
 pthread_t tu_spawn(void *(*fn)(void *), void *arg);
 void tu_join(pthread_t t);
@@ -196,7 +241,10 @@ typedef struct tu_phase {
     pthread_cond_t cond;
     int phase;
 } tu_phase;
-#define TU_PHASE_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0}
+#define TU_PHASE_INIT                                                          \
+    {                                                                          \
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0                 \
+    }
 void tu_phase_wait(tu_phase *g, int phase);
 void tu_phase_set(tu_phase *g, int phase);
 
