@@ -410,12 +410,6 @@ static Suite *death_suite(void)
 
 int main(void)
 {
-    unsetenv("FIXALLOC_CHECK"); /* the scenarios choose their modes */
-    SRunner *sr = srunner_create(death_suite());
     /* Death tests need a process each, whatever CK_FORK says. */
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(death_suite(), true);
 }

@@ -888,10 +888,5 @@ static Suite *model_suite(void)
 
 int main(void)
 {
-    unsetenv("FIXALLOC_CHECK"); /* the configs choose their modes */
-    SRunner *sr = srunner_create(model_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(model_suite(), false);
 }

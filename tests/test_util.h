@@ -8,6 +8,7 @@
 #ifndef FIXALLOC_TEST_UTIL_H
 #define FIXALLOC_TEST_UTIL_H
 
+#include <check.h>
 #include <stdbool.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -15,6 +16,9 @@
 #include <string.h>
 
 #include "fixalloc.h"
+
+/* One pointer's size: the first word of an object. */
+#define TU_PTR (sizeof(void *))
 
 /* ------------------------------------------------------------------ */
 /* Cheap assertions. Check sends every passing ck_assert through a pipe (a
@@ -247,5 +251,112 @@ typedef struct tu_phase {
     }
 void tu_phase_wait(tu_phase *g, int phase);
 void tu_phase_set(tu_phase *g, int phase);
+
+/* ------------------------------------------------------------------ */
+/* Fixtures shared by the test files. */
+
+/* ThreadSanitizer builds: its deadlock detector follows at most 64 mutexes
+ * held at once, and a fork handler holds every cache's depot lock (64 for
+ * the default heap alone), so the heap's fork test is left out there. */
+#if defined(__SANITIZE_THREAD__)
+#define TU_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TU_TSAN 1
+#endif
+#endif
+#ifndef TU_TSAN
+#define TU_TSAN 0
+#endif
+
+/* FIXALLOC_TEST_SEED + k when the variable is set, else base + k. */
+uint64_t tu_seed(uint64_t base, uint64_t k);
+/* FIXALLOC_TEST_VERBOSE is set, and not to 0. */
+bool tu_verbose(void);
+
+/* A config of `size` bytes named "test", every other field zero. */
+fa_config tu_config(size_t size);
+/* The common small geometry: 64-byte objects, 4 KiB chunks, 63 per
+ * chunk, over `src` (NULL: the OS). */
+fa_config tu_small_config(const fa_source *src);
+
+/* The pool: init that must succeed, a snapshot of the counters (the
+ * struct pre-filled with junk, so a field left unset shows), a check that
+ * must pass, n allocations that must succeed. */
+void tu_pool_init_ok(fa_pool *p, const fa_config *c);
+fa_stats tu_pool_stats(const fa_pool *p);
+void tu_pool_check_ok(const fa_pool *p);
+void tu_pool_alloc_n(fa_pool *p, void **v, size_t n);
+/* The base of the chunk holding p. */
+uintptr_t tu_chunk_base(const void *p, size_t chunk);
+/* An object's first word (its first min(size, TU_PTR) bytes) reads as zero
+ * when it is handed out. */
+void tu_expect_first_word_zero(const void *obj, size_t size);
+/* fa_pool_walk visits exactly live[0..nlive), each once. */
+void tu_pool_expect_walk(fa_pool *p, void **live, size_t nlive);
+/* calloc of n pointers (at least one) that fails the test instead. */
+void **tu_xcalloc_ptrs(size_t n);
+
+/* The cache and the heap: creation that must succeed and counters. */
+fa_cache *tu_cache_create_ok(const fa_config *cfg, const fa_cache_options *o);
+fa_cache_counters tu_cache_stats(fa_cache *c);
+fa_heap *tu_heap_create_ok(const fa_heap_config *cfg);
+fa_heap_counters tu_heap_stats(fa_heap *h);
+
+/* The heap's geometry: the alignment every object of n bytes gets without
+ * asking (16, or 8 for the classes that are not multiples of 16), and a
+ * random request: mostly small, spread over every octave, and now and then
+ * (1 in `large_in`; 0: never) a large one up to 300 KiB. */
+size_t tu_natural_align(size_t n);
+size_t tu_random_size(tu_rng *r, size_t large_in);
+
+/* Id stamps: the object's id in its first word and the id's pattern in the
+ * rest, so that a lost, doubled or overwritten object is seen. Objects
+ * smaller than an id hold the pattern only (and _ok checks *id_out's). */
+void tu_stamp_id(void *p, size_t size, uint64_t id);
+bool tu_stamp_id_ok(const void *p, size_t size, uint64_t *id_out);
+
+/* `first` and `release` callbacks that record (arg: a tu_callbacks). */
+typedef struct tu_callbacks {
+    tu_map carved; /* slots `first` saw and `release` has not */
+    size_t firsts, releases;
+    size_t dup_firsts;   /* `first` on a slot already carved */
+    size_t bad_releases; /* `release` on a slot `first` never saw */
+    size_t fill_n;       /* first fills this many bytes ... */
+    uint8_t fill;        /* ... with this byte */
+    void *bad_arg;
+} tu_callbacks;
+void tu_callbacks_init(tu_callbacks *s);
+void tu_cb_first(void *arg, void *obj);
+void tu_cb_release(void *arg, void *obj);
+
+/* Resets tu_err and installs tu_record_handler; returns the previous
+ * handler, to restore with fa_set_error_handler. */
+fa_error_handler tu_errors_install(void);
+
+/* An exchange between threads: a bag of objects under a lock, from which
+ * any thread takes a random one. */
+typedef struct tu_item {
+    void *p;
+    size_t n;
+    uint64_t id;
+} tu_item;
+typedef struct tu_exchange {
+    pthread_mutex_t lock;
+    tu_item *items;
+    size_t n, cap;
+} tu_exchange;
+void tu_exchange_init(tu_exchange *x, size_t cap);
+void tu_exchange_fini(tu_exchange *x);
+/* false when full (the item stays with the caller). */
+bool tu_exchange_put(tu_exchange *x, tu_item it);
+/* false when empty. */
+bool tu_exchange_take(tu_exchange *x, tu_rng *r, tu_item *out);
+
+/* Runs the suite and returns the exit status. Every test gets a process
+ * of its own: always when `always_fork`, else unless CK_FORK is set
+ * (CK_FORK=no: one process, for a debugger). FIXALLOC_CHECK is cleared
+ * first: the tests choose their modes. */
+int tu_run_suite(Suite *s, bool always_fork);
 
 #endif /* FIXALLOC_TEST_UTIL_H */
