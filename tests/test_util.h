@@ -35,6 +35,14 @@ __attribute__((noreturn, format(printf, 4, 5))) void tu_fail(
         }                                                                      \
     } while (0)
 
+/* TU_ASSERT, naming `text` as the expression that failed. */
+#define TU_ASSERT_AS_(cond, text, ...)                                         \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            tu_fail(__FILE__, __LINE__, text, __VA_ARGS__);                    \
+        }                                                                      \
+    } while (0)
+
 #define TU_CHECK(expr) TU_ASSERT(expr, "%s", "failed")
 
 /* Fails the running test unconditionally. */
@@ -44,8 +52,8 @@ __attribute__((noreturn, format(printf, 4, 5))) void tu_fail(
 #define TU_CMP_(a, op, b)                                                      \
     do {                                                                       \
         uintmax_t tu_a_ = (uintmax_t)(a), tu_b_ = (uintmax_t)(b);              \
-        TU_ASSERT(tu_a_ op tu_b_, "%s == %ju, %s == %ju", #a, tu_a_, #b,       \
-                  tu_b_);                                                      \
+        TU_ASSERT_AS_(tu_a_ op tu_b_, #a " " #op " " #b,                       \
+                      "%s == %ju, %s == %ju", #a, tu_a_, #b, tu_b_);           \
     } while (0)
 #define TU_EQ(a, b) TU_CMP_(a, ==, b)
 #define TU_NE(a, b) TU_CMP_(a, !=, b)
@@ -58,8 +66,8 @@ __attribute__((noreturn, format(printf, 4, 5))) void tu_fail(
 #define TU_ICMP_(a, op, b)                                                     \
     do {                                                                       \
         intmax_t tu_a_ = (intmax_t)(a), tu_b_ = (intmax_t)(b);                 \
-        TU_ASSERT(tu_a_ op tu_b_, "%s == %jd, %s == %jd", #a, tu_a_, #b,       \
-                  tu_b_);                                                      \
+        TU_ASSERT_AS_(tu_a_ op tu_b_, #a " " #op " " #b,                       \
+                      "%s == %jd, %s == %jd", #a, tu_a_, #b, tu_b_);           \
     } while (0)
 #define TU_INT_EQ(a, b) TU_ICMP_(a, ==, b)
 #define TU_INT_NE(a, b) TU_ICMP_(a, !=, b)
@@ -70,7 +78,8 @@ __attribute__((noreturn, format(printf, 4, 5))) void tu_fail(
 #define TU_PTR_CMP_(a, op, b)                                                  \
     do {                                                                       \
         const void *tu_a_ = (const void *)(a), *tu_b_ = (const void *)(b);     \
-        TU_ASSERT(tu_a_ op tu_b_, "%s == %p, %s == %p", #a, tu_a_, #b, tu_b_); \
+        TU_ASSERT_AS_(tu_a_ op tu_b_, #a " " #op " " #b, "%s == %p, %s == %p", \
+                      #a, tu_a_, #b, tu_b_);                                   \
     } while (0)
 #define TU_PTR_EQ(a, b) TU_PTR_CMP_(a, ==, b)
 #define TU_PTR_NE(a, b) TU_PTR_CMP_(a, !=, b)
@@ -81,10 +90,11 @@ __attribute__((noreturn, format(printf, 4, 5))) void tu_fail(
 #define TU_STR_EQ(a, b)                                                        \
     do {                                                                       \
         const char *tu_a_ = (a), *tu_b_ = (b);                                 \
-        TU_ASSERT(tu_a_ != NULL && tu_b_ != NULL && strcmp(tu_a_, tu_b_) == 0, \
-                  "%s == \"%s\", %s == \"%s\"", #a,                            \
-                  tu_a_ != NULL ? tu_a_ : "(null)", #b,                        \
-                  tu_b_ != NULL ? tu_b_ : "(null)");                           \
+        TU_ASSERT_AS_(tu_a_ != NULL && tu_b_ != NULL &&                        \
+                          strcmp(tu_a_, tu_b_) == 0,                           \
+                      #a " == " #b, "%s == \"%s\", %s == \"%s\"", #a,          \
+                      tu_a_ != NULL ? tu_a_ : "(null)", #b,                    \
+                      tu_b_ != NULL ? tu_b_ : "(null)");                       \
     } while (0)
 
 /* A hook that adds context (a seed, a step) to every failure message while
