@@ -1,7 +1,10 @@
 /*
- * test_util.h - helpers shared by the fixalloc tests: a counting page
- * source, an error handler that records, byte patterns, a seeded PRNG,
- * a pointer hash map and the FIXALLOC_TEST_SCALE knob.
+ * test_util.h - helpers shared by the fixalloc tests: the one assertion
+ * family (TU_*), a counting page source, an error handler that records,
+ * byte patterns and id stamps, a seeded PRNG, a pointer hash map, thread
+ * helpers (spawn, phase gates, an exchange), the fixtures of the three
+ * layers (configs, create-or-fail, counter snapshots, callbacks), the suite
+ * runner and the FIXALLOC_TEST_SCALE, _SEED and _VERBOSE knobs.
  *
  * Everything here sees only the public API (fixalloc.h).
  */
