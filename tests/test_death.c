@@ -24,11 +24,11 @@ typedef enum action { DO_FREE, DO_CHECK, DO_ALLOC, DO_DESTROY } action;
 
 typedef struct misuse {
     fa_pool *pool;
-    action act;          /* the bad call */
-    void *ptr;           /* DO_FREE: freed into pool */
-    const void *addr;    /* the address the message should name ... */
-    const void *alt;     /* ... or this one (the slot of an interior ptr) */
-    const char *name;    /* the pool's name */
+    action act;       /* the bad call */
+    void *ptr;        /* DO_FREE: freed into pool */
+    const void *addr; /* the address the message should name ... */
+    const void *alt;  /* ... or this one (the slot of an interior ptr) */
+    const char *name; /* the pool's name */
     fa_error_kind kind;
 } misuse;
 
@@ -51,8 +51,7 @@ static void init_flags_or_die(fa_pool *p, size_t size, size_t chunk,
     }
 }
 
-static void init_or_die(fa_pool *p, size_t size, size_t chunk,
-                        const char *name)
+static void init_or_die(fa_pool *p, size_t size, size_t chunk, const char *name)
 {
     init_flags_or_die(p, size, chunk, name, 0);
 }
@@ -223,19 +222,13 @@ static void setup_hardened(misuse *m)
 static void commit(const misuse *m)
 {
     switch (m->act) {
-    case DO_FREE:
-        fa_pool_free(m->pool, m->ptr);
-        break;
-    case DO_CHECK:
-        (void)fa_pool_check(m->pool);
-        break;
+    case DO_FREE: fa_pool_free(m->pool, m->ptr); break;
+    case DO_CHECK: (void)fa_pool_check(m->pool); break;
     case DO_ALLOC:
         (void)fa_pool_alloc(m->pool);
         (void)fa_pool_alloc(m->pool);
         break;
-    case DO_DESTROY:
-        fa_pool_destroy(m->pool);
-        break;
+    case DO_DESTROY: fa_pool_destroy(m->pool); break;
     }
 }
 
@@ -270,7 +263,7 @@ START_TEST(death_default_handler)
     no_core();
     scenarios[_i].setup(&m);
     commit(&m);
-    ck_abort_msg("%s did not abort", scenarios[_i].what);
+    TU_FAIL("%s did not abort", scenarios[_i].what);
 }
 END_TEST
 
@@ -283,7 +276,7 @@ START_TEST(death_default_restored)
     fa_set_error_handler(NULL);
     setup_foreign(&m);
     commit(&m);
-    ck_abort_msg("foreign free after restoring the default did not abort");
+    TU_FAIL("foreign free after restoring the default did not abort");
 }
 END_TEST
 
@@ -321,11 +314,11 @@ static void read_all(int fd, char *buf, size_t cap, size_t *len)
 static void run_child(setup_fn setup, outcome *out)
 {
     int efd[2], mfd[2];
-    ck_assert_int_eq(pipe(efd), 0);
-    ck_assert_int_eq(pipe(mfd), 0);
+    TU_INT_EQ(pipe(efd), 0);
+    TU_INT_EQ(pipe(mfd), 0);
     fflush(NULL);
     pid_t pid = fork();
-    ck_assert_int_ne(pid, -1);
+    TU_INT_NE(pid, -1);
     if (pid == 0) {
         close(efd[0]);
         close(mfd[0]);
@@ -352,45 +345,45 @@ static void run_child(setup_fn setup, outcome *out)
     char buf[sizeof(misuse)];
     read_all(mfd[0], buf, sizeof buf, &len);
     close(mfd[0]);
-    ck_assert_msg(len == sizeof buf, "the child did not report its setup");
+    TU_ASSERT(len == sizeof buf, "the child did not report its setup");
     memcpy(&out->m, buf, sizeof buf);
     while (waitpid(pid, &out->status, 0) < 0) {
-        ck_assert_int_eq(errno, EINTR);
+        TU_INT_EQ(errno, EINTR);
     }
 }
 
 START_TEST(message_default_handler)
 {
     outcome *out = calloc(1, sizeof *out);
-    ck_assert_ptr_nonnull(out);
+    TU_NOT_NULL(out);
     run_child(scenarios[_i].setup, out);
     const char *what = scenarios[_i].what;
-    ck_assert_msg(WIFSIGNALED(out->status) && WTERMSIG(out->status) == SIGABRT,
-                  "%s: the child did not die of SIGABRT (status %#x); "
-                  "stderr:\n%s", what, (unsigned)out->status, out->text);
+    TU_ASSERT(WIFSIGNALED(out->status) && WTERMSIG(out->status) == SIGABRT,
+              "%s: the child did not die of SIGABRT (status %#x); "
+              "stderr:\n%s",
+              what, (unsigned)out->status, out->text);
 
     const char *kind = fa_error_kind_name(out->m.kind);
-    ck_assert_ptr_nonnull(kind);
+    TU_NOT_NULL(kind);
     const char *line = strstr(out->text, "fixalloc: ");
-    ck_assert_msg(line != NULL, "%s: no 'fixalloc: ' in stderr:\n%s", what,
-                  out->text);
+    TU_ASSERT(line != NULL, "%s: no 'fixalloc: ' in stderr:\n%s", what,
+              out->text);
     char want[256];
-    snprintf(want, sizeof want, "fixalloc: %s in pool '%s'", kind,
-             out->m.name);
-    ck_assert_msg(strstr(out->text, want) != NULL,
-                  "%s: stderr lacks \"%s\":\n%s", what, want, out->text);
+    snprintf(want, sizeof want, "fixalloc: %s in pool '%s'", kind, out->m.name);
+    TU_ASSERT(strstr(out->text, want) != NULL, "%s: stderr lacks \"%s\":\n%s",
+              what, want, out->text);
     if (out->m.addr != NULL) {
         char a1[320], a2[320];
         snprintf(a1, sizeof a1, "%s at %p: ", want, out->m.addr);
         snprintf(a2, sizeof a2, "%s at %p: ", want, out->m.alt);
-        ck_assert_msg(strstr(out->text, a1) != NULL ||
-                          strstr(out->text, a2) != NULL,
-                      "%s: stderr lacks \"%s\":\n%s", what, a1, out->text);
+        TU_ASSERT(strstr(out->text, a1) != NULL ||
+                      strstr(out->text, a2) != NULL,
+                  "%s: stderr lacks \"%s\":\n%s", what, a1, out->text);
         /* a detail follows */
         const char *d = strstr(out->text, a1);
         d = d != NULL ? d + strlen(a1) : strstr(out->text, a2) + strlen(a2);
-        ck_assert_msg(*d != '\0' && *d != '\n', "%s: empty detail:\n%s",
-                      what, out->text);
+        TU_ASSERT(*d != '\0' && *d != '\n', "%s: empty detail:\n%s", what,
+                  out->text);
     }
     free(out);
 }
@@ -417,12 +410,6 @@ static Suite *death_suite(void)
 
 int main(void)
 {
-    unsetenv("FIXALLOC_CHECK"); /* the scenarios choose their modes */
-    SRunner *sr = srunner_create(death_suite());
     /* Death tests need a process each, whatever CK_FORK says. */
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(death_suite(), true);
 }

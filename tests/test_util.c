@@ -4,6 +4,7 @@
 #include "test_util.h"
 
 #include <check.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -38,16 +39,29 @@
 /* ------------------------------------------------------------------ */
 /* Cheap assertions */
 
-void tu_fail(const char *file, int line, const char *expr, const char *fmt,
-             ...)
+static tu_context_fn fail_context;
+
+void tu_set_fail_context(tu_context_fn fn)
+{
+    fail_context = fn;
+}
+
+void tu_fail(const char *file, int line, const char *expr, const char *fmt, ...)
 {
     char msg[1024];
+    char ctx[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    _ck_assert_failed(file, line, "Assertion failed", "'%s' failed: %s",
-                      expr, msg);
+    ctx[0] = '\0';
+    if (fail_context != NULL) {
+        tu_context_fn fn = fail_context;
+        fail_context = NULL; /* a failure inside the hook ends here */
+        fn(ctx, sizeof ctx);
+    }
+    _ck_assert_failed(file, line, "Assertion failed", "%s%s'%s' failed: %s",
+                      ctx, ctx[0] != '\0' ? ": " : "", expr, msg);
     abort(); /* not reached: Check ends the test */
 }
 
@@ -432,8 +446,8 @@ static void *counting_map(void *ctx, size_t size, size_t align, bool *zeroed)
     tu_source *s = ctx;
     TU_ASSERT(tu_is_pow2(size), "source asked for size %zu", size);
     TU_ASSERT(tu_is_pow2(align), "source asked for align %zu", align);
-    TU_ASSERT(align <= size, "source asked for align %zu > size %zu",
-              align, size);
+    TU_ASSERT(align <= size, "source asked for align %zu > size %zu", align,
+              size);
     TU_CHECK(zeroed);
     s->map_calls++;
     s->last_map_size = size;
@@ -451,8 +465,8 @@ static void *counting_map(void *ctx, size_t size, size_t align, bool *zeroed)
     if (z) {
         size_t bad = tu_first_nonzero(mem, size);
         TU_ASSERT(bad == size,
-                  "source said block %p is zeroed but byte %zu is not",
-                  mem, bad);
+                  "source said block %p is zeroed but byte %zu is not", mem,
+                  bad);
     }
     if (s->dirty) {
         memset(mem, 0xA5, size);
@@ -474,11 +488,13 @@ static void counting_unmap(void *ctx, void *mem, size_t size)
             break;
         }
     }
-    TU_ASSERT(i < s->nlive, "unmap of %p, a block the source never "
-              "handed out (or gave back already)", mem);
+    TU_ASSERT(i < s->nlive,
+              "unmap of %p, a block the source never "
+              "handed out (or gave back already)",
+              mem);
     TU_ASSERT(s->live[i].size == size,
-              "unmap of %p with size %zu, mapped with size %zu", mem,
-              size, s->live[i].size);
+              "unmap of %p with size %zu, mapped with size %zu", mem, size,
+              s->live[i].size);
     s->live[i] = s->live[s->nlive - 1];
     s->nlive--;
     s->unmaps++;
@@ -597,7 +613,7 @@ bool tu_under_memory_tool(void)
 void *tu_xmalloc(size_t n)
 {
     void *p = malloc(n);
-    ck_assert_ptr_nonnull(p);
+    TU_NOT_NULL(p);
     return p;
 }
 
@@ -619,21 +635,23 @@ void tu_thread_fail(const char *fmt, ...)
 
 void tu_check_thread_failures(void)
 {
-    ck_assert_msg(atomic_load(&fail_count) == 0, "%d failures in threads, "
-                  "first: %s", atomic_load(&fail_count), fail_msg);
+    TU_ASSERT(atomic_load(&fail_count) == 0,
+              "%d failures in threads, "
+              "first: %s",
+              atomic_load(&fail_count), fail_msg);
 }
 
 pthread_t tu_spawn(void *(*fn)(void *), void *arg)
 {
     pthread_t t;
     int rc = pthread_create(&t, NULL, fn, arg);
-    ck_assert_msg(rc == 0, "pthread_create: %d", rc);
+    TU_ASSERT(rc == 0, "pthread_create: %d", rc);
     return t;
 }
 
 void tu_join(pthread_t t)
 {
-    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    TU_INT_EQ(pthread_join(t, NULL), 0);
 }
 
 void tu_phase_wait(tu_phase *g, int phase)
@@ -651,4 +669,296 @@ void tu_phase_set(tu_phase *g, int phase)
     g->phase = phase;
     pthread_cond_broadcast(&g->cond);
     pthread_mutex_unlock(&g->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Fixtures */
+
+uint64_t tu_seed(uint64_t base, uint64_t k)
+{
+    const char *e = getenv("FIXALLOC_TEST_SEED");
+    if (e != NULL && *e != '\0') {
+        return (uint64_t)strtoull(e, NULL, 0) + k;
+    }
+    return base + k;
+}
+
+bool tu_verbose(void)
+{
+    const char *v = getenv("FIXALLOC_TEST_VERBOSE");
+    return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
+}
+
+fa_config tu_config(size_t size)
+{
+    fa_config c;
+    memset(&c, 0, sizeof c);
+    c.size = size;
+    c.name = "test";
+    return c;
+}
+
+fa_config tu_small_config(const fa_source *src)
+{
+    fa_config c = tu_config(64);
+    c.chunk_size = 4096;
+    c.source = src;
+    return c;
+}
+
+void tu_pool_init_ok(fa_pool *p, const fa_config *c)
+{
+    int rc = fa_pool_init(p, c);
+    TU_ASSERT(rc == 0,
+              "fa_pool_init(size %zu, align %zu, chunk %zu, "
+              "max %zu, flags %#x) = %d, want 0",
+              c->size, c->align, c->chunk_size, c->max_bytes, c->flags, rc);
+}
+
+fa_stats tu_pool_stats(const fa_pool *p)
+{
+    fa_stats s;
+    memset(&s, 0xEE, sizeof s);
+    fa_pool_stats(p, &s);
+    return s;
+}
+
+void tu_pool_check_ok(const fa_pool *p)
+{
+    TU_ASSERT(fa_pool_check(p), "fa_pool_check failed");
+}
+
+void tu_pool_alloc_n(fa_pool *p, void **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        v[i] = fa_pool_alloc(p);
+        TU_ASSERT(v[i] != NULL, "alloc %zu of %zu failed (errno %d)", i, n,
+                  errno);
+    }
+}
+
+uintptr_t tu_chunk_base(const void *p, size_t chunk)
+{
+    return (uintptr_t)p & ~(uintptr_t)(chunk - 1);
+}
+
+void tu_expect_first_word_zero(const void *obj, size_t size)
+{
+    size_t n = size < TU_PTR ? size : TU_PTR;
+    size_t bad = tu_first_nonzero(obj, n);
+    TU_ASSERT(bad == n,
+              "object %p handed out with byte %zu of its first "
+              "word non-zero (%#x)",
+              obj, bad, bad < n ? ((const unsigned char *)obj)[bad] : 0);
+}
+
+void **tu_xcalloc_ptrs(size_t n)
+{
+    void **v = calloc(n != 0 ? n : 1, sizeof *v);
+    TU_CHECK(v);
+    return v;
+}
+
+typedef struct walk_collect {
+    void **v;
+    size_t n, cap;
+    int magic;
+} walk_collect;
+
+static void walk_collect_fn(void *obj, void *arg)
+{
+    walk_collect *c = arg;
+    TU_INT_EQ(c->magic, 0x5eed);
+    TU_ASSERT(c->n < c->cap, "walk visited more objects than are live");
+    c->v[c->n++] = obj;
+}
+
+void tu_pool_expect_walk(fa_pool *p, void **live, size_t nlive)
+{
+    walk_collect c;
+    c.cap = nlive + 1;
+    c.v = tu_xcalloc_ptrs(c.cap);
+    c.n = 0;
+    c.magic = 0x5eed;
+    fa_pool_walk(p, walk_collect_fn, &c);
+    TU_ASSERT(c.n == nlive, "walk visited %zu objects, %zu are live", c.n,
+              nlive);
+    void **want = tu_xcalloc_ptrs(nlive);
+    if (nlive > 0) {
+        memcpy(want, live, nlive * sizeof *live);
+    }
+    tu_sort_ptrs(want, nlive);
+    tu_sort_ptrs(c.v, c.n);
+    for (size_t i = 0; i < nlive; i++) {
+        TU_ASSERT(c.v[i] == want[i],
+                  "walk: visited %p where the %zu-th "
+                  "live object is %p (a duplicate or a free slot)",
+                  c.v[i], i, want[i]);
+    }
+    free(want);
+    free(c.v);
+}
+
+fa_cache *tu_cache_create_ok(const fa_config *cfg, const fa_cache_options *o)
+{
+    fa_cache *c = fa_cache_create_opts(cfg, o);
+    TU_ASSERT(c != NULL,
+              "fa_cache_create(size %zu, align %zu, flags %#x) "
+              "failed: errno %d",
+              cfg->size, cfg->align, cfg->flags, errno);
+    return c;
+}
+
+fa_cache_counters tu_cache_stats(fa_cache *c)
+{
+    fa_cache_counters s;
+    memset(&s, 0xEE, sizeof s);
+    fa_cache_stats(c, &s);
+    return s;
+}
+
+fa_heap *tu_heap_create_ok(const fa_heap_config *cfg)
+{
+    fa_heap *h = fa_heap_create(cfg);
+    TU_ASSERT(h != NULL, "fa_heap_create failed: errno %d", errno);
+    return h;
+}
+
+fa_heap_counters tu_heap_stats(fa_heap *h)
+{
+    fa_heap_counters s;
+    memset(&s, 0xEE, sizeof s);
+    fa_heap_stats(h, &s);
+    return s;
+}
+
+size_t tu_natural_align(size_t n)
+{
+    return n <= FA_SMALL_MAX && fa_size_class_size(fa_size_class(n)) % 16 ? 8
+                                                                          : 16;
+}
+
+size_t tu_random_size(tu_rng *r, size_t large_in)
+{
+    if (large_in != 0 && tu_rng_below(r, large_in) == 0) {
+        return FA_SMALL_MAX + 1 + tu_rng_below(r, 300 * 1024);
+    }
+    size_t octave = tu_rng_below(r, 16); /* 1 << 0 .. 1 << 15 */
+    size_t lo = (size_t)1 << octave;
+    size_t n = lo + tu_rng_below(r, lo);
+    return n > FA_SMALL_MAX ? FA_SMALL_MAX : (tu_rng_below(r, 50) == 0 ? 0 : n);
+}
+
+void tu_stamp_id(void *p, size_t size, uint64_t id)
+{
+    if (size < sizeof id) { /* too small for the id: the pattern only */
+        tu_stamp(p, size, id);
+        return;
+    }
+    memcpy(p, &id, sizeof id);
+    tu_stamp((char *)p + sizeof id, size - sizeof id, id);
+}
+
+bool tu_stamp_id_ok(const void *p, size_t size, uint64_t *id_out)
+{
+    if (size < sizeof *id_out) {
+        return tu_verify(p, 0, size, *id_out) == size;
+    }
+    uint64_t id;
+    memcpy(&id, p, sizeof id);
+    *id_out = id;
+    return tu_verify((const char *)p + sizeof id, 0, size - sizeof id, id) ==
+           size - sizeof id;
+}
+
+void tu_callbacks_init(tu_callbacks *s)
+{
+    memset(s, 0, sizeof *s);
+    tu_map_init(&s->carved);
+}
+
+void tu_cb_first(void *arg, void *obj)
+{
+    tu_callbacks *s = arg;
+    if (s == NULL || s->carved.keys == NULL) {
+        abort(); /* the wrong arg: nothing sane to record into */
+    }
+    s->firsts++;
+    if (!tu_map_put(&s->carved, obj, 1)) {
+        s->dup_firsts++;
+    }
+    if (s->fill_n != 0) {
+        memset(obj, s->fill, s->fill_n);
+    }
+}
+
+void tu_cb_release(void *arg, void *obj)
+{
+    tu_callbacks *s = arg;
+    if (s == NULL || s->carved.keys == NULL) {
+        abort();
+    }
+    s->releases++;
+    if (!tu_map_del(&s->carved, obj)) {
+        s->bad_releases++;
+    }
+}
+
+fa_error_handler tu_errors_install(void)
+{
+    tu_errors_reset();
+    return fa_set_error_handler(tu_record_handler);
+}
+
+void tu_exchange_init(tu_exchange *x, size_t cap)
+{
+    memset(x, 0, sizeof *x);
+    TU_INT_EQ(pthread_mutex_init(&x->lock, NULL), 0);
+    x->items = tu_xmalloc(cap * sizeof *x->items);
+    x->cap = cap;
+}
+
+void tu_exchange_fini(tu_exchange *x)
+{
+    pthread_mutex_destroy(&x->lock);
+    free(x->items);
+    x->items = NULL;
+    x->n = x->cap = 0;
+}
+
+bool tu_exchange_put(tu_exchange *x, tu_item it)
+{
+    pthread_mutex_lock(&x->lock);
+    bool kept = x->n < x->cap;
+    if (kept) {
+        x->items[x->n++] = it;
+    }
+    pthread_mutex_unlock(&x->lock);
+    return kept;
+}
+
+bool tu_exchange_take(tu_exchange *x, tu_rng *r, tu_item *out)
+{
+    pthread_mutex_lock(&x->lock);
+    bool got = x->n > 0;
+    if (got) {
+        size_t k = tu_rng_below(r, x->n);
+        *out = x->items[k];
+        x->items[k] = x->items[--x->n];
+    }
+    pthread_mutex_unlock(&x->lock);
+    return got;
+}
+
+int tu_run_suite(Suite *s, bool always_fork)
+{
+    unsetenv("FIXALLOC_CHECK");
+    SRunner *sr = srunner_create(s);
+    if (always_fork || getenv("CK_FORK") == NULL) {
+        srunner_set_fork_status(sr, CK_FORK);
+    }
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

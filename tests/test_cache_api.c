@@ -1,0 +1,489 @@
+/*
+ * test_cache_api.c - fa_cache: each point of its contract (fixalloc.h, "The cache") from
+ * one thread: creation, magazines, bulk calls, callbacks, reserve, trim,
+ * walk, options, checked mode, stats.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixalloc.h"
+#include "test_util.h"
+
+/* ------------------------------------------------------------------ */
+/* Helpers */
+
+static void expect_refused(const fa_config *cfg, const fa_cache_options *o,
+                           const char *why)
+{
+    errno = 0;
+    fa_cache *c = fa_cache_create_opts(cfg, o);
+    TU_ASSERT(c == NULL && errno == EINVAL, "%s: got %p, errno %d", why,
+              (void *)c, errno);
+}
+
+/* ------------------------------------------------------------------ */
+/* Creation and refused configs */
+
+START_TEST(create_refused)
+{
+    fa_config c = tu_config(0);
+    expect_refused(&c, NULL, "size 0");
+    expect_refused(NULL, NULL, "no config");
+    c = tu_config(64);
+    c.align = 24;
+    expect_refused(&c, NULL, "align not a power of two");
+    c = tu_config(64);
+    c.align = FA_ALIGN_MAX * 2;
+    expect_refused(&c, NULL, "align above FA_ALIGN_MAX");
+    c = tu_config(64);
+    c.chunk_size = 3 * 4096;
+    expect_refused(&c, NULL, "chunk not a power of two");
+    c = tu_config(64);
+    c.flags = 0x80000000u;
+    expect_refused(&c, NULL, "unknown flag");
+    c = tu_config(64);
+    c.max_bytes = 100;
+    expect_refused(&c, NULL, "max_bytes below one chunk");
+    c = tu_config(FA_CHUNK_MAX * 2);
+    expect_refused(&c, NULL, "object too large");
+    fa_source bad = {NULL, NULL, NULL};
+    c = tu_config(64);
+    c.source = &bad;
+    expect_refused(&c, NULL, "source without map");
+    c = tu_config(64);
+    fa_cache_options o = {.magazine_rounds = 65537};
+    expect_refused(&c, &o, "magazine too large");
+}
+END_TEST
+
+static void nop_first(void *arg, void *obj)
+{
+    (void)arg, (void)obj;
+}
+
+START_TEST(create_zero_with_first_refused)
+{
+    fa_config c = tu_config(64);
+    c.flags = FA_ZERO;
+    c.first = nop_first;
+    expect_refused(&c, NULL, "FA_ZERO with first");
+}
+END_TEST
+
+START_TEST(create_alloc_free_destroy)
+{
+    static const size_t sizes[] = {1, 8, 16, 24, 64, 100, 256, 4000, 70000};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        fa_config cfg = tu_config(sizes[k]);
+        fa_cache *c = tu_cache_create_ok(&cfg, NULL);
+        size_t align = tu_expected_align(sizes[k], 0);
+        void *ptrs[300];
+        for (size_t i = 0; i < 300; i++) {
+            ptrs[i] = fa_cache_alloc(c);
+            TU_NOT_NULL(ptrs[i]);
+            TU_ASSERT((uintptr_t)ptrs[i] % align == 0, "misaligned");
+            tu_stamp_id(ptrs[i], sizes[k], i);
+        }
+        for (size_t i = 0; i < 300; i++) {
+            uint64_t id = i;
+            TU_CHECK(tu_stamp_id_ok(ptrs[i], sizes[k], &id));
+            TU_EQ(id, i);
+        }
+        fa_cache_counters s = tu_cache_stats(c);
+        TU_EQ(s.live, 300);
+        TU_EQ(s.allocs, 300);
+        TU_EQ(s.frees, 0);
+        TU_STR_EQ(s.pool.name, "test");
+        TU_EQ(s.pool.object_size, sizes[k]);
+        for (size_t i = 0; i < 300; i++) {
+            fa_cache_free(c, ptrs[i]);
+        }
+        s = tu_cache_stats(c);
+        TU_EQ(s.live, 0);
+        TU_EQ(s.frees, 300);
+        TU_CHECK(fa_cache_check(c));
+        fa_cache_destroy(c);
+    }
+    fa_cache_destroy(NULL); /* a no-op */
+}
+END_TEST
+
+START_TEST(hot_pair_is_lifo_and_hits)
+{
+    fa_config cfg = tu_config(64);
+    fa_cache *c = tu_cache_create_ok(&cfg, NULL);
+    void *p = fa_cache_alloc(c);
+    fa_cache_free(c, p);
+    for (int i = 0; i < 100000; i++) {
+        void *q = fa_cache_alloc(c);
+        TU_PTR_EQ(q, p);
+        fa_cache_free(c, q);
+    }
+    fa_cache_counters s = tu_cache_stats(c);
+    TU_EQ(s.allocs, 100001);
+    TU_EQ(s.frees, 100001);
+    TU_LE(s.alloc_depot, 2);
+    TU_LE(s.free_depot, 2);
+    TU_EQ(s.threads, 1);
+    TU_GE(s.in_threads, 1);
+    TU_EQ(s.live, 0);
+    fa_cache_destroy(c);
+}
+END_TEST
+
+START_TEST(free_null_is_noop)
+{
+    fa_config cfg = tu_config(32);
+    fa_cache *c = tu_cache_create_ok(&cfg, NULL);
+    fa_cache_free(c, NULL); /* unbound thread */
+    void *p = fa_cache_alloc(c);
+    fa_cache_free(c, NULL); /* bound thread, fast path */
+    fa_cache_free(c, p);
+    void *q = fa_cache_alloc(c);
+    TU_PTR_EQ(q, p);
+    fa_cache_free(c, q);
+    fa_cache_counters s = tu_cache_stats(c);
+    TU_EQ(s.frees, 2);
+    TU_EQ(s.live, 0);
+    fa_cache_destroy(c);
+}
+END_TEST
+
+START_TEST(bulk_alloc_free)
+{
+    fa_config cfg = tu_config(48);
+    fa_cache *c = tu_cache_create_ok(&cfg, NULL);
+    size_t n = 5000;
+    void **v = tu_xmalloc((n + 3) * sizeof *v);
+    TU_EQ(fa_cache_alloc_bulk(c, v, n), n);
+    tu_map seen;
+    tu_map_init(&seen);
+    for (size_t i = 0; i < n; i++) {
+        TU_ASSERT(tu_map_put(&seen, v[i], i), "object handed out twice");
+    }
+    tu_map_fini(&seen);
+    v[n] = NULL;
+    v[n + 1] = NULL;
+    fa_cache_free_bulk(c, v, n + 2);
+    fa_cache_counters s = tu_cache_stats(c);
+    TU_EQ(s.live, 0);
+    TU_EQ(s.allocs, n);
+    TU_EQ(s.frees, n);
+    TU_EQ(fa_cache_alloc_bulk(c, v, 0), 0);
+    TU_CHECK(fa_cache_check(c));
+    free(v);
+    fa_cache_destroy(c);
+}
+END_TEST
+
+START_TEST(zero_objects_read_as_zeros)
+{
+    tu_source src;
+    tu_source_init(&src, NULL);
+    src.dirty = true;
+    fa_config cfg = tu_config(200);
+    cfg.flags = FA_ZERO;
+    cfg.source = &src.source;
+    fa_cache *c = tu_cache_create_ok(&cfg, NULL);
+    void *v[500];
+    for (int round = 0; round < 4; round++) {
+        for (size_t i = 0; i < 500; i++) {
+            v[i] = fa_cache_alloc(c);
+            TU_NOT_NULL(v[i]);
+            TU_EQ(tu_first_nonzero(v[i], 200), 200);
+            memset(v[i], 0x77, 200);
+        }
+        for (size_t i = 0; i < 500; i++) {
+            fa_cache_free(c, v[i]);
+        }
+    }
+    TU_CHECK(fa_cache_check(c));
+    fa_cache_destroy(c);
+    TU_EQ(src.maps, src.unmaps);
+    tu_source_fini(&src);
+}
+END_TEST
+
+static atomic_size_t firsts, releases;
+
+static void count_first(void *arg, void *obj)
+{
+    (void)arg;
+    memset(obj, 0xC3, 16);
+    atomic_fetch_add(&firsts, 1);
+}
+
+static void count_release(void *arg, void *obj)
+{
+    (void)arg, (void)obj;
+    atomic_fetch_add(&releases, 1);
+}
+
+START_TEST(first_and_release)
+{
+    fa_config cfg = tu_config(16);
+    cfg.first = count_first;
+    cfg.release = count_release;
+    fa_cache *c = tu_cache_create_ok(&cfg, NULL);
+    void *v[1000];
+    for (int round = 0; round < 3; round++) {
+        TU_EQ(fa_cache_alloc_bulk(c, v, 1000), 1000);
+        fa_cache_free_bulk(c, v, 1000);
+    }
+    size_t f = atomic_load(&firsts);
+    TU_GE(f, 1000);
+    TU_EQ(atomic_load(&releases), 0);
+    size_t bytes = fa_cache_trim(c);
+    TU_GT(bytes, 0);
+    TU_EQ(atomic_load(&releases), f);
+    fa_cache_destroy(c);
+    TU_EQ(atomic_load(&releases), atomic_load(&firsts));
+}
+END_TEST
+
+START_TEST(reserve_makes_no_source_call)
+{
+    tu_source src;
+    tu_source_init(&src, NULL);
+    fa_config cfg = tu_config(100);
+    cfg.source = &src.source;
+    fa_cache *c = tu_cache_create_ok(&cfg, NULL);
+    TU_INT_EQ(fa_cache_reserve(c, 10000), 0);
+    size_t maps = src.maps;
+    TU_GT(maps, 0);
+    void **v = tu_xmalloc(10000 * sizeof *v);
+    for (size_t i = 0; i < 10000; i++) {
+        v[i] = fa_cache_alloc(c);
+        TU_NOT_NULL(v[i]);
+    }
+    TU_EQ(src.maps, maps);
+    fa_cache_free_bulk(c, v, 10000);
+    free(v);
+    src.fail_after = (long)src.maps;
+    TU_INT_EQ(fa_cache_reserve(c, 1000000), ENOMEM);
+    fa_cache_destroy(c);
+    TU_EQ(src.maps, src.unmaps);
+    tu_source_fini(&src);
+}
+END_TEST
+
+START_TEST(trim_gives_everything_back)
+{
+    tu_source src;
+    tu_source_init(&src, NULL);
+    fa_config cfg = tu_config(64);
+    cfg.source = &src.source;
+    fa_cache *c = tu_cache_create_ok(&cfg, NULL);
+    size_t n = 20000;
+    void **v = tu_xmalloc(n * sizeof *v);
+    TU_EQ(fa_cache_alloc_bulk(c, v, n), n);
+    fa_cache_free_bulk(c, v, n);
+    fa_cache_counters s = tu_cache_stats(c);
+    TU_EQ(s.live, 0);
+    TU_GT(s.in_depot + s.in_threads, 0);
+    size_t held = s.pool.bytes_held;
+    TU_EQ(fa_cache_trim(c), held);
+    s = tu_cache_stats(c);
+    TU_EQ(s.pool.bytes_held, 0);
+    TU_EQ(s.pool.live, 0);
+    TU_EQ(s.in_depot, 0);
+    TU_EQ(s.in_threads, 0);
+    TU_EQ(s.magazines, 0);
+    TU_EQ(src.maps, src.unmaps);
+    /* Still usable. */
+    TU_EQ(fa_cache_alloc_bulk(c, v, 100), 100);
+    fa_cache_free_bulk(c, v, 100);
+    free(v);
+    fa_cache_destroy(c);
+    TU_EQ(src.maps, src.unmaps);
+    tu_source_fini(&src);
+}
+END_TEST
+
+static void walk_collect(void *obj, void *arg)
+{
+    tu_map *m = arg;
+    TU_ASSERT(tu_map_put(m, obj, 1), "walk visited %p twice", obj);
+}
+
+START_TEST(walk_visits_live_objects)
+{
+    fa_config cfg = tu_config(40);
+    fa_cache *c = tu_cache_create_ok(&cfg, NULL);
+    size_t n = 3000;
+    void **v = tu_xmalloc(n * sizeof *v);
+    TU_EQ(fa_cache_alloc_bulk(c, v, n), n);
+    for (size_t i = 0; i < n; i += 3) {
+        fa_cache_free(c, v[i]);
+        v[i] = NULL;
+    }
+    tu_map m;
+    tu_map_init(&m);
+    fa_cache_walk(c, walk_collect, &m);
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] != NULL) {
+            live++;
+            TU_ASSERT(tu_map_get(&m, v[i], NULL), "walk missed %p", v[i]);
+        }
+    }
+    TU_EQ(m.len, live);
+    tu_map_fini(&m);
+    TU_EQ(tu_cache_stats(c).live, live);
+    fa_cache_free_bulk(c, v, n);
+    free(v);
+    fa_cache_destroy(c);
+}
+END_TEST
+
+START_TEST(options_fix_magazines_and_depot)
+{
+    fa_config cfg = tu_config(64);
+    fa_cache_options o = {.magazine_rounds = 8, .depot_magazines = 2};
+    fa_cache *c = tu_cache_create_ok(&cfg, &o);
+    size_t n = 1000;
+    void **v = tu_xmalloc(n * sizeof *v);
+    TU_EQ(fa_cache_alloc_bulk(c, v, n), n);
+    fa_cache_free_bulk(c, v, n);
+    fa_cache_counters s = tu_cache_stats(c);
+    TU_EQ(s.magazine_rounds, 8);
+    TU_EQ(s.magazine_rounds_max, 8);
+    TU_EQ(s.depot_max, 2);
+    TU_LE(s.depot_full, 2);
+    TU_LE(s.in_threads, 16);
+    TU_LE(s.in_depot, 16);
+    TU_GT(s.pool_flushes, 0);
+    TU_EQ(s.live, 0);
+    free(v);
+    fa_cache_destroy(c);
+}
+END_TEST
+
+START_TEST(default_magazine_bounds)
+{
+    static const size_t sizes[] = {8, 64, 256, 4096, 65536};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        fa_config cfg = tu_config(sizes[k]);
+        fa_cache *c = tu_cache_create_ok(&cfg, NULL);
+        fa_cache_counters s = tu_cache_stats(c);
+        size_t slot = s.pool.slot_size;
+        TU_CHECK(tu_is_pow2(s.magazine_rounds));
+        TU_CHECK(tu_is_pow2(s.magazine_rounds_max));
+        TU_GE(s.magazine_rounds, 4);
+        TU_LE(s.magazine_rounds, 64);
+        TU_LE(s.magazine_rounds_max, 1024);
+        TU_LE(s.magazine_rounds, s.magazine_rounds_max);
+        /* The documented bound: 256 KiB per thread, or 8 objects. */
+        size_t bound = 2 * s.magazine_rounds_max * slot;
+        TU_ASSERT(bound <= 256 * 1024 || s.magazine_rounds_max == 4,
+                  "size %zu: %zu bytes per thread", sizes[k], bound);
+        /* The depot: as many magazines as hold 4 MiB, at least 16. */
+        size_t want = (4u << 20) / (s.magazine_rounds * slot);
+        TU_EQ(s.depot_max, want > 16 ? want : 16);
+        fa_cache_destroy(c);
+    }
+}
+END_TEST
+
+START_TEST(too_many_caches)
+{
+    fa_config cfg = tu_config(16);
+    fa_cache **all = tu_xmalloc((FA_CACHE_MAX + 1) * sizeof *all);
+    size_t n = 0;
+    while (n <= FA_CACHE_MAX) {
+        all[n] = fa_cache_create(&cfg);
+        if (all[n] == NULL) {
+            break;
+        }
+        n++;
+    }
+    TU_INT_EQ(errno, EAGAIN);
+    TU_EQ(n, FA_CACHE_MAX);
+    fa_cache_destroy(all[7]);
+    all[7] = fa_cache_create(&cfg);
+    TU_NOT_NULL(all[7]);
+    for (size_t i = 0; i < n; i++) {
+        fa_cache_destroy(all[i]);
+    }
+    free(all);
+}
+END_TEST
+
+/* Checked mode keeps no magazines: a double free is seen at once. */
+START_TEST(checked_cache_sees_double_free)
+{
+    fa_config cfg = tu_config(64);
+    cfg.flags = FA_CHECKED;
+    fa_cache *c = tu_cache_create_ok(&cfg, NULL);
+    fa_error_handler old = tu_errors_install();
+    void *p = fa_cache_alloc(c);
+    fa_cache_free(c, p);
+    fa_cache_free(c, p);
+    TU_INT_EQ(tu_err.count, 1);
+    TU_INT_EQ(tu_err.kind, FA_ERR_DOUBLE_FREE);
+    fa_cache_counters s = tu_cache_stats(c);
+    TU_EQ(s.magazines, 0);
+    fa_set_error_handler(old);
+    fa_cache_destroy(c);
+}
+END_TEST
+
+START_TEST(stats_print_names_the_cache)
+{
+    fa_config cfg = tu_config(64);
+    cfg.name = "printed";
+    fa_cache *c = tu_cache_create_ok(&cfg, NULL);
+    void *p = fa_cache_alloc(c);
+    fa_cache_counters s = tu_cache_stats(c);
+    FILE *f = tmpfile();
+    TU_NOT_NULL(f);
+    fa_cache_stats_print(&s, f);
+    rewind(f);
+    char buf[4096];
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    buf[len] = '\0';
+    fclose(f);
+    TU_ASSERT(strstr(buf, "fixalloc cache 'printed'") != NULL, "%s", buf);
+    TU_ASSERT(strstr(buf, "magazine hits") != NULL, "%s", buf);
+    fa_cache_free(c, p);
+    fa_cache_destroy(c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("cache-api");
+    TCase *tc;
+
+    tc = tcase_create("api");
+    tcase_add_test(tc, create_refused);
+    tcase_add_test(tc, create_zero_with_first_refused);
+    tcase_add_test(tc, create_alloc_free_destroy);
+    tcase_add_test(tc, hot_pair_is_lifo_and_hits);
+    tcase_add_test(tc, free_null_is_noop);
+    tcase_add_test(tc, bulk_alloc_free);
+    tcase_add_test(tc, zero_objects_read_as_zeros);
+    tcase_add_test(tc, first_and_release);
+    tcase_add_test(tc, reserve_makes_no_source_call);
+    tcase_add_test(tc, trim_gives_everything_back);
+    tcase_add_test(tc, walk_visits_live_objects);
+    tcase_add_test(tc, options_fix_magazines_and_depot);
+    tcase_add_test(tc, default_magazine_bounds);
+    tcase_add_test(tc, checked_cache_sees_double_free);
+    tcase_add_test(tc, stats_print_names_the_cache);
+    tcase_add_test(tc, too_many_caches);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run_suite(suite(), false);
+}
