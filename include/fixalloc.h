@@ -213,7 +213,7 @@ typedef struct fa_error {
  * ignored). The handler may be called with a lock of the library held (a
  * cache's lock, when its pool finds the misuse; the heaps' large-block
  * lock in fa_heap_check): one that returns must not call the cache or heap
- * that reported. */
+ * that reported, and should call no cache or heap at all. */
 typedef void (*fa_error_handler)(const fa_error *err);
 
 /* Installs a handler (NULL restores the default); returns the previous one. */
@@ -365,8 +365,10 @@ FA_API void fa_pool_destroy(fa_pool *p);
  *
  * Callbacks: `first`, `release`, a page source and the error handler are
  * called with the cache's lock held (fa_cache_destroy calls them without
- * it, since no other thread may use the cache then) and must not call the
- * cache.
+ * it, since no other thread may use the cache then). They must not call the
+ * cache, and should call no cache or heap at all: another cache may take
+ * the library's registry lock, which is ordered before every cache's lock
+ * (docs/design.md, "Locks and their order").
  */
 typedef struct fa_cache fa_cache;
 

@@ -21,7 +21,9 @@
 #   5. the size-class table of design.md lists fa_class_size of sizeclass.c;
 #   6. the report line format in the docs equals error.c's;
 #   7. every atomic variable of src/ and every file with _locked functions
-#      is named in design.md.
+#      is named in design.md;
+#   8. no file of src/ but platform.c calls the OS services or the C-runtime
+#      allocator that platform.h stands for.
 # Prints one line per problem and exits 1 if there is any; otherwise prints
 # one line "check_docs: OK (...)" and exits 0. Exit 2: not run from a
 # checkout (files missing).
@@ -345,6 +347,22 @@ for f in src/*.c src/*.h; do
     sed -n '/`_locked` means/,/^$/p' "$design" | grep -q "\`${f#src/}\`" ||
         problem "$design: ${f#src/} has _locked functions; the _locked table does not name it"
 done
+
+# ---- 8. the platform contract ----
+
+# Only platform.c calls the OS services and the C-runtime allocator.
+for f in src/*.c src/*.h; do
+    [ "$f" = src/platform.c ] && continue
+    strip_c "$f" | grep -E -o '(^|[^A-Za-z0-9_>.])(malloc|calloc|realloc|aligned_alloc|free|mmap|munmap|getenv|sysconf|getrandom|pthread_key_create|pthread_setspecific|pthread_atfork)[[:space:]]*\(' |
+        sed 's/^[^a-z_]*//; s/[[:space:]]*($//' | sort -u | while read -r call; do
+            echo "check_docs: $f calls $call; design.md, \"The platform\", says only platform.c does"
+        done
+done > "$tmp/platform"
+checks=$((checks + 1))
+if [ -s "$tmp/platform" ]; then
+    cat "$tmp/platform"
+    problems=$((problems + $(wc -l < "$tmp/platform")))
+fi
 
 if [ "$problems" -gt 0 ]; then
     echo "check_docs: $problems problem(s)"
