@@ -112,7 +112,8 @@ FA_API int fa_static_source_init(fa_static_source *s, void *buf, size_t len,
  * to freed objects (freed slots are poisoned and verified on reuse),
  * corrupted free-list links, and objects still live at destroy; each is
  * reported through the error handler. The environment variable
- * FIXALLOC_CHECK=1 turns it on for every pool created afterwards. Costs a
+ * FIXALLOC_CHECK=1 (set to anything but empty or 0) turns it on for every
+ * pool, cache and heap created afterwards. Costs a
  * bitmap of one bit per slot, and time on every call. */
 #define FA_CHECKED 0x2u
 /* Hardened mode: free-list links are stored encoded with a per-pool secret
@@ -180,18 +181,26 @@ FA_API void fa_stats_print(const fa_stats *s, FILE *f);
  * ------------------------------------------------------------------- */
 
 typedef enum fa_error_kind {
-    FA_ERR_FOREIGN = 1,  /* a pointer that no chunk of this pool holds */
-    FA_ERR_INTERIOR,     /* a pointer into the middle of a slot */
+    FA_ERR_FOREIGN = 1,  /* a pointer that no chunk of this pool (or no heap)
+                          * holds; fa_free_sized: a size the object cannot
+                          * have */
+    FA_ERR_INTERIOR,     /* a pointer into the middle of a slot or of a large
+                          * object */
     FA_ERR_DOUBLE_FREE,  /* an object freed twice */
     FA_ERR_WRITE_AFTER_FREE, /* a freed object was written to */
-    FA_ERR_CORRUPT,      /* a broken free list or pool invariant */
+    FA_ERR_CORRUPT,      /* a broken free list, or a broken invariant of a
+                          * pool, cache or heap; a misaligned block from a
+                          * page source */
     FA_ERR_LEAK,         /* objects still live at destroy */
-    FA_ERR_BAD_POOL      /* a pool that is not initialised, or destroyed */
+    FA_ERR_BAD_POOL      /* a pool, cache or heap handle that is not set up,
+                          * or destroyed; fa_heap_destroy of the default
+                          * heap */
 } fa_error_kind;
 
 typedef struct fa_error {
     fa_error_kind kind;
-    const char *pool;    /* the name of the pool, cache or heap concerned */
+    const char *pool;    /* the name of the pool, cache or heap concerned;
+                          * "unnamed" when it has none or is not known */
     const void *addr;    /* the address concerned */
     const char *detail;  /* one line saying what happened */
     const char *object;  /* what `pool` names: "pool", "cache" or "heap" */
@@ -199,8 +208,12 @@ typedef struct fa_error {
 
 /* Called on detected misuse. The default prints
  *   fixalloc: <kind> in <object> '<name>' at <addr>: <detail>
- * to stderr and aborts. A handler that returns makes the offending call do
- * nothing (a bad free is ignored). */
+ * to stderr and aborts (<object> is `object`, <name> is `pool`). A handler
+ * that returns makes the offending call do nothing (a bad free is
+ * ignored). The handler may be called with a lock of the library held (a
+ * cache's lock, when its pool finds the misuse; the heaps' large-block
+ * lock in fa_heap_check): one that returns must not call the cache or heap
+ * that reported, and should call no cache or heap at all. */
 typedef void (*fa_error_handler)(const fa_error *err);
 
 /* Installs a handler (NULL restores the default); returns the previous one. */
@@ -260,11 +273,14 @@ typedef struct fa_pool {
  * two or above FA_ALIGN_MAX; chunk_size not a power of two, outside
  * [FA_CHUNK_MIN, FA_CHUNK_MAX] or too small for one slot; an object too
  * large for the largest chunk; max_bytes below one chunk; unknown flags;
- * FA_ZERO with `first`; a source without map or unmap. */
+ * FA_ZERO with `first`; a source without map or unmap. ENOMEM when checked
+ * mode cannot allocate its set of chunks. */
 FA_API int fa_pool_init(fa_pool *p, const fa_config *cfg);
 
 /* Returns an object, or NULL with errno ENOMEM when the source fails or
- * max_bytes is reached; the pool stays usable. */
+ * max_bytes is reached; the pool stays usable. Also NULL after a report:
+ * errno EFAULT for a corrupted free-list link (checked, hardened or tracked
+ * pools), EINVAL for a pool that is not initialised. */
 FA_API void *fa_pool_alloc(fa_pool *p);
 
 /* Gives an object back. NULL is a no-op. */
@@ -323,10 +339,12 @@ FA_API void fa_pool_destroy(fa_pool *p);
  * Cached memory is bounded: a thread holds at most two magazines per cache
  * (given back to the depot when the thread exits), each of at most
  * `magazine_rounds_max` objects (fa_cache_stats); by default the largest
- * power of two of at most 128 KiB of slots, within [4, 1024] objects, so
- * a thread caches at most 256 KiB per cache, or 8 objects when objects
- * exceed 32 KiB. The depot keeps at most `depot_magazines` full magazines
- * (16 by default); past that, freed objects go back to the pool.
+ * power of two of rounds that holds at most 128 KiB per magazine, within
+ * [4, 1024], so a thread caches at most 256 KiB per cache, or 8 objects
+ * when objects exceed 32 KiB. The depot keeps at most `depot_magazines`
+ * full magazines (and as many empty ones); by default as many as hold
+ * 4 MiB of objects at the current magazine size, and at least 16
+ * magazines. Past that, freed objects go back to the pool.
  * `max_bytes` caps the chunks of the pool, so it counts objects wherever
  * they sit: live, in a magazine, or free in the pool. An allocation that
  * meets the cap takes the depot's objects first and fails with ENOMEM
@@ -347,8 +365,12 @@ FA_API void fa_pool_destroy(fa_pool *p);
  * use every cache; the objects that the parent's other threads held in
  * their magazines at the fork stay counted as live in the child.
  *
- * Callbacks: `first`, `release` and a page source are called with the
- * cache's lock held and must not call the cache.
+ * Callbacks: `first`, `release`, a page source and the error handler are
+ * called with the cache's lock held (fa_cache_destroy calls them without
+ * it, since no other thread may use the cache then). They must not call the
+ * cache, and should call no cache or heap at all: another cache may take
+ * the library's registry lock, which is ordered before every cache's lock
+ * (docs/design.md, "Locks and their order").
  */
 typedef struct fa_cache fa_cache;
 
@@ -358,8 +380,9 @@ typedef struct fa_cache fa_cache;
 /* Tuning of fa_cache_create_opts; zero fields mean defaults. */
 typedef struct fa_cache_options {
     /* Objects per magazine, fixed; 0 means adaptive: it starts at
-     * min(64, 16 KiB / slot) (at least 4) and doubles, up to the bound
-     * above, while threads contend for the depot's lock. At most 65536. */
+     * min(64, 16 KiB / slot) (a power of two, at least 4) and doubles, up
+     * to the bound above, while threads contend for the depot's lock. A
+     * fixed size holds at most 65536 rounds. */
     size_t magazine_rounds;
     /* Full magazines (and as many empty ones) the depot keeps; 0 means
      * as many as hold 4 MiB of objects at the current magazine size, and
@@ -396,7 +419,8 @@ typedef struct fa_cache_counters {
 
 /* Returns a new cache, or NULL with errno EINVAL for a config that
  * fa_pool_init refuses (or magazine_rounds above 65536), ENOMEM, or
- * EAGAIN when FA_CACHE_MAX caches exist. The config is used as by
+ * EAGAIN when FA_CACHE_MAX caches exist (the first cache may also fail with
+ * the error of setting up the thread-exit key or the fork handlers). The config is used as by
  * fa_pool_init (`name` is not copied). opt may be NULL. */
 FA_API fa_cache *fa_cache_create(const fa_config *cfg);
 FA_API fa_cache *fa_cache_create_opts(const fa_config *cfg,
@@ -489,8 +513,8 @@ FA_API void fa_cache_destroy(fa_cache *c);
  * included) exist at once, fewer when other caches exist. Free objects
  * cached: each class holds up to the cache's bound in each thread's
  * magazines (fa_cache_stats, "magazine_rounds_max"), and its depot keeps
- * up to 4 MiB of them (at least 16 magazines), since a round that goes
- * back to the pool costs the pool's slow free; fa_heap_trim gives the
+ * up to 4 MiB of objects, and at least 16 magazines, since a round that
+ * goes back to the pool costs the pool's slow free; fa_heap_trim gives the
  * calling thread's and the depots' back to the pools and the source.
  *
  * Modes: a checked heap (FA_CHECKED, or FIXALLOC_CHECK=1 in the
@@ -500,8 +524,9 @@ FA_API void fa_cache_destroy(fa_cache *c);
  * freed objects; fa_free_sized reports a size that is not the object's.
  * Without it, fa_free checks the header's magic only (a pointer that no
  * heap gave out is undefined, as with free). FA_HARDENED and
- * FA_ZERO apply to every class. Under Valgrind or ASan the heap's objects
- * are annotated (at the granularity of their slot).
+ * FA_ZERO apply to every class. Under Valgrind or ASan the class objects
+ * are annotated at the granularity of their slot; under Valgrind large
+ * objects are client blocks of their usable size.
  *
  * Page sources: the class pools of a heap call its source from several
  * threads at once (one class lock each): a caller's source must lock

@@ -1,8 +1,6 @@
 /*
- * addrmap.c - the address map: one bit per FA_HEAP_CHUNK of address space,
- * set while a heap's chunk or large block starts there, so that a checked
- * free knows a pointer is a heap's before it reads the header the pointer
- * masks to (docs/design.md, "The heap: checked mode").
+ * addrmap.c - the address map: which FA_HEAP_CHUNK units start a heap block.
+ * docs/design.md, "The address map".
  */
 #include "heap_impl.h"
 

@@ -1,8 +1,6 @@
 /*
- * cache.c - fa_cache: per-thread magazines over a locked depot over an
- * fa_pool; the fast paths, the slow-path loop, the depot, create, destroy,
- * reserve, trim and walk (docs/design.md, "The cache": the theory, the
- * bounds on cached memory and the lock order).
+ * cache.c - fa_cache: per-thread magazines over a locked depot over a pool.
+ * docs/design.md, "The cache".
  */
 #include "cache_impl.h"
 

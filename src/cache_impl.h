@@ -1,8 +1,6 @@
 /*
- * cache_impl.h - the cache's types, shared by its files (cache.c,
- * cache_stats.c, cache_thread.c), with the lock or owner that guards each
- * field group, and the cache's interface to the heap above it: the inline
- * fast paths and accessors at the end (docs/design.md, "The cache").
+ * cache_impl.h - the cache's types, registry interface and inline fast paths.
+ * docs/design.md, "The cache".
  */
 #ifndef FIXALLOC_CACHE_IMPL_H
 #define FIXALLOC_CACHE_IMPL_H

@@ -1,7 +1,6 @@
 /*
- * cache_stats.c - reading a cache without changing it: its counters, their
- * printout, and the checker of its invariants (docs/design.md, "The
- * cache").
+ * cache_stats.c - fa_cache_stats, its printout, and fa_cache_check.
+ * docs/design.md, "Cache stats, walk and check".
  */
 #include "cache_impl.h"
 

@@ -1,6 +1,6 @@
 /*
- * cache_thread.c - the cache registry: cache ids, each thread's table of
- * entries, thread exit and fork (docs/design.md, "The cache: threads").
+ * cache_thread.c - the cache registry: ids, thread tables, thread exit, fork.
+ * docs/design.md, "Threads: tables, exit, fork".
  */
 #include "cache_impl.h"
 

@@ -1,17 +1,6 @@
 /*
- * debug.c - checked mode and memory tracking for pools (docs/design.md,
- * "Checked and hardened modes").
- *
- * A checked pool keeps, after each chunk's header, a bitmap with one bit per
- * slot: set while the slot is live. A free of a slot whose bit is clear is
- * a double free. A freed slot is filled with FA_POISON past its link word
- * and verified when it is handed out again, which finds writes to freed
- * objects and says which byte changed. The pool's chunks are kept in a hash
- * set, so a pointer is known to be foreign before its would-be chunk header
- * is read. At destroy, live objects are reported as leaks.
- *
- * Checked and tracking pools run in slow mode: none of this is on a fast
- * path.
+ * debug.c - checked mode and the tracking hooks of pools.
+ * docs/design.md, "Checked and hardened modes".
  */
 #include "pool_impl.h"
 

@@ -1,7 +1,6 @@
 /*
- * error.c - the one reporting path for detected misuse: every check of the
- * library ends in fa_report(), which fills one record and hands it to the
- * installed handler (docs/design.md, "Errors").
+ * error.c - the one reporting path for detected misuse.
+ * docs/design.md, "Errors".
  */
 #include "internal.h"
 

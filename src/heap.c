@@ -1,7 +1,6 @@
 /*
- * heap.c - fa_heap: size-class caches and large blocks as one unit of
- * memory; create, destroy, the default heap, the counted source wrapper,
- * trim, stats and check (docs/design.md, "The heap").
+ * heap.c - fa_heap: lifecycle, default heap, counted source, stats, check.
+ * docs/design.md, "The heap".
  */
 #include "heap_impl.h"
 

@@ -1,9 +1,6 @@
 /*
- * heap_impl.h - the heap layer's types and the calls between its files:
- * heap.c (heaps: create, destroy, the default heap, the source wrapper,
- * trim, stats, check), heap_large.c (blocks above the largest class),
- * addrmap.c (which addresses hold a heap's block) and malloc.c (the
- * fa_malloc family). docs/design.md, "The heap", is the theory.
+ * heap_impl.h - the heap's types and the calls between its files.
+ * docs/design.md, "The heap".
  */
 #ifndef FIXALLOC_HEAP_IMPL_H
 #define FIXALLOC_HEAP_IMPL_H

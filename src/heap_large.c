@@ -1,11 +1,6 @@
 /*
- * heap_large.c - blocks above the largest size class: each a mapping of
- * its own from the heap's source, with a header where a chunk has one, on
- * its heap's list (docs/design.md, "The heap: large blocks").
- *
- * The large lock, one for all heaps, guards every heap's list and large
- * counters. It is held for a few stores only, never while another lock of
- * the library is taken or the source is called; fork takes it.
+ * heap_large.c - blocks above the largest size class, and the large lock.
+ * docs/design.md, "Large blocks".
  */
 #include "heap_impl.h"
 

@@ -1,7 +1,6 @@
 /*
- * internal.h - what every file of the library shares: branch hints, the
- * debug-build assertion, the one reporting path and the handle check
- * (docs/design.md, "Conventions").
+ * internal.h - branch hints, FA_ASSERT, fa_report, FA_HANDLE_OK.
+ * docs/design.md, "Conventions".
  */
 #ifndef FIXALLOC_INTERNAL_H
 #define FIXALLOC_INTERNAL_H

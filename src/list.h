@@ -1,11 +1,6 @@
 /*
- * list.h - the one intrusive doubly linked list of the library: a node
- * embedded in each element, a head that is one pointer (NULL: empty), so
- * a list costs an element two words and its owner one.
- *
- * Invariants: head->prev == NULL; for every node n on the list,
- * n->next == NULL or n->next->prev == n. A node on no list has both links
- * NULL (fa_list_remove leaves it so).
+ * list.h - the one intrusive doubly linked list of the library.
+ * docs/design.md, "The intrusive list".
  */
 #ifndef FIXALLOC_LIST_H
 #define FIXALLOC_LIST_H

@@ -1,7 +1,6 @@
 /*
- * malloc.c - the fa_malloc family over heaps: finding what holds a
- * pointer, the class fast paths, calloc, aligned allocation, free, sizes
- * and realloc (docs/design.md, "The heap").
+ * malloc.c - the fa_malloc family over heaps.
+ * docs/design.md, "The malloc family".
  */
 #include "heap_impl.h"
 

@@ -1,6 +1,6 @@
 /*
- * platform.c - every OS and C-runtime service the library uses, for Linux
- * and other POSIX systems with glibc or musl (platform.h is the contract).
+ * platform.c - the platform contract for Linux and POSIX, glibc or musl.
+ * docs/design.md, "The platform".
  */
 #include "platform.h"
 

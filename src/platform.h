@@ -1,11 +1,6 @@
 /*
- * platform.h - the services the library asks of the OS and the C runtime,
- * all behind this one contract (docs/design.md, "The platform"). Porting
- * fixalloc means writing platform.c again; no other file names a system
- * call, an environment variable or a C-runtime allocator.
- *
- * pthread mutexes and C11 atomics are used directly: they are the
- * language's synchronisation, not a service to port.
+ * platform.h - the contract for every OS and C-runtime service used.
+ * docs/design.md, "The platform".
  */
 #ifndef FIXALLOC_PLATFORM_H
 #define FIXALLOC_PLATFORM_H

@@ -1,23 +1,6 @@
 /*
- * pool.c - fa_pool: objects of one size carved from aligned chunks
- * (docs/design.md, "The pool").
- *
- * Allocation comes from one chunk at a time, the current one. In fast mode
- * (no per-object work such as zeroing) the current chunk's free list is
- * cached in the pool itself, so the fast paths are Go's fixalloc: pop or
- * push one link. A free into any other chunk goes onto that chunk's own
- * list; a chunk whose objects are all free is reset to carving in address
- * order, so allocations after a burst of shuffled frees walk memory in order
- * again, and it can be given back by trim.
- *
- * Accounting: the fast alloc path must stop when the cached list is empty
- * and when live is about to pass its peak (the peak is exact). Both limits
- * are folded into one count, `avail` = min(cached list length, peak - live)
- * (internal.h), so the fast alloc is one decrement and one sign test, with
- * no NULL test, and a fast free one increment. The slow paths unfold the
- * two counts, change them, and fold them again with set_counts().
- * `others_live` counts the live objects of all chunks but the current one,
- * whose count is therefore live - others_live.
+ * pool.c - fa_pool: objects of one size carved from aligned chunks.
+ * docs/design.md, "The pool".
  */
 #include "pool_impl.h"
 

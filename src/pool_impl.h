@@ -1,8 +1,6 @@
 /*
- * pool_impl.h - the pool's chunk layout and invariants, shared by the
- * pool's files (pool.c, pool_walk.c, stats.c, debug.c), and the pool's
- * interface to the layers above it: the inline helpers at the end, the
- * only way a cache or heap looks into a pool or a chunk.
+ * pool_impl.h - the chunk layout and the pool's inline interface upwards.
+ * docs/design.md, "The chunk".
  */
 #ifndef FIXALLOC_POOL_IMPL_H
 #define FIXALLOC_POOL_IMPL_H

@@ -1,11 +1,6 @@
 /*
- * pool_walk.c - visiting a pool's live objects and verifying its
- * invariants (docs/design.md, "Walk and check").
- *
- * A slot is live when it is carved and not on its chunk's free list, so a
- * walk marks the free slots of a chunk in a bitmap and visits the rest. The
- * bitmap lives on the stack and covers WINDOW_SLOTS slots at a time; a
- * chunk with more carved slots is walked in several windows.
+ * pool_walk.c - fa_pool_walk, fa_pool_check and fa_pool_holds_slot.
+ * docs/design.md, "Walk and check".
  */
 #include "pool_impl.h"
 

@@ -1,35 +1,6 @@
 /*
- * sizeclass.c - the heap's size classes: the slot sizes that requests up
- * to FA_SMALL_MAX bytes are rounded up to (docs/design.md, "The heap").
- *
- * The table is chosen by three rules:
- *
- *   1. Alignment. Every class is a multiple of 8, and from 64 on a
- *      multiple of 16. Slots are aligned to the largest power of two that
- *      divides their size, so an object is aligned to 16 (the strictest
- *      fundamental alignment of the usual 64-bit ABIs) unless its class
- *      is 8, 24, 40 or 56. Those serve requests of at most 8, 17-24, 33-40
- *      and 49-56 bytes, which no C type needing 16-byte alignment has as
- *      its size (such a size is a multiple of 16): 8-byte alignment is
- *      enough, as mimalloc and tcmalloc also judge.
- *   2. Waste. Above 128 bytes a request is rounded up by at most 12.5% of
- *      itself, as in Go's runtime (malloc.go): for consecutive classes
- *      p < s, s <= 9/8 (p + 1). At or below 128 bytes the grain alone
- *      sets the waste: less than 8 bytes up to 64, less than 16 above.
- *   3. Powers of two are classes, so that fa_aligned_alloc finds a class
- *      aligned to any power of two up to FA_SMALL_MAX.
- *
- * Between two powers of two, the classes are the fewest multiples of 16
- * that keep rule 2, placed to make the worst waste in the octave as small
- * as possible (a minimax search over the multiples of 16, run once when
- * the table was written): 8 classes from 128 to 256, 7 up to 1024, then 6
- * per octave, 64 in all. test_heap checks every rule for every request
- * from 0 to FA_SMALL_MAX and prints the table with its measured waste
- * (`test_heap --table`).
- *
- * Both lookups are one load from a table built once: a request's class by
- * its 8-byte granule (4 KiB of bytes), and the smallest class at or above
- * a given one whose slots are aligned to a power of two.
+ * sizeclass.c - the size-class table and its maps.
+ * docs/design.md, "Size classes".
  */
 #include "sizeclass.h"
 

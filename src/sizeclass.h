@@ -1,6 +1,6 @@
 /*
- * sizeclass.h - the heap's size classes: the table and the O(1) maps from
- * a request to its class (sizeclass.c; docs/design.md, "The heap").
+ * sizeclass.h - the size-class maps and their O(1) lookups.
+ * docs/design.md, "Size classes".
  */
 #ifndef FIXALLOC_SIZECLASS_H
 #define FIXALLOC_SIZECLASS_H

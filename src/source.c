@@ -1,9 +1,6 @@
 /*
- * source.c - page sources: where pools get their chunks, from the OS
- * (through platform.c), a caller's buffer or a caller's callbacks
- * (docs/design.md, "Page sources"). A source hands out blocks of a
- * power-of-two size aligned to a power of two; the pools never ask for
- * anything else.
+ * source.c - page sources: the OS and a caller's buffer.
+ * docs/design.md, "Page sources".
  */
 #include "internal.h"
 #include "platform.h"

@@ -1,5 +1,6 @@
 /*
- * stats.c - counters and their readable dump (docs/design.md, "Stats").
+ * stats.c - fa_pool_stats and its printout.
+ * docs/design.md, "Pool stats".
  */
 #include "pool_impl.h"
 

@@ -1,14 +1,6 @@
 /*
- * track.h - making pooled memory visible to Valgrind memcheck and to
- * AddressSanitizer (docs/design.md, "Checked and hardened modes").
- *
- * A pool tracks its memory when the process runs under Valgrind or the
- * library is built with -fsanitize=address. Tracking pools run in slow mode,
- * so none of this is on a fast path: slot memory is kept inaccessible while
- * free, an allocation opens `size` bytes of it, a free closes them again,
- * and the library opens a free slot's link word only around its own access.
- * Without Valgrind's headers and without ASan, everything here compiles to
- * nothing.
+ * track.h - Valgrind and ASan annotations of pool memory.
+ * docs/design.md, "Tracking".
  */
 #ifndef FIXALLOC_TRACK_H
 #define FIXALLOC_TRACK_H
