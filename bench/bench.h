@@ -125,7 +125,7 @@ typedef struct bench_args {
     bench_ring *ring; /* producer/consumer */
     bench_barrier *barrier;
     uint64_t t0, t1; /* two-thread workloads: when this thread began
-                           * and ended (set by the run) */
+                      * and ended (set by the run) */
 } bench_args;
 
 typedef struct bench_result {

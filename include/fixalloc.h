@@ -88,13 +88,14 @@ FA_API const fa_source *fa_os_source(void);
 typedef struct fa_static_source {
     fa_source source; /* pass &s.source as fa_config.source */
     /* private: */
-    char *next;       /* the uncut part of the buffer: [next, end) */
+    char *next; /* the uncut part of the buffer: [next, end) */
     char *end;
-    void *returned;   /* blocks given back, linked through their first words */
-    bool zeroed;      /* the uncut part reads as zeros */
+    void *returned; /* blocks given back, linked through their first words */
+    bool zeroed;    /* the uncut part reads as zeros */
 } fa_static_source;
 
-/* Flag for fa_static_source_init: the buffer reads as zeros (static storage). */
+/* Flag for fa_static_source_init: the buffer reads as zeros (static storage).
+ */
 #define FA_STATIC_ZEROED 1u
 
 /* Returns 0, or EINVAL when buf is NULL or flags has unknown bits. */
@@ -160,16 +161,16 @@ typedef struct fa_config {
 
 typedef struct fa_stats {
     const char *name;
-    size_t object_size;    /* as configured */
-    size_t slot_size;      /* bytes one object takes in a chunk */
+    size_t object_size; /* as configured */
+    size_t slot_size;   /* bytes one object takes in a chunk */
     size_t chunk_size;
     size_t slots_per_chunk;
-    size_t chunks;         /* chunks held now */
-    size_t bytes_held;     /* bytes held from the source now */
-    size_t live;           /* objects allocated and not freed */
-    size_t peak_live;      /* most objects live at once */
-    uint64_t allocs;       /* successful allocations, ever */
-    uint64_t frees;        /* frees, ever */
+    size_t chunks;          /* chunks held now */
+    size_t bytes_held;      /* bytes held from the source now */
+    size_t live;            /* objects allocated and not freed */
+    size_t peak_live;       /* most objects live at once */
+    uint64_t allocs;        /* successful allocations, ever */
+    uint64_t frees;         /* frees, ever */
     uint64_t bytes_trimmed; /* bytes given back to the source by trim */
 } fa_stats;
 
@@ -181,29 +182,29 @@ FA_API void fa_stats_print(const fa_stats *s, FILE *f);
  * ------------------------------------------------------------------- */
 
 typedef enum fa_error_kind {
-    FA_ERR_FOREIGN = 1,  /* a pointer that no chunk of this pool (or no heap)
-                          * holds; fa_free_sized: a size the object cannot
-                          * have */
-    FA_ERR_INTERIOR,     /* a pointer into the middle of a slot or of a large
-                          * object */
-    FA_ERR_DOUBLE_FREE,  /* an object freed twice */
+    FA_ERR_FOREIGN = 1, /* a pointer that no chunk of this pool (or no heap)
+                         * holds; fa_free_sized: a size the object cannot
+                         * have */
+    FA_ERR_INTERIOR,    /* a pointer into the middle of a slot or of a large
+                         * object */
+    FA_ERR_DOUBLE_FREE, /* an object freed twice */
     FA_ERR_WRITE_AFTER_FREE, /* a freed object was written to */
-    FA_ERR_CORRUPT,      /* a broken free list, or a broken invariant of a
-                          * pool, cache or heap; a misaligned block from a
-                          * page source */
-    FA_ERR_LEAK,         /* objects still live at destroy */
-    FA_ERR_BAD_POOL      /* a pool, cache or heap handle that is not set up,
-                          * or destroyed; fa_heap_destroy of the default
-                          * heap */
+    FA_ERR_CORRUPT,          /* a broken free list, or a broken invariant of a
+                              * pool, cache or heap; a misaligned block from a
+                              * page source */
+    FA_ERR_LEAK,             /* objects still live at destroy */
+    FA_ERR_BAD_POOL          /* a pool, cache or heap handle that is not set up,
+                              * or destroyed; fa_heap_destroy of the default
+                              * heap */
 } fa_error_kind;
 
 typedef struct fa_error {
     fa_error_kind kind;
-    const char *pool;    /* the name of the pool, cache or heap concerned;
-                          * "unnamed" when it has none or is not known */
-    const void *addr;    /* the address concerned */
-    const char *detail;  /* one line saying what happened */
-    const char *object;  /* what `pool` names: "pool", "cache" or "heap" */
+    const char *pool;   /* the name of the pool, cache or heap concerned;
+                         * "unnamed" when it has none or is not known */
+    const void *addr;   /* the address concerned */
+    const char *detail; /* one line saying what happened */
+    const char *object; /* what `pool` names: "pool", "cache" or "heap" */
 } fa_error;
 
 /* Called on detected misuse. The default prints
@@ -235,20 +236,20 @@ struct fa_list_node;
  */
 typedef struct fa_pool {
     /* private, fast-path state, one cache line: */
-    void *fast_free;       /* free list of the current chunk */
-    ptrdiff_t avail;       /* allocations the fast path may make */
-    uintptr_t fast_last;   /* the current chunk's last byte address when
-                            * it takes fast frees, else 0 */
-    uintptr_t chunk_low;   /* chunk_size - 1 */
+    void *fast_free;     /* free list of the current chunk */
+    ptrdiff_t avail;     /* allocations the fast path may make */
+    uintptr_t fast_last; /* the current chunk's last byte address when
+                          * it takes fast frees, else 0 */
+    uintptr_t chunk_low; /* chunk_size - 1 */
     uint64_t allocs;
     /* private, geometry and callbacks: */
     uint32_t magic;
     unsigned flags;
-    bool guarded;          /* checked, hardened or tracked: no fast paths */
-    bool checked;          /* FA_CHECKED, or FIXALLOC_CHECK in the environment */
-    bool tracked;          /* memory annotated for Valgrind or ASan */
-    uintptr_t link_key;    /* FA_HARDENED: the secret links are encoded with */
-    void *registry;        /* checked mode: the set of this pool's chunks */
+    bool guarded;       /* checked, hardened or tracked: no fast paths */
+    bool checked;       /* FA_CHECKED, or FIXALLOC_CHECK in the environment */
+    bool tracked;       /* memory annotated for Valgrind or ASan */
+    uintptr_t link_key; /* FA_HARDENED: the secret links are encoded with */
+    void *registry;     /* checked mode: the set of this pool's chunks */
     size_t size, slot, chunk_size, nslots, first_offset;
     uint64_t slot_divisor; /* for exact division by slot size */
     size_t max_bytes;
@@ -260,11 +261,11 @@ typedef struct fa_pool {
     /* private, chunks: */
     struct fa_chunk *cur;
     struct fa_list_node *partial, *empty, *full; /* chunk lists */
-    size_t fast_gap;       /* length of fast_free - avail */
-    size_t headroom_gap;   /* peak - live - avail */
+    size_t fast_gap;     /* length of fast_free - avail */
+    size_t headroom_gap; /* peak - live - avail */
     size_t nchunks;
-    size_t nempty;         /* chunks on the empty list */
-    size_t others_live;    /* live objects in chunks other than `cur` */
+    size_t nempty;      /* chunks on the empty list */
+    size_t others_live; /* live objects in chunks other than `cur` */
     size_t peak;
     uint64_t bytes_trimmed;
 } fa_pool;
@@ -410,18 +411,18 @@ typedef struct fa_cache_counters {
     size_t depot_full, depot_empty, depot_max;
     uint64_t full_gets, full_puts;   /* full magazines out of, into the depot */
     uint64_t empty_gets, empty_puts; /* empty magazines out of, into it */
-    uint64_t pool_fills;    /* objects moved from the pool to magazines */
-    uint64_t pool_flushes;  /* objects moved from magazines to the pool */
-    uint64_t depot_visits;  /* depot lock acquisitions */
+    uint64_t pool_fills;      /* objects moved from the pool to magazines */
+    uint64_t pool_flushes;    /* objects moved from magazines to the pool */
+    uint64_t depot_visits;    /* depot lock acquisitions */
     uint64_t depot_contended; /* of them, those that had to wait */
-    uint64_t resizes;       /* times the magazine size grew */
+    uint64_t resizes;         /* times the magazine size grew */
 } fa_cache_counters;
 
 /* Returns a new cache, or NULL with errno EINVAL for a config that
  * fa_pool_init refuses (or magazine_rounds above 65536), ENOMEM, or
  * EAGAIN when FA_CACHE_MAX caches exist (the first cache may also fail with
- * the error of setting up the thread-exit key or the fork handlers). The config is used as by
- * fa_pool_init (`name` is not copied). opt may be NULL. */
+ * the error of setting up the thread-exit key or the fork handlers). The config
+ * is used as by fa_pool_init (`name` is not copied). opt may be NULL. */
 FA_API fa_cache *fa_cache_create(const fa_config *cfg);
 FA_API fa_cache *fa_cache_create_opts(const fa_config *cfg,
                                       const fa_cache_options *opt);
@@ -566,11 +567,11 @@ typedef struct fa_heap_config {
  * have exited, as of their last depot visit for others). */
 typedef struct fa_heap_counters {
     const char *name;
-    size_t classes;         /* FA_SIZE_CLASSES */
-    size_t live;            /* objects allocated and not freed */
+    size_t classes; /* FA_SIZE_CLASSES */
+    size_t live;    /* objects allocated and not freed */
     size_t small_live, large_live;
-    size_t live_bytes;      /* usable bytes of the live objects */
-    size_t cached;          /* free objects held in magazines */
+    size_t live_bytes; /* usable bytes of the live objects */
+    size_t cached;     /* free objects held in magazines */
     size_t cached_bytes;
     size_t bytes_held;      /* bytes held from the source now */
     size_t chunk_bytes;     /* of them, in class chunks */
@@ -617,8 +618,7 @@ FA_API void fa_heap_stats(fa_heap *h, fa_heap_counters *out);
 
 /* Fills *out with the counters of class cls (0 to FA_SIZE_CLASSES - 1);
  * returns 0, or EINVAL for a bad class or heap. */
-FA_API int fa_heap_class_stats(fa_heap *h, size_t cls,
-                               fa_cache_counters *out);
+FA_API int fa_heap_class_stats(fa_heap *h, size_t cls, fa_cache_counters *out);
 
 /* Writes a readable dump of *s to f. */
 FA_API void fa_heap_stats_print(const fa_heap_counters *s, FILE *f);

@@ -8,7 +8,10 @@
 #   6. the fuzz target (libFuzzer, ASan+UBSan): the seed corpus, then
 #      FIXALLOC_FUZZ_SECONDS (default 60) of fuzzing;
 #   7. install, then build and run a consumer through pkg-config and through
-#      CMake's find_package.
+#      CMake's find_package;
+#   8. the house rules: every C file in the project's clang-format style
+#      (scripts/format.sh --check) and the documentation true of the code
+#      (scripts/check_docs.sh: layer table, defaults, file headers).
 # It ends with one line "summary: N passed, M failed" counting the tests of
 # every stage.
 set -u
@@ -79,6 +82,16 @@ if sh scripts/consumer.sh build-test-consumer; then
 else
     failed=$((failed + 2))
 fi
+
+echo "=== house rules"
+for check in "scripts/format.sh --check" "scripts/check_docs.sh"; do
+    # shellcheck disable=SC2086
+    if sh $check; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+    fi
+done
 
 echo "summary: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -211,7 +211,7 @@ static void fork_parent(void)
 }
 
 /* In the child only the forking thread exists: the other threads' tables
- * go, their entries unbound (cache.c, point 7). */
+ * go, their entries unbound (docs/design.md, "Threads: tables, exit, fork"). */
 static void fork_child(void)
 {
     fa_ttab *self = (fa_ttab *)(void *)fa_tls_table;

@@ -98,10 +98,6 @@ static inline fa_heap *fa_default_heap_get(void)
     return FA_LIKELY(h != NULL) ? h : fa_default_heap_create();
 }
 
-/* A block from the heap's source, counted against max_bytes and recorded
- * in the address map; NULL when the cap, the source or the map refuses. */
-void *fa_heap_source_map(fa_heap *h, size_t size, size_t align, bool *zeroed);
-void fa_heap_source_unmap(fa_heap *h, void *mem, size_t size);
 
 /* Reports misuse in heap h's name (h NULL: no heap is known). */
 static inline void fa_heap_report(fa_error_kind kind, const fa_heap *h,
@@ -115,6 +111,16 @@ static inline bool fa_heap_ok(const fa_heap *h)
 {
     return FA_HANDLE_OK(h, FA_HEAP_MAGIC, FA_OBJ_HEAP);
 }
+
+/* ---- heap_source.c ---- */
+
+/* A block from the heap's source, counted against max_bytes and recorded
+ * in the address map; NULL when the cap, the source or the map refuses. */
+void *fa_heap_source_map(fa_heap *h, size_t size, size_t align, bool *zeroed);
+void fa_heap_source_unmap(fa_heap *h, void *mem, size_t size);
+/* The source the class pools of h map their chunks through: the above,
+ * with the class pools' bytes counted in h->chunk_bytes too. */
+fa_source fa_heap_counted_source(fa_heap *h);
 
 /* ---- heap_large.c ---- */
 

@@ -415,8 +415,7 @@ static inline bool free_is_valid(fa_pool *p, fa_chunk *c, void *obj)
     if (FA_LIKELY(c->magic == FA_CHUNK_MAGIC && c->pool == p &&
                   (char *)obj >= base &&
                   fa_slot_aligned(p, (size_t)((char *)obj - base)) &&
-                  (char *)obj < c->carve &&
-                  obj != fa_chunk_free_list(p, c))) {
+                  (char *)obj < c->carve && obj != fa_chunk_free_list(p, c))) {
         return true;
     }
     return free_invalid(p, c, obj);

@@ -1,7 +1,7 @@
 /*
- * test_cache_api.c - fa_cache: each point of its contract (fixalloc.h, "The cache") from
- * one thread: creation, magazines, bulk calls, callbacks, reserve, trim,
- * walk, options, checked mode, stats.
+ * test_cache_api.c - fa_cache: each point of its contract (fixalloc.h, "The
+ * cache") from one thread: creation, magazines, bulk calls, callbacks, reserve,
+ * trim, walk, options, checked mode, stats.
  */
 #include <errno.h>
 #include <pthread.h>

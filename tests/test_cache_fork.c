@@ -1,6 +1,7 @@
 /*
- * test_cache_fork.c - fa_cache and fork(): the child uses every cache, including one whose
- * objects sit in the magazines of a parent thread the child does not have.
+ * test_cache_fork.c - fa_cache and fork(): the child uses every cache,
+ * including one whose objects sit in the magazines of a parent thread the child
+ * does not have.
  */
 #include <errno.h>
 #include <pthread.h>

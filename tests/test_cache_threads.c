@@ -1,7 +1,7 @@
 /*
- * test_cache_threads.c - fa_cache across threads: cross-thread frees, the cap and the depot,
- * destroy while other threads hold magazines, many-thread stress with
- * stamped objects, many caches at once, thread churn against a counting
+ * test_cache_threads.c - fa_cache across threads: cross-thread frees, the cap
+ * and the depot, destroy while other threads hold magazines, many-thread stress
+ * with stamped objects, many caches at once, thread churn against a counting
  * page source.
  */
 #include <errno.h>

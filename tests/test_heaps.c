@@ -1,7 +1,7 @@
 /*
- * test_heaps.c - heaps of their own (fixalloc.h, "The heap"): regions over a counting
- * page source, per-heap stats, caps, FA_ZERO, hardened and checked modes,
- * threads that free each other's objects, destroy while threads hold
+ * test_heaps.c - heaps of their own (fixalloc.h, "The heap"): regions over a
+ * counting page source, per-heap stats, caps, FA_ZERO, hardened and checked
+ * modes, threads that free each other's objects, destroy while threads hold
  * magazines, fork.
  */
 #include <errno.h>

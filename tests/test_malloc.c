@@ -1,6 +1,6 @@
 /*
- * test_malloc.c - the fa_malloc family on the default heap (fixalloc.h, "The heap"):
- * every call and its edge cases, large objects, realloc, aligned_alloc.
+ * test_malloc.c - the fa_malloc family on the default heap (fixalloc.h, "The
+ * heap"): every call and its edge cases, large objects, realloc, aligned_alloc.
  */
 #include <errno.h>
 #include <stdint.h>

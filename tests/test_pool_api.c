@@ -1,6 +1,7 @@
 /*
- * test_pool_api.c - fa_pool: init refusals and boundaries, slot geometry, alignment and
- * chunk size, the first and release callbacks, and what a free keeps.
+ * test_pool_api.c - fa_pool: init refusals and boundaries, slot geometry,
+ * alignment and chunk size, the first and release callbacks, and what a free
+ * keeps.
  */
 #include <errno.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /*
- * test_pool_errors.c - fa_pool misuse under an error handler that returns: error kinds,
- * handler chaining, foreign and interior frees, fa_pool_check on a corrupted
- * free list.
+ * test_pool_errors.c - fa_pool misuse under an error handler that returns:
+ * error kinds, handler chaining, foreign and interior frees, fa_pool_check on a
+ * corrupted free list.
  */
 #include <errno.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /*
- * test_pool_modes.c - fa_pool modes: FA_ZERO, checked mode (FA_CHECKED or FIXALLOC_CHECK)
- * and hardened mode (FA_HARDENED).
+ * test_pool_modes.c - fa_pool modes: FA_ZERO, checked mode (FA_CHECKED or
+ * FIXALLOC_CHECK) and hardened mode (FA_HARDENED).
  */
 #include <errno.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /*
- * test_pool_ops.c - fa_pool operations: exact stats, bulk calls, reserve, trim, walk,
- * destroy, ENOMEM, and the config and source copied at init.
+ * test_pool_ops.c - fa_pool operations: exact stats, bulk calls, reserve, trim,
+ * walk, destroy, ENOMEM, and the config and source copied at init.
  */
 #include <errno.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /*
- * test_pool_sources.c - the page sources: fa_static_source and fa_os_source, called
- * directly and under a pool.
+ * test_pool_sources.c - the page sources: fa_static_source and fa_os_source,
+ * called directly and under a pool.
  */
 #include <errno.h>
 #include <stdint.h>

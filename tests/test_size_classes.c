@@ -1,6 +1,7 @@
 /*
- * test_size_classes.c - the heap's size-class table: its properties (ascending, aligned,
- * the smallest fitting class for every request), and `test_size_classes
+ * test_size_classes.c - the heap's size-class table: its properties (ascending,
+ * aligned, the smallest fitting class for every request), and
+ * `test_size_classes
  * --table`, which prints the table with its measured waste (the table in
  * docs/design.md, "The heap", is this output).
  */

@@ -183,8 +183,11 @@ static void step(model *m, uint8_t op, uint8_t arg)
 {
     int k = op & (POOLS - 1);
     switch ((op >> 2) % 10) {
-    case 0: case 1: case 2: do_alloc(m, k); break;
-    case 3: case 4: do_free(m, k, arg); break;
+    case 0:
+    case 1:
+    case 2: do_alloc(m, k); break;
+    case 3:
+    case 4: do_free(m, k, arg); break;
     case 5:
         for (int i = 0; i < arg % 64; i++) {
             do_alloc(m, k);

@@ -39,7 +39,8 @@ int main(int argc, char **argv)
     } else if (strcmp(what, "double-free") == 0) {
         fa_pool_free(&pool, a);
         fa_pool_free(&pool, b);
-        fa_pool_free(&pool, a); /* not the head of the list: only a tool sees it */
+        fa_pool_free(&pool,
+                     a); /* not the head of the list: only a tool sees it */
         a = b = NULL;
     } else if (strcmp(what, "uninitialised") == 0) {
         char *c = fa_pool_alloc(&pool);
