@@ -98,7 +98,6 @@ static inline fa_heap *fa_default_heap_get(void)
     return FA_LIKELY(h != NULL) ? h : fa_default_heap_create();
 }
 
-
 /* Reports misuse in heap h's name (h NULL: no heap is known). */
 static inline void fa_heap_report(fa_error_kind kind, const fa_heap *h,
                                   const void *addr, const char *detail)

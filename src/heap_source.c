@@ -1,5 +1,6 @@
 /*
- * heap_source.c - the heap's counted source. docs/design.md, "The counted source".
+ * heap_source.c - the heap's counted source. docs/design.md, "The counted
+ * source".
  */
 #include "heap_impl.h"
 
