@@ -325,53 +325,54 @@ FA_API void fa_pool_destroy(fa_pool *p);
  * ------------------------------------------------------------------- */
 
 /*
- * A thread-safe cache of objects of one size: per-thread magazines (small
- * stacks of free objects, after Bonwick and Adams's magazine layer in
- * Solaris kmem and libumem) in front of a depot of full and empty
- * magazines under a lock, in front of an fa_pool. An allocation or free
- * that its thread's magazines can serve takes no lock and no atomic
- * instruction. An object may be freed by any thread, not only the one that
- * allocated it: the freeing thread's magazine takes it.
+ * A thread-safe cache of objects of one size: a pool per thread (after
+ * mimalloc's thread-owned pages and Bonwick's depot). Each thread that uses
+ * the cache allocates from chunks of its own, with the pool's fast paths:
+ * no lock and no atomic instruction, and, since each chunk keeps its own
+ * free list and is reset when it empties, allocations walk memory in
+ * address order after frees in any order. An object may be freed by any
+ * thread: a thread frees its own objects into its own pool, and gathers
+ * another thread's objects in a small batch per destination that reaches
+ * the owner's inbox with one compare-and-swap; the owner takes its inbox
+ * in one exchange when its pool runs dry.
  *
  * Thread safety: alloc, free, their bulk forms, reserve, trim and stats may
  * be called from any number of threads at once. walk, check and destroy
  * may be called only while no other thread uses the cache.
  *
- * Cached memory is bounded: a thread holds at most two magazines per cache
- * (given back to the depot when the thread exits), each of at most
- * `magazine_rounds_max` objects (fa_cache_stats); by default the largest
- * power of two of rounds that holds at most 128 KiB per magazine, within
- * [4, 1024], so a thread caches at most 256 KiB per cache, or 8 objects
- * when objects exceed 32 KiB. The depot keeps at most `depot_magazines`
- * full magazines (and as many empty ones); by default as many as hold
- * 4 MiB of objects at the current magazine size, and at least 16
- * magazines. Past that, freed objects go back to the pool.
- * `max_bytes` caps the chunks of the pool, so it counts objects wherever
- * they sit: live, in a magazine, or free in the pool. An allocation that
- * meets the cap takes the depot's objects first and fails with ENOMEM
- * only when the depot has none; objects in other threads' magazines are
- * not taken back (at most the bound above per thread).
+ * Cached memory is bounded and given back: a thread's pool keeps at most
+ * `thread_empty_chunks` empty chunks (default 1) beyond the one it
+ * allocates from; the next ones go to the cache's depot, which keeps
+ * `depot_bytes` of empty chunks (default 4 MiB, at least 4 chunks) for any
+ * thread, and past that to the source. At most `remote_batch` objects
+ * (default 64) wait in a thread's outbox, and a thread sends it and takes
+ * its inbox at least every 64 of its slow paths. When a thread exits, its
+ * outbox goes, its inbox comes in, its empty chunks leave, and its pool,
+ * with the objects other threads still hold, waits for the next new
+ * thread, which takes it over; fa_cache_trim also takes such pools'
+ * inboxes and trims them. `max_bytes` caps the chunks of all the cache's
+ * pools and its depot together; an allocation that meets it fails with
+ * ENOMEM after its own inbox and the depot were used.
  *
- * Modes: with FA_ZERO, or when the pool tracks its memory for Valgrind or
- * ASan, every call leaves the inline fast path to clear or annotate the
- * object, still without a lock when the magazines serve it. A checked
- * cache (FA_CHECKED, or FIXALLOC_CHECK=1) keeps no magazines: every call
- * reaches the pool under the lock, so every misuse is detected there. In
- * the other modes the fast path checks nothing: a foreign pointer or a
- * double free is detected only when the object goes back to the pool.
+ * Modes: FA_ZERO, hardened and tracked (Valgrind or ASan) caches work the
+ * same way, each object passing through its pool's slow path. A checked
+ * cache (FA_CHECKED, or FIXALLOC_CHECK=1) has one pool under a lock: every
+ * call reaches it, so every misuse is detected at once. In the other modes
+ * the fast paths check nothing: a foreign pointer or a double free is
+ * detected only when the object's free leaves the fast path.
  *
- * Threads and fork: a thread's magazines go back to the depot when it
- * exits (a pthread key destructor); no object is stranded and nothing
- * leaks however many threads come and go. A child process of fork() can
- * use every cache; the objects that the parent's other threads held in
- * their magazines at the fork stay counted as live in the child.
+ * Fork: a child process of fork() can use every cache. The pools of the
+ * parent's other threads that were running may have been halfway through
+ * a change: in the child they are frozen, never used again; their chunks
+ * stay mapped and their objects counted live (fa_cache_stats counts them
+ * in `frozen_pools`).
  *
- * Callbacks: `first`, `release`, a page source and the error handler are
- * called with the cache's lock held (fa_cache_destroy calls them without
- * it, since no other thread may use the cache then). They must not call the
- * cache, and should call no cache or heap at all: another cache may take
- * the library's registry lock, which is ordered before every cache's lock
- * (docs/design.md, "Locks and their order").
+ * Callbacks: `first` and `release` run in the thread whose pool carves or
+ * gives back the chunk, a page source under the cache's source lock, and
+ * the error handler where the misuse is found, possibly with the
+ * library's registry lock or the cache's lock held. They must not call the
+ * cache, and should call no cache or heap at all (docs/design.md, "Locks
+ * and their order").
  */
 typedef struct fa_cache fa_cache;
 
@@ -380,46 +381,43 @@ typedef struct fa_cache fa_cache;
 
 /* Tuning of fa_cache_create_opts; zero fields mean defaults. */
 typedef struct fa_cache_options {
-    /* Objects per magazine, fixed; 0 means adaptive: it starts at
-     * min(64, 16 KiB / slot) (a power of two, at least 4) and doubles, up
-     * to the bound above, while threads contend for the depot's lock. A
-     * fixed size holds at most 65536 rounds. */
-    size_t magazine_rounds;
-    /* Full magazines (and as many empty ones) the depot keeps; 0 means
-     * as many as hold 4 MiB of objects at the current magazine size, and
-     * at least 16. */
-    size_t depot_magazines;
+    /* Empty chunks a thread's pool keeps for itself; 0 means 1. */
+    size_t thread_empty_chunks;
+    /* Bytes of empty chunks the depot keeps for any thread; 0 means
+     * 4 MiB, and at least 4 chunks. */
+    size_t depot_bytes;
+    /* Objects of another thread's pool a thread gathers before it hands
+     * them over; 0 means 64. At most 65536. */
+    size_t remote_batch;
 } fa_cache_options;
 
-/* A cache's counters, merged over its threads on request. Counts of other
- * threads still running are as of their last visit to the depot; those of
- * the calling thread and of threads that have exited are exact. */
+/* A cache's counters, merged over its pools on request. Counts of other
+ * threads still running are as of their last slow path; those of the
+ * calling thread and of threads that have exited are exact. */
 typedef struct fa_cache_counters {
-    fa_stats pool;          /* the pool behind the depot; its `live` counts
-                             * objects in magazines too */
+    fa_stats pool;          /* every pool of the cache and its depot,
+                             * summed: chunks and bytes held; `live`
+                             * counts objects on their way back too */
     size_t live;            /* allocated from the cache and not freed */
     uint64_t allocs, frees; /* ever */
-    uint64_t alloc_depot;   /* allocations that went to the depot: the
-                             * rest were magazine hits */
-    uint64_t free_depot;    /* frees that went to the depot */
-    size_t in_threads;      /* objects in threads' magazines */
-    size_t in_depot;        /* objects in the depot's full magazines */
-    size_t threads;         /* threads holding magazines of this cache */
-    size_t magazines;       /* magazines allocated, wherever they are */
-    size_t magazine_rounds; /* size of new magazines now */
-    size_t magazine_rounds_max;
-    size_t depot_full, depot_empty, depot_max;
-    uint64_t full_gets, full_puts;   /* full magazines out of, into the depot */
-    uint64_t empty_gets, empty_puts; /* empty magazines out of, into it */
-    uint64_t pool_fills;      /* objects moved from the pool to magazines */
-    uint64_t pool_flushes;    /* objects moved from magazines to the pool */
-    uint64_t depot_visits;    /* depot lock acquisitions */
-    uint64_t depot_contended; /* of them, those that had to wait */
-    uint64_t resizes;         /* times the magazine size grew */
+    uint64_t remote_frees;  /* frees into another thread's pool */
+    size_t in_flight;       /* of them, objects not yet back in it */
+    size_t threads;         /* running threads with a pool of the cache */
+    size_t idle_pools;      /* pools of exited threads, for the next one */
+    size_t frozen_pools;    /* pools a fork froze (in a child) */
+    size_t depot_chunks;    /* empty chunks in the depot now */
+    size_t depot_max;       /* at most */
+    uint64_t depot_gets, depot_puts;
+    uint64_t chunks_released;   /* empty chunks given back to the source
+                                 * past the depot's bound */
+    uint64_t direct_calls;      /* calls served under the cache's lock:
+                                 * checked caches, and exiting threads */
+    size_t thread_empty_chunks; /* the tuning in force */
+    size_t remote_batch;
 } fa_cache_counters;
 
 /* Returns a new cache, or NULL with errno EINVAL for a config that
- * fa_pool_init refuses (or magazine_rounds above 65536), ENOMEM, or
+ * fa_pool_init refuses (or remote_batch above 65536), ENOMEM, or
  * EAGAIN when FA_CACHE_MAX caches exist (the first cache may also fail with
  * the error of setting up the thread-exit key or the fork handlers). The config
  * is used as by fa_pool_init (`name` is not copied). opt may be NULL. */
@@ -432,7 +430,7 @@ FA_API void *fa_cache_alloc(fa_cache *c);
 
 /* Gives an object back; any thread may free any object of the cache.
  * NULL is a no-op. As with the pool, the object's first word is
- * overwritten when it reaches the pool; in a magazine it is left alone. */
+ * overwritten when it is freed. */
 FA_API void fa_cache_free(fa_cache *c, void *obj);
 
 /* Allocates up to n objects into out; returns how many (fewer only when
@@ -442,36 +440,37 @@ FA_API size_t fa_cache_alloc_bulk(fa_cache *c, void **out, size_t n);
 /* Frees n objects (NULL entries are skipped). */
 FA_API void fa_cache_free_bulk(fa_cache *c, void *const *objs, size_t n);
 
-/* Makes sure the pool can hand out n more objects without a source call.
- * Returns 0, ENOMEM, or EINVAL for a bad cache. */
+/* Makes sure the calling thread's pool can hand out n more objects without
+ * a source call. Returns 0, ENOMEM, or EINVAL for a bad cache. */
 FA_API int fa_cache_reserve(fa_cache *c, size_t n);
 
-/* Gives the calling thread's magazines and the depot's back to the pool,
- * frees those magazines, and trims the pool; returns the bytes given back
- * to the source. Other threads' magazines are untouched. */
+/* Sends the calling thread's outbox, takes its inbox and trims its pool;
+ * takes the inboxes of exited threads' pools and trims them; gives the
+ * depot's chunks back. Returns the bytes given back to the source. Other
+ * running threads' pools are untouched. */
 FA_API size_t fa_cache_trim(fa_cache *c);
 
 /* Calls fn(obj, arg) once for each live object. Only while no other
- * thread uses the cache: every magazine, other threads' too, is emptied
- * into the pool first. fn must not call the cache. */
+ * thread uses the cache: every outbox and inbox is emptied into its pool
+ * first. fn must not call the cache. */
 FA_API void fa_cache_walk(fa_cache *c, void (*fn)(void *obj, void *arg),
                           void *arg);
 
-/* Fills *out with the cache's counters, merged over its threads. */
+/* Fills *out with the cache's counters, merged over its pools. */
 FA_API void fa_cache_stats(fa_cache *c, fa_cache_counters *out);
 
-/* Writes a readable dump of *s (the pool's too) to f. */
+/* Writes a readable dump of *s (the pools' sum too) to f. */
 FA_API void fa_cache_stats_print(const fa_cache_counters *s, FILE *f);
 
-/* Verifies the depot, every thread's magazines (each object is the
- * pool's) and the pool (fa_pool_check). Only while no other thread uses
- * the cache. Reports the first broken invariant (FA_ERR_CORRUPT) and
- * returns false, or returns true. */
+/* Verifies every pool (fa_pool_check), every outbox and inbox (each
+ * object is a pool's of this cache) and the depot. Only while no other
+ * thread uses the cache. Reports the first broken invariant
+ * (FA_ERR_CORRUPT) and returns false, or returns true. */
 FA_API bool fa_cache_check(fa_cache *c);
 
-/* Frees every magazine, every thread's too, and gives every chunk back to
- * the source. Only while no other thread uses the cache; objects still
- * live are gone. NULL is a no-op. */
+/* Gives every chunk of every pool, the depot's too, back to the source.
+ * Only while no other thread uses the cache; objects still live are gone.
+ * NULL is a no-op. */
 FA_API void fa_cache_destroy(fa_cache *c);
 
 /* ---------------------------------------------------------------------
@@ -511,12 +510,11 @@ FA_API void fa_cache_destroy(fa_cache *c);
  *
  * Limits: each heap takes FA_SIZE_CLASSES of the FA_CACHE_MAX cache ids, so
  * at most FA_CACHE_MAX / FA_SIZE_CLASSES heaps (16, the default heap
- * included) exist at once, fewer when other caches exist. Free objects
- * cached: each class holds up to the cache's bound in each thread's
- * magazines (fa_cache_stats, "magazine_rounds_max"), and its depot keeps
- * up to 4 MiB of objects, and at least 16 magazines, since a round that
- * goes back to the pool costs the pool's slow free; fa_heap_trim gives the
- * calling thread's and the depots' back to the pools and the source.
+ * included) exist at once, fewer when other caches exist. Free memory
+ * kept: each class is a cache, with its bounds (a thread's pool keeps one
+ * empty chunk, the class's depot 4 MiB of empty chunks); fa_heap_trim
+ * trims the calling thread's pools, the pools of exited threads and the
+ * depots, and gives their free chunks back to the source.
  *
  * Modes: a checked heap (FA_CHECKED, or FIXALLOC_CHECK=1 in the
  * environment when it is created, the default heap included) has checked
@@ -571,7 +569,8 @@ typedef struct fa_heap_counters {
     size_t live;    /* objects allocated and not freed */
     size_t small_live, large_live;
     size_t live_bytes; /* usable bytes of the live objects */
-    size_t cached;     /* free objects held in magazines */
+    size_t cached;     /* freed objects on their way back to the pool
+                        * of the thread that allocated them */
     size_t cached_bytes;
     size_t bytes_held;      /* bytes held from the source now */
     size_t chunk_bytes;     /* of them, in class chunks */

@@ -9,150 +9,126 @@
 
 #include <pthread.h>
 #include <stdalign.h>
+#include <stdatomic.h>
 
 #define FA_CACHE_MAGIC UINT32_C(0x68636166) /* "fach" */
 
 /*
- * A magazine: a LIFO stack of object pointers ("rounds"). While it is the
- * loaded magazine of a thread in fast mode, its round count lives in the
- * thread's entry (top - base) and `n` is stale.
- */
-typedef struct fa_mag {
-    struct fa_mag *next;   /* on a depot list (full or empty), a
-                            * stack: singly linked */
-    fa_list_node all_link; /* on the cache's list of every magazine */
-    uint32_t n;            /* rounds held */
-    uint32_t cap;          /* rounds it can hold */
-    void *rounds[];
-} fa_mag;
-
-/*
- * A thread's entry for one cache: its two magazines and its counters.
- * Owned by one thread, which reads and writes it without a lock. Others
- * write it only when that thread cannot be using the cache (destroy and
- * walk, under the registry lock; the fork child, alone).
+ * An entry: one thread's share of one cache, in that thread's table. The
+ * thread allocates from its own pool and frees its own objects into it
+ * with the pool's fast paths; an object of another thread's pool goes out
+ * in a batch to that pool's inbox. Every chunk belongs to exactly one
+ * entry's pool (or to the cache's direct entry, or to the depot), and its
+ * header points at that pool, so `fa_entry_of_pool(chunk's pool)` is its
+ * owner from any thread.
  *
- * Counting: every free pushes one round and every alloc pops one; the slow
- * paths move rounds in from the depot or pool and out to them, and count
- * the net in `mag_net`. So for the rounds held now,
- *     held = mag_net + frees - allocs,
- * and only `allocs` needs counting on the fast path: frees are derived.
+ * Counting, for the entry's pool:
+ *   pool live = objects allocated from it and not back in it
+ *             = (live in the program) + (in some thread's outbox, or in
+ *               this inbox, on their way back),
+ * so the cache's live objects are the sum of its pools' live less the
+ * objects in flight: sent - taken, summed over the entries.
  */
 typedef struct fa_tentry {
-    /* hot: the loaded magazine, fast mode only (all NULL otherwise, which
-     * sends every call to the slow path) */
-    void **top;      /* the next free round */
-    void **base;     /* loaded->rounds; top == base: empty */
-    void **limit;    /* base + loaded->cap; top == limit: full */
-    uint64_t allocs; /* allocations through this entry */
-    /* cold, owner only */
-    fa_mag *loaded;      /* NULL only while prev is NULL too */
-    fa_mag *prev;        /* NULL, empty or full: never partial */
-    int64_t mag_net;     /* rounds moved in - moved out, slow paths */
-    uint64_t alloc_miss; /* allocations that visited the depot */
-    uint64_t free_miss;  /* frees that visited the depot */
-    /* registry lock: binding */
-    struct fa_cache *cache; /* the cache bound; NULL: unbound */
-    fa_list_node reg_link;  /* on the cache's list of bound entries */
-    /* depot lock: the counters as of the owner's last depot visit, read by
-     * fa_cache_stats for threads other than the caller */
-    uint64_t pub_allocs, pub_frees, pub_alloc_miss, pub_free_miss;
-    size_t pub_held;
+    /* the owner (or, for a table no thread owns, the registry lock) */
+    fa_pool pool;           /* first: the fast paths use the entry as it */
+    struct fa_cache *cache; /* the cache bound; NULL: unbound, all zero */
+    size_t toff;            /* the cache's entry offset, for fa_free */
+    bool direct;            /* the cache's direct entry (not in a table) */
+    fa_pool *out_to;        /* where the outbox goes; NULL: empty */
+    void *out_head;         /* remote frees, linked through first words */
+    void *out_tail;
+    uint32_t out_n; /* objects in the outbox */
+    uint32_t ticks; /* slow paths since the last sweep */
+    uint64_t sent;  /* objects this thread freed into others' pools */
+    uint64_t taken; /* objects taken from the inbox into the pool */
+    /* the registry lock */
+    fa_list_node reg_link; /* on the cache's list of bound entries */
+    /* written by the owner at its slow paths, read by fa_cache_stats */
+    _Atomic uint64_t pub_allocs, pub_live, pub_peak, pub_sent, pub_taken;
+    /* any thread: objects freed by other threads into this pool, a
+     * stack of batches linked through first words */
+    alignas(64) _Atomic(void *) inbox;
 } fa_tentry;
 
-/* Caches that may exist at once: each has an index into every thread's
- * table. */
+/* Caches that may exist at once: each has an index into every table. */
 #define FA_CACHE_SLOTS FA_CACHE_MAX
 
-/* Byte size of one entry in a table: whole cache lines, so that the hot
- * words of an entry share one line. */
+/* Byte size of one entry in a table: whole cache lines. */
 #define FA_TENTRY_SIZE ((sizeof(fa_tentry) + 63) / 64 * 64)
 
 /*
  * A thread's table: a header, then FA_CACHE_SLOTS entries of
- * FA_TENTRY_SIZE bytes, mapped from the OS source on the thread's first
- * slow path (untouched pages cost nothing). Threads without one point at a
- * static all-zero table, whose entries send every call to the slow path.
+ * FA_TENTRY_SIZE bytes, mapped from the OS on the thread's first slow path
+ * (untouched pages cost nothing) and never unmapped: when its thread
+ * exits, the table waits for the next new thread, which takes it over with
+ * every pool in it. Chunk headers point into tables, so a table must
+ * outlive every object of its pools. Threads without a table point at a
+ * static all-zero table, whose entries miss on every call and are never
+ * written.
  */
 typedef struct fa_ttab {
-    fa_list_node link; /* every table, under the registry lock */
+    fa_list_node link; /* every table (registry lock) */
+    bool idle;         /* its thread exited; on the idle list */
+    bool frozen;       /* fork child: its thread vanished mid-call */
+    fa_list_node idle_link;
     alignas(64) char entries[FA_CACHE_SLOTS * FA_TENTRY_SIZE];
 } fa_ttab;
 
 /* Bytes mapped for one table: the next power of two. */
-#define FA_TTAB_MAP ((size_t)1 << 18)
+#define FA_TTAB_MAP ((size_t)1 << 20)
 _Static_assert(sizeof(fa_ttab) <= FA_TTAB_MAP, "a thread table must fit");
 
-/* How a cache uses its magazines (chosen at create from the pool's mode). */
+/* How a cache serves its calls (chosen at create from the pool's mode). */
 enum fa_cache_mode {
-    FA_MODE_FAST,  /* fast paths on: a hit is a push or pop, inline */
-    FA_MODE_SLOW,  /* magazines, but through the slow path: per-object work
-                    * (FA_ZERO clears, tracking annotates) */
-    FA_MODE_DIRECT /* no magazines: every call reaches the pool under the
-                    * depot lock, so checked mode sees every free */
+    FA_MODE_THREADS, /* a pool per thread, remote frees in batches */
+    FA_MODE_DIRECT   /* one pool under the cache's lock: checked mode, so
+                      * that every free meets the checks at once */
 };
 
 struct fa_cache {
-    /* read-only after create; the first line is all the fast paths read */
-    size_t toff;       /* byte offset of this cache's entry in a
-                        * thread table */
+    /* read-only after create; toff is all the fast paths read */
+    size_t toff;       /* byte offset of this cache's entry in a table */
     uint32_t magic;    /* FA_CACHE_MAGIC */
     uint32_t id;       /* index in every thread's table */
     uint8_t mode;      /* enum fa_cache_mode */
-    bool adaptive;     /* magazine size grows with contention */
-    bool depot_auto;   /* depot_max follows the magazine size */
-    size_t rounds_max; /* largest magazine, in rounds */
-    size_t depot_max;  /* most full (or empty) magazines kept */
-    void *owner;       /* the heap whose class this is, or NULL */
+    size_t keep_empty; /* empty chunks a thread's pool keeps */
+    size_t depot_max;  /* empty chunks the depot keeps */
+    size_t batch;      /* objects an outbox gathers before it goes */
+    size_t chunk_size;
+    size_t max_bytes;            /* 0: unlimited */
+    fa_config cfg;               /* for every pool: source = &counted */
+    fa_source inner;             /* the caller's source, or the OS */
+    fa_source counted;           /* inner, serialised and counted */
+    void *owner;                 /* the heap whose class this is, or NULL */
+    _Atomic size_t held;         /* bytes from inner: chunks of every pool and
+                                  * of the depot */
+    _Atomic uint64_t given_back; /* bytes given back to inner, ever */
 
-    /* registry lock */
-    fa_list_node *entries; /* threads bound to this cache (tentry) */
+    /* the registry lock */
+    fa_list_node *entries; /* entries of threads' tables bound to it */
     size_t nentries;
 
-    /* depot lock: the depot, the pool, the totals; own cache lines */
+    /* the source lock: calls of inner (a caller's source need not be
+     * thread-safe) */
+    pthread_mutex_t source_lock;
+
+    /* the cache lock: the depot, the direct entry, the totals */
     alignas(64) pthread_mutex_t lock;
-    fa_mag *full;  /* magazines holding rounds (full, or
-                    * partly full from an exiting thread) */
-    fa_mag *empty; /* magazines holding none */
-    size_t nfull, nempty;
-    size_t full_rounds; /* rounds in `full` */
-    fa_list_node *all;  /* every magazine of the cache */
-    size_t nmags;
-    size_t rounds; /* size of new magazines */
-    /* depot traffic and contention */
-    uint64_t full_gets, full_puts, empty_gets, empty_puts;
-    uint64_t pool_fills, pool_flushes;  /* rounds from and to the pool */
-    uint64_t visits, contended;         /* depot lock acquisitions, and waits */
-    uint64_t win_visits, win_contended; /* the current resize window */
-    uint64_t resizes;
-    /* totals of entries no longer bound, and of calls without an entry */
-    uint64_t dead_allocs, dead_frees, dead_alloc_miss, dead_free_miss;
-    fa_pool pool; /* behind the depot */
+    void **depot; /* depot_max empty chunks at most */
+    size_t ndepot;
+    uint64_t depot_gets, depot_puts, released;
+    uint64_t direct_calls; /* calls served by the direct entry */
+    fa_tentry direct;      /* DIRECT mode's pool; in THREADS mode, the
+                            * pool of threads that have exited */
 };
 
 /* ---- cache_thread.c: the registry of caches and per-thread tables ---- */
 
-/*
- * What the registry asks of the cache layer when a thread leaves or the
- * process forks. The cache layer hands these to fa_registry_add, so the
- * registry calls no function of cache.c by name (no call circle).
- */
-typedef struct fa_entry_ops {
-    /* Thread exit: moves the entry's magazines and counters into c's
-     * depot (registry lock held; takes c's depot lock). */
-    void (*retire)(struct fa_cache *c, fa_tentry *e);
-    /* Fork child: drops a vanished thread's entry, keeping its counters
-     * (registry and depot locks held). */
-    void (*abandon_locked)(struct fa_cache *c, fa_tentry *e);
-    /* Fork: c's depot lock (registry lock held, ascending ids). */
-    void (*lock)(struct fa_cache *c);
-    void (*unlock)(struct fa_cache *c);
-} fa_entry_ops;
-
 /* The calling thread's table (as char *, entries at + c->toff), or the
  * shared all-zero table. initial-exec: one load from the thread pointer,
  * no call, also in the shared library. */
-extern _Thread_local char *fa_tls_table
+extern FA_HIDDEN _Thread_local char *fa_tls_table
     __attribute__((tls_model("initial-exec")));
 
 /* The calling thread's entry at table offset `toff` (a cache's toff). */
@@ -161,37 +137,41 @@ static inline fa_tentry *fa_tentry_at(size_t toff)
     return (fa_tentry *)(void *)(fa_tls_table + toff);
 }
 
+/*
+ * What the registry asks of the cache layer when a thread leaves or the
+ * process forks. The cache layer hands these to fa_registry_add, so the
+ * registry calls no function of cache.c by name (no call circle).
+ */
+typedef struct fa_entry_ops {
+    /* Thread exit: sends the entry's outbox, takes its inbox and gives
+     * its empty chunks back (registry lock held). */
+    void (*retire)(struct fa_cache *c, fa_tentry *e);
+    /* Fork: c's locks (registry lock held, ascending ids). */
+    void (*lock)(struct fa_cache *c);
+    void (*unlock)(struct fa_cache *c);
+} fa_entry_ops;
+
 /* Gives c an id and its table offset; 0, or EAGAIN when FA_CACHE_SLOTS
  * caches exist. `ops` (static storage) is the same for every cache. */
 int fa_registry_add(struct fa_cache *c, const fa_entry_ops *ops);
-/* Unbinds every entry of c (their magazines are the cache's to free) and
- * frees its id. */
+/* Frees c's id; every entry must be unbound already. */
 void fa_registry_remove(struct fa_cache *c);
-/* The calling thread's entry for c, bound; NULL when the thread is exiting
- * or its table cannot be had (the caller then goes to the depot). */
-fa_tentry *fa_thread_entry(struct fa_cache *c);
-/* The calling thread's entry for c when it is bound, else NULL. */
-fa_tentry *fa_thread_entry_peek(const struct fa_cache *c);
+/* The calling thread's entry at c's offset, bound or not; NULL when the
+ * thread is exiting or its table cannot be had. */
+fa_tentry *fa_thread_entry(const struct fa_cache *c);
+/* Links a freshly set-up entry onto c's list of bound entries. */
+void fa_registry_bind(struct fa_cache *c, fa_tentry *e);
 void fa_registry_lock(void);
 void fa_registry_unlock(void);
-/* Zeroes an entry's magazine state and unlinks it from its cache
- * (registry lock held). */
+/* Zeroes an entry and unlinks it from its cache (registry lock held). */
 void fa_entry_unbind_locked(fa_tentry *e);
+/* Whether the entry may be touched by a thread other than its owner's:
+ * its table's thread exited (and no fork froze it). Registry lock held. */
+bool fa_entry_idle_locked(const fa_tentry *e);
+/* Whether the entry's table was frozen by a fork: never touched again. */
+bool fa_entry_frozen_locked(const fa_tentry *e);
 
 /* ---- shared by cache.c and cache_stats.c ---- */
-
-/* Frees through an entry, from held = mag_net + frees - allocs. */
-static inline uint64_t fa_entry_frees(const fa_tentry *e, size_t held)
-{
-    return (uint64_t)((int64_t)held - e->mag_net) + e->allocs;
-}
-
-/* Rounds in an unfolded entry's magazines. */
-static inline size_t fa_entry_held(const fa_tentry *e)
-{
-    return (e->loaded != NULL ? e->loaded->n : 0) +
-           (e->prev != NULL ? e->prev->n : 0);
-}
 
 /* Whether c is a live cache: FA_HANDLE_OK for caches. */
 static inline bool fa_cache_ok(const struct fa_cache *c)
@@ -199,39 +179,44 @@ static inline bool fa_cache_ok(const struct fa_cache *c)
     return FA_HANDLE_OK(c, FA_CACHE_MAGIC, FA_OBJ_CACHE);
 }
 
+/* The entry whose pool is p: every pool of a cache is an entry's. */
+static inline fa_tentry *fa_entry_of_pool(const fa_pool *p)
+{
+    return (fa_tentry *)(void *)(uintptr_t)p;
+}
+
+/* Makes the entry's counters visible to fa_cache_stats in other threads
+ * (the owner, at its slow paths). */
+static inline void fa_entry_publish(fa_tentry *e)
+{
+    fa_stats s;
+    fa_pool_stats(&e->pool, &s);
+    const memory_order rel = memory_order_relaxed;
+    atomic_store_explicit(&e->pub_allocs, s.allocs, rel);
+    atomic_store_explicit(&e->pub_live, s.live, rel);
+    atomic_store_explicit(&e->pub_peak, s.peak_live, rel);
+    atomic_store_explicit(&e->pub_sent, e->sent, rel);
+    atomic_store_explicit(&e->pub_taken, e->taken, rel);
+}
+
 /* ---- the cache's interface to the heap ---- */
 
 /*
  * The fast paths, on the calling thread's entry at table offset `toff`
- * (a cache's fa_cache_toff): pop a round of the loaded magazine, or push
- * one onto it. False is a miss: the caller goes to fa_cache_alloc or
- * fa_cache_free, whose slow paths handle it. Unbound entries, entries
- * without a loaded magazine and caches not in fast mode have top == base
- * == limit == NULL, so they always miss.
+ * (a cache's fa_cache_toff): the pool's own, in their variant that writes
+ * nothing on a miss, since the entry may be the shared all-zero one.
+ * False is a miss: the caller goes to fa_cache_alloc or fa_cache_free,
+ * whose slow paths handle it.
  */
 static inline bool fa_cache_pop_fast(size_t toff, void **out)
 {
-    fa_tentry *e = fa_tentry_at(toff);
-    void **top = e->top;
-    if (FA_LIKELY(top != e->base)) {
-        e->allocs++;
-        e->top = top - 1;
-        *out = top[-1];
-        return true;
-    }
-    return false;
+    return fa_pool_try_alloc(&fa_tentry_at(toff)->pool, out);
 }
 
+/* NULL goes to the slow path: an all-zero pool's last byte is 0. */
 static inline bool fa_cache_push_fast(size_t toff, void *obj)
 {
-    fa_tentry *e = fa_tentry_at(toff);
-    void **top = e->top;
-    if (FA_LIKELY(top != e->limit)) {
-        *top = obj;
-        e->top = top + 1;
-        return true;
-    }
-    return false;
+    return obj != NULL && fa_pool_try_free(&fa_tentry_at(toff)->pool, obj);
 }
 
 /* The entry offset of cache c in every thread's table. */
@@ -240,11 +225,16 @@ static inline size_t fa_cache_toff(const struct fa_cache *c)
     return c->toff;
 }
 
-/* The cache whose pool is p (every cache embeds its pool). */
+/* The cache that owns pool p, and its entry offset (for fa_free, which
+ * finds p in a chunk header). */
 static inline struct fa_cache *fa_cache_of_pool(const fa_pool *p)
 {
-    return (struct fa_cache *)(void *)((char *)(uintptr_t)p -
-                                       offsetof(struct fa_cache, pool));
+    return fa_entry_of_pool(p)->cache;
+}
+
+static inline size_t fa_cache_toff_of_pool(const fa_pool *p)
+{
+    return fa_entry_of_pool(p)->toff;
 }
 
 /* The owner a heap gave its class cache (fa_cache_set_owner), or NULL. */
@@ -258,10 +248,22 @@ static inline void fa_cache_set_owner(struct fa_cache *c, void *owner)
     c->owner = owner;
 }
 
-/* The cache's pool, for the heap's checks and sizes. */
-static inline const fa_pool *fa_cache_pool(const struct fa_cache *c)
+/* Whether the cache's pools are checked (every call under the lock). */
+static inline bool fa_cache_is_checked(const struct fa_cache *c)
 {
-    return &c->pool;
+    return fa_pool_is_checked(&c->direct.pool);
+}
+
+static inline bool fa_cache_is_tracked(const struct fa_cache *c)
+{
+    return fa_pool_is_tracked(&c->direct.pool);
+}
+
+/* Bytes the cache holds from its source: chunks of every pool and of the
+ * depot. */
+static inline size_t fa_cache_bytes_held(const struct fa_cache *c)
+{
+    return atomic_load_explicit(&c->held, memory_order_relaxed);
 }
 
 #endif /* FIXALLOC_CACHE_IMPL_H */

@@ -9,25 +9,35 @@
 
 /* ---- stats ---- */
 
-/* Adds one entry's counters: the caller's own exactly, another thread's
- * as of its last depot visit. */
-static void stats_add_entry(fa_cache_counters *s, const fa_tentry *e, bool own)
+/* Sums of the entries' published counters. */
+typedef struct entry_sums {
+    uint64_t allocs, live, peak, sent, taken;
+} entry_sums;
+
+static void sums_add(entry_sums *s, const fa_tentry *e)
 {
-    if (own) {
-        size_t held = (e->prev != NULL ? e->prev->n : 0) +
-                      (e->base != NULL ? (size_t)(e->top - e->base)
-                                       : (e->loaded ? e->loaded->n : 0));
-        s->allocs += e->allocs;
-        s->frees += fa_entry_frees(e, held);
-        s->alloc_depot += e->alloc_miss;
-        s->free_depot += e->free_miss;
-        s->in_threads += held;
-    } else {
-        s->allocs += e->pub_allocs;
-        s->frees += e->pub_frees;
-        s->alloc_depot += e->pub_alloc_miss;
-        s->free_depot += e->pub_free_miss;
-        s->in_threads += e->pub_held;
+    const memory_order rel = memory_order_relaxed;
+    s->allocs += atomic_load_explicit(&e->pub_allocs, rel);
+    s->live += atomic_load_explicit(&e->pub_live, rel);
+    s->peak += atomic_load_explicit(&e->pub_peak, rel);
+    s->sent += atomic_load_explicit(&e->pub_sent, rel);
+    s->taken += atomic_load_explicit(&e->pub_taken, rel);
+}
+
+/* The entries bound to c, by the state of their table (registry lock). */
+static void count_entries_locked(const fa_cache *c, fa_cache_counters *out,
+                                 entry_sums *sums)
+{
+    for (const fa_list_node *n = c->entries; n != NULL; n = n->next) {
+        const fa_tentry *e = fa_list_entry(n, fa_tentry, reg_link);
+        sums_add(sums, e);
+        if (fa_entry_frozen_locked(e)) {
+            out->frozen_pools++;
+        } else if (fa_entry_idle_locked(e)) {
+            out->idle_pools++;
+        } else {
+            out->threads++;
+        }
     }
 }
 
@@ -37,43 +47,41 @@ void fa_cache_stats(fa_cache *c, fa_cache_counters *out)
     if (!fa_cache_ok(c)) {
         return;
     }
-    const fa_tentry *self = fa_thread_entry_peek(c);
+    fa_tentry *self = fa_tentry_at(c->toff);
+    if (self->cache == c) {
+        fa_entry_publish(self); /* the caller's own counts are exact */
+    }
+    entry_sums sums = {0};
     fa_registry_lock();
     pthread_mutex_lock(&c->lock);
-    fa_pool_stats(&c->pool, &out->pool);
-    out->allocs = c->dead_allocs;
-    out->frees = c->dead_frees;
-    out->alloc_depot = c->dead_alloc_miss;
-    out->free_depot = c->dead_free_miss;
-    for (const fa_list_node *n = c->entries; n != NULL; n = n->next) {
-        const fa_tentry *e = fa_list_entry(n, fa_tentry, reg_link);
-        stats_add_entry(out, e, e == self);
-    }
-    out->threads = c->nentries;
-    out->live = (size_t)(out->allocs - out->frees);
-    out->in_depot = c->full_rounds;
-    out->depot_full = c->nfull;
-    out->depot_empty = c->nempty;
-    out->magazines = c->nmags;
-    out->magazine_rounds = c->rounds;
-    out->magazine_rounds_max = c->rounds_max;
+    fa_entry_publish(&c->direct);
+    count_entries_locked(c, out, &sums);
+    sums_add(&sums, &c->direct);
+    fa_pool_stats(&c->direct.pool, &out->pool);
+    out->depot_chunks = c->ndepot;
     out->depot_max = c->depot_max;
-    out->full_gets = c->full_gets;
-    out->full_puts = c->full_puts;
-    out->empty_gets = c->empty_gets;
-    out->empty_puts = c->empty_puts;
-    out->pool_fills = c->pool_fills;
-    out->pool_flushes = c->pool_flushes;
-    out->depot_visits = c->visits;
-    out->depot_contended = c->contended;
-    out->resizes = c->resizes;
+    out->depot_gets = c->depot_gets;
+    out->depot_puts = c->depot_puts;
+    out->chunks_released = c->released;
+    out->direct_calls = c->direct_calls;
     pthread_mutex_unlock(&c->lock);
     fa_registry_unlock();
-}
-
-static double percent(uint64_t part, uint64_t whole)
-{
-    return whole != 0 ? 100.0 * (double)part / (double)whole : 0.0;
+    size_t held = fa_cache_bytes_held(c);
+    out->pool.chunks = held / c->chunk_size;
+    out->pool.bytes_held = held;
+    out->pool.live = (size_t)sums.live;
+    out->pool.peak_live = (size_t)sums.peak;
+    out->pool.allocs = sums.allocs;
+    out->pool.frees = sums.allocs - sums.live;
+    out->pool.bytes_trimmed =
+        atomic_load_explicit(&c->given_back, memory_order_relaxed);
+    out->remote_frees = sums.sent;
+    out->in_flight = (size_t)(sums.sent - sums.taken);
+    out->live = (size_t)(sums.live - (sums.sent - sums.taken));
+    out->allocs = sums.allocs;
+    out->frees = sums.allocs - out->live;
+    out->thread_empty_chunks = c->keep_empty;
+    out->remote_batch = c->batch;
 }
 
 void fa_cache_stats_print(const fa_cache_counters *s, FILE *f)
@@ -82,23 +90,17 @@ void fa_cache_stats_print(const fa_cache_counters *s, FILE *f)
             "fixalloc cache '%s'\n"
             "  live objects     %zu\n"
             "  allocs / frees   %" PRIu64 " / %" PRIu64 "\n"
-            "  magazine hits    %.2f%% of allocs, %.2f%% of frees\n"
-            "  cached objects   %zu in %zu threads, %zu in the depot\n"
-            "  magazines        %zu of %zu rounds (max %zu); depot %zu full, "
-            "%zu empty (max %zu)\n"
-            "  depot traffic    %" PRIu64 " visits (%" PRIu64 " waited), "
-            "full %" PRIu64 " out / %" PRIu64 " in, empty %" PRIu64
-            " out / %" PRIu64 " in\n"
-            "  pool traffic     %" PRIu64 " rounds filled, %" PRIu64
-            " flushed; %" PRIu64 " resizes\n",
+            "  remote frees     %" PRIu64 " (%zu on their way back, "
+            "batches of %zu)\n"
+            "  pools            %zu of running threads, %zu idle, %zu frozen\n"
+            "  depot            %zu empty chunks (max %zu), %" PRIu64
+            " out, %" PRIu64 " in, %" PRIu64 " given back past it\n"
+            "  locked calls     %" PRIu64 "\n",
             s->pool.name ? s->pool.name : "unnamed", s->live, s->allocs,
-            s->frees, 100.0 - percent(s->alloc_depot, s->allocs),
-            100.0 - percent(s->free_depot, s->frees), s->in_threads, s->threads,
-            s->in_depot, s->magazines, s->magazine_rounds,
-            s->magazine_rounds_max, s->depot_full, s->depot_empty, s->depot_max,
-            s->depot_visits, s->depot_contended, s->full_gets, s->full_puts,
-            s->empty_gets, s->empty_puts, s->pool_fills, s->pool_flushes,
-            s->resizes);
+            s->frees, s->remote_frees, s->in_flight, s->remote_batch,
+            s->threads, s->idle_pools, s->frozen_pools, s->depot_chunks,
+            s->depot_max, s->depot_gets, s->depot_puts, s->chunks_released,
+            s->direct_calls);
     fa_stats_print(&s->pool, f);
 }
 
@@ -106,75 +108,58 @@ void fa_cache_stats_print(const fa_cache_counters *s, FILE *f)
 
 static bool broken(const fa_cache *c, const void *addr, const char *what)
 {
-    fa_report(FA_ERR_CORRUPT, FA_OBJ_CACHE, fa_pool_name(&c->pool), addr, what);
+    fa_report(FA_ERR_CORRUPT, FA_OBJ_CACHE, c->cfg.name, addr, what);
     return false;
 }
 
-/* Every one of the n rounds is a slot start in one of the pool's chunks. */
-static bool rounds_ok(const fa_cache *c, const fa_mag *m, size_t n)
+/* Whether obj is the start of a carved slot of a pool of c. */
+static bool cache_holds(const fa_cache *c, const void *obj)
 {
-    if (n > m->cap) {
-        return broken(c, m, "a magazine holds more rounds than it can");
+    const void *hdr = (const void *)((uintptr_t)obj & ~(c->chunk_size - 1));
+    if (!fa_is_chunk_header(hdr)) {
+        return false;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (!fa_pool_holds_slot(&c->pool, m->rounds[i])) {
-            return broken(c, m->rounds[i],
-                          "a magazine holds a round that "
-                          "is not the pool's");
+    const fa_pool *p = fa_pool_of_header(hdr);
+    return (p == &c->direct.pool || fa_entry_of_pool(p)->cache == c) &&
+           fa_pool_holds_slot(p, obj);
+}
+
+/* A list of objects linked through first words: every one of c, and no
+ * more than `most` (a cycle would exceed it). */
+static bool list_ok(const fa_cache *c, const void *obj, size_t most, size_t *n)
+{
+    for (*n = 0; obj != NULL; obj = *(void *const *)obj) {
+        if (!cache_holds(c, obj)) {
+            return broken(c, obj,
+                          "an object on its way back is not the "
+                          "cache's");
+        }
+        if (++*n > most) {
+            return broken(c, obj, "a list of freed objects does not end");
         }
     }
     return true;
 }
 
-static bool depot_ok_locked(const fa_cache *c)
+/* An entry's pool, outbox and inbox; no list is longer than `most`. */
+static bool entry_ok(const fa_cache *c, const fa_tentry *e, size_t most)
 {
-    size_t n = 0, rounds = 0;
-    for (const fa_mag *m = c->full; m != NULL; m = m->next, n++) {
-        if (m->n == 0) {
-            return broken(c, m, "an empty magazine on the full list");
-        }
-        if (!rounds_ok(c, m, m->n)) {
-            return false;
-        }
-        rounds += m->n;
+    if (e->toff != c->toff) {
+        return broken(c, e, "a thread's entry is bound at another offset");
     }
-    if (n != c->nfull || rounds != c->full_rounds) {
-        return broken(c, c, "the depot's full list is miscounted");
+    size_t n;
+    if (!list_ok(c, e->out_head, c->batch, &n)) {
+        return false;
     }
-    n = 0;
-    for (const fa_mag *m = c->empty; m != NULL; m = m->next, n++) {
-        if (m->n != 0) {
-            return broken(c, m, "a magazine with rounds on the empty list");
-        }
+    if (n != e->out_n || (n > 0 && (e->out_to == NULL ||
+                                    fa_entry_of_pool(e->out_to)->cache != c))) {
+        return broken(c, e, "a thread's outbox is miscounted");
     }
-    if (n != c->nempty) {
-        return broken(c, c, "the depot's empty list is miscounted");
+    void *in = atomic_load_explicit(&e->inbox, memory_order_acquire);
+    if (!list_ok(c, in, most, &n)) {
+        return false;
     }
-    n = 0;
-    for (const fa_list_node *a = c->all; a != NULL; a = a->next) {
-        n++;
-    }
-    return n == c->nmags || broken(c, c, "the magazine list is miscounted");
-}
-
-/* A thread's magazines: rounds of the pool; previous empty or full. */
-static bool entry_ok(const fa_cache *c, const fa_tentry *e)
-{
-    const fa_mag *m = e->loaded;
-    if (m != NULL) {
-        size_t n = e->base != NULL ? (size_t)(e->top - e->base) : m->n;
-        if (!rounds_ok(c, m, n)) {
-            return false;
-        }
-    } else if (e->prev != NULL || e->base != NULL) {
-        return broken(c, e,
-                      "a thread has a previous magazine but no loaded one");
-    }
-    m = e->prev;
-    if (m != NULL && m->n != 0 && m->n != m->cap) {
-        return broken(c, m, "a thread's previous magazine is partial");
-    }
-    return m == NULL || rounds_ok(c, m, m->n);
+    return fa_pool_check(&e->pool);
 }
 
 bool fa_cache_check(fa_cache *c)
@@ -184,11 +169,29 @@ bool fa_cache_check(fa_cache *c)
     }
     fa_registry_lock();
     pthread_mutex_lock(&c->lock);
-    bool ok = depot_ok_locked(c);
-    for (const fa_list_node *n = c->entries; ok && n != NULL; n = n->next) {
-        ok = entry_ok(c, fa_list_entry(n, fa_tentry, reg_link));
+    bool ok = true;
+    size_t n = 0;
+    /* Every slot of every chunk of the cache, at most, is on one list. */
+    size_t most =
+        fa_cache_bytes_held(c) / fa_pool_slot_size(&c->direct.pool) + 1;
+    for (const fa_list_node *l = c->entries; ok && l != NULL; l = l->next) {
+        const fa_tentry *e = fa_list_entry(l, fa_tentry, reg_link);
+        if (++n > c->nentries) {
+            ok = broken(c, c, "the list of bound entries is miscounted");
+        } else if (e->cache != c) {
+            ok = broken(c, e,
+                        "an entry on the list is bound to another "
+                        "cache");
+        } else if (!fa_entry_frozen_locked(e)) {
+            ok = entry_ok(c, e, most);
+        }
     }
-    ok = ok && fa_pool_check(&c->pool);
+    for (size_t i = 0; ok && i < c->ndepot; i++) {
+        if (!fa_is_chunk_header(c->depot[i])) {
+            ok = broken(c, c->depot[i], "a depot chunk's header is broken");
+        }
+    }
+    ok = ok && fa_pool_check(&c->direct.pool);
     pthread_mutex_unlock(&c->lock);
     fa_registry_unlock();
     return ok;

@@ -1,5 +1,5 @@
 /*
- * cache_thread.c - the cache registry: ids, thread tables, thread exit, fork.
+ * cache_thread.c - the cache registry: ids, thread tables, exit, fork.
  * docs/design.md, "Threads: tables, exit, fork".
  */
 #include "cache_impl.h"
@@ -16,7 +16,8 @@ static _Thread_local bool tls_exiting;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static fa_cache *reg_caches[FA_CACHE_SLOTS]; /* by id; NULL: free */
 static uint32_t reg_hiwater;                 /* every id in use is below */
-static fa_list_node *reg_tables;             /* every thread's table */
+static fa_list_node *reg_tables;             /* every table */
+static fa_list_node *reg_idle;               /* tables of exited threads */
 static const fa_entry_ops *reg_ops;          /* the cache layer's hooks */
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 static fa_thread_key reg_key;
@@ -50,6 +51,12 @@ static fa_tentry *table_entry(fa_ttab *t, uint32_t id)
     return (fa_tentry *)(void *)(t->entries + (size_t)id * FA_TENTRY_SIZE);
 }
 
+/* The table an entry lies in: tables are FA_TTAB_MAP-aligned. */
+static fa_ttab *table_of(const fa_tentry *e)
+{
+    return (fa_ttab *)((uintptr_t)e & ~(FA_TTAB_MAP - 1));
+}
+
 /* ---- cache ids ---- */
 
 int fa_registry_add(fa_cache *c, const fa_entry_ops *ops)
@@ -81,9 +88,7 @@ int fa_registry_add(fa_cache *c, const fa_entry_ops *ops)
 void fa_registry_remove(fa_cache *c)
 {
     fa_registry_lock();
-    while (c->entries != NULL) {
-        fa_entry_unbind_locked(fa_list_entry(c->entries, fa_tentry, reg_link));
-    }
+    FA_ASSERT(c->entries == NULL);
     reg_caches[c->id] = NULL;
     while (reg_hiwater > 0 && reg_caches[reg_hiwater - 1] == NULL) {
         reg_hiwater--;
@@ -93,10 +98,9 @@ void fa_registry_remove(fa_cache *c)
 
 /* ---- binding entries ---- */
 
-static void bind_entry(fa_cache *c, fa_tentry *e)
+void fa_registry_bind(fa_cache *c, fa_tentry *e)
 {
     fa_registry_lock();
-    e->cache = c;
     fa_list_push(&c->entries, &e->reg_link);
     c->nentries++;
     fa_registry_unlock();
@@ -107,62 +111,78 @@ void fa_entry_unbind_locked(fa_tentry *e)
     fa_cache *c = e->cache;
     fa_list_remove(&c->entries, &e->reg_link);
     c->nentries--;
-    memset(e, 0, sizeof *e); /* hot words NULL: every call misses */
+    memset(e, 0, sizeof *e); /* an all-zero pool: every call misses */
+}
+
+bool fa_entry_idle_locked(const fa_tentry *e)
+{
+    const fa_ttab *t = table_of(e);
+    return t->idle && !t->frozen;
+}
+
+bool fa_entry_frozen_locked(const fa_tentry *e)
+{
+    return table_of(e)->frozen;
 }
 
 /* ---- thread tables ---- */
 
-static void table_unmap(fa_ttab *t)
+/* A table for the calling thread: an exited thread's, with every pool in
+ * it, or a new one from the OS (zeroed); NULL when the OS refuses. */
+static fa_ttab *table_get(void)
 {
-    fa_os_unmap(t, FA_TTAB_MAP);
-}
-
-/* Maps the calling thread's table (zeroed); NULL when the OS refuses. */
-static fa_ttab *table_new(void)
-{
-    fa_ttab *t = fa_os_map(FA_TTAB_MAP, FA_ALIGN_MAX);
-    if (t == NULL) {
-        return NULL;
-    }
-    if (fa_os_key_set(&reg_key, t) != 0) {
-        table_unmap(t);
-        return NULL;
-    }
     fa_registry_lock();
-    fa_list_push(&reg_tables, &t->link);
+    fa_ttab *t = NULL;
+    if (reg_idle != NULL) {
+        t = fa_list_entry(reg_idle, fa_ttab, idle_link);
+        fa_list_remove(&reg_idle, &t->idle_link);
+        t->idle = false;
+    }
     fa_registry_unlock();
-    fa_tls_table = (char *)t;
+    if (t == NULL) {
+        t = fa_os_map(FA_TTAB_MAP, FA_TTAB_MAP);
+        if (t == NULL) {
+            return NULL;
+        }
+        fa_registry_lock();
+        fa_list_push(&reg_tables, &t->link);
+        fa_registry_unlock();
+    }
     return t;
 }
 
-fa_tentry *fa_thread_entry(fa_cache *c)
+/* Puts a table no thread uses on the idle list. */
+static void table_idle(fa_ttab *t)
+{
+    fa_registry_lock();
+    t->idle = true;
+    fa_list_push(&reg_idle, &t->idle_link);
+    fa_registry_unlock();
+}
+
+fa_tentry *fa_thread_entry(const fa_cache *c)
 {
     char *tab = fa_tls_table;
     if (tab == (char *)&unbound_table) {
         if (tls_exiting) {
             return NULL;
         }
-        fa_ttab *t = table_new();
+        fa_ttab *t = table_get();
         if (t == NULL) {
             return NULL;
         }
-        tab = (char *)t;
+        if (fa_os_key_set(&reg_key, t) != 0) {
+            table_idle(t);
+            return NULL;
+        }
+        fa_tls_table = tab = (char *)t;
     }
-    fa_tentry *e = (fa_tentry *)(void *)(tab + c->toff);
-    if (e->cache != c) {
-        bind_entry(c, e);
-    }
-    return e;
+    return (fa_tentry *)(void *)(tab + c->toff);
 }
 
-fa_tentry *fa_thread_entry_peek(const fa_cache *c)
-{
-    fa_tentry *e = fa_tentry_at(c->toff);
-    return e->cache == c ? e : NULL;
-}
-
-/* The pthread key's destructor: every magazine of the exiting thread goes
- * back to its cache's depot, then the table goes back to the OS. */
+/* The thread key's destructor: every entry of the exiting thread settles
+ * (its outbox goes, its inbox comes in, its empty chunks leave), and the
+ * table waits for the next new thread. */
 static void thread_exit(void *arg)
 {
     fa_ttab *t = arg;
@@ -171,20 +191,18 @@ static void thread_exit(void *arg)
         fa_tentry *e = table_entry(t, id);
         if (e->cache != NULL) {
             reg_ops->retire(e->cache, e);
-            fa_entry_unbind_locked(e);
         }
     }
-    fa_list_remove(&reg_tables, &t->link);
     fa_registry_unlock();
     tls_exiting = true;
     fa_tls_table = (char *)&unbound_table;
-    table_unmap(t);
+    table_idle(t);
 }
 
 /* ---- fork ---- */
 
-/* Before fork: the registry lock, then every depot lock by ascending id,
- * so that the child finds every structure consistent. */
+/* Before fork: the registry lock, then every cache's locks by ascending
+ * id, so that the child finds every shared structure consistent. */
 static void fork_prepare(void)
 {
     fa_registry_lock();
@@ -210,27 +228,18 @@ static void fork_parent(void)
     fork_release();
 }
 
-/* In the child only the forking thread exists: the other threads' tables
- * go, their entries unbound (docs/design.md, "Threads: tables, exit, fork"). */
+/* In the child only the forking thread exists. The tables of the other
+ * threads that were running may hold a pool halfway through a change: they
+ * are frozen, never used again (their chunks stay mapped, their objects
+ * counted live). Idle tables were consistent and stay available. */
 static void fork_child(void)
 {
     fa_ttab *self = (fa_ttab *)(void *)fa_tls_table;
-    fa_list_node *next;
-    for (fa_list_node *n = reg_tables; n != NULL; n = next) {
+    for (fa_list_node *n = reg_tables; n != NULL; n = n->next) {
         fa_ttab *t = fa_list_entry(n, fa_ttab, link);
-        next = n->next;
-        if (t == self) {
-            continue;
+        if (t != self && !t->idle) {
+            t->frozen = true;
         }
-        for (uint32_t id = 0; id < reg_hiwater; id++) {
-            fa_tentry *e = table_entry(t, id);
-            if (e->cache != NULL) {
-                reg_ops->abandon_locked(e->cache, e);
-                fa_entry_unbind_locked(e);
-            }
-        }
-        fa_list_remove(&reg_tables, &t->link);
-        table_unmap(t);
     }
     fork_release();
 }

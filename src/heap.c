@@ -128,8 +128,8 @@ static fa_heap *heap_new(const fa_heap_config *cfg)
         errno = err;
         return NULL;
     }
-    h->checked = fa_pool_is_checked(fa_cache_pool(h->cache[0]));
-    h->tracked = fa_pool_is_tracked(fa_cache_pool(h->cache[0]));
+    h->checked = fa_cache_is_checked(h->cache[0]);
+    h->tracked = fa_cache_is_tracked(h->cache[0]);
     h->flags |= h->checked ? FA_CHECKED : 0;
     if (h->checked) {
         atomic_store(&fa_heap_checking, true);
@@ -225,8 +225,8 @@ void fa_heap_stats(fa_heap *h, fa_heap_counters *out)
         size_t slot = fa_class_size[i];
         out->small_live += c.live;
         out->live_bytes += c.live * slot;
-        out->cached += c.in_threads + c.in_depot;
-        out->cached_bytes += (c.in_threads + c.in_depot) * slot;
+        out->cached += c.in_flight;
+        out->cached_bytes += c.in_flight * slot;
         out->allocs += c.allocs;
         out->frees += c.frees;
     }
@@ -268,8 +268,7 @@ bool fa_heap_check(fa_heap *h)
     ok = ok && fa_large_check(h, &large_bytes);
     size_t chunks = 0;
     for (size_t i = 0; ok && i < FA_SIZE_CLASSES; i++) {
-        chunks +=
-            fa_pool_chunk_count(fa_cache_pool(h->cache[i])) * FA_HEAP_CHUNK;
+        chunks += fa_cache_bytes_held(h->cache[i]);
     }
     size_t chunk_bytes = atomic_load(&h->chunk_bytes);
     if (ok && (chunks != chunk_bytes ||

@@ -4,24 +4,11 @@
  */
 #include "heap_impl.h"
 
-/* Counts `size` more bytes held, unless that would pass max_bytes. */
-static bool held_add(fa_heap *h, size_t size)
-{
-    size_t cur = atomic_load_explicit(&h->held, memory_order_relaxed);
-    do {
-        if (h->max_bytes != 0 &&
-            (size > h->max_bytes || cur > h->max_bytes - size)) {
-            return false;
-        }
-    } while (!atomic_compare_exchange_weak(&h->held, &cur, cur + size));
-    return true;
-}
-
 /* A block from the heap's source, counted and recorded; NULL when the cap,
  * the source or the address map refuses. */
 void *fa_heap_source_map(fa_heap *h, size_t size, size_t align, bool *zeroed)
 {
-    if (!held_add(h, size)) {
+    if (!fa_bytes_reserve(&h->held, h->max_bytes, size)) {
         return NULL;
     }
     void *mem = h->inner.map(h->inner.ctx, size, align, zeroed);

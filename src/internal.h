@@ -7,6 +7,7 @@
 
 #include "fixalloc.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,5 +61,20 @@ FA_COLD bool fa_bad_handle(const void *h, fa_object what);
      fa_bad_handle((h), (what)))
 #define FA_HANDLE_OK_DEREF(h, want, what)                                      \
     (FA_LIKELY((h)->magic == (want)) || fa_bad_handle((h), (what)))
+
+/* Adds `size` to a byte count shared by threads unless that would pass
+ * `max` (0: no cap); false, with the count unchanged, when it would. */
+static inline bool fa_bytes_reserve(_Atomic size_t *held, size_t max,
+                                    size_t size)
+{
+    size_t cur = atomic_load_explicit(held, memory_order_relaxed);
+    do {
+        if (max != 0 && (size > max || cur > max - size)) {
+            return false;
+        }
+    } while (!atomic_compare_exchange_weak_explicit(
+        held, &cur, cur + size, memory_order_relaxed, memory_order_relaxed));
+    return true;
+}
 
 #endif /* FIXALLOC_INTERNAL_H */

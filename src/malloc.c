@@ -209,9 +209,10 @@ static __attribute__((noinline)) void free_slow(void *p)
     }
 }
 
-/* The fast path: mask to the chunk, check its magic, push onto the
- * thread's loaded magazine of the chunk's cache (the cache's fast path).
- * NULL, large objects, checked mode and misses go to free_slow. */
+/* The fast path: mask to the chunk, check its magic, and push onto the
+ * calling thread's pool of the chunk's cache when the object is in its
+ * current chunk (the cache's fast path). NULL, large objects, checked mode
+ * and the rest go to free_slow or the cache's slow path. */
 void fa_free(void *p)
 {
     const void *hdr = (const void *)((uintptr_t)p & FA_HEAP_CHUNK_MASK);
@@ -219,11 +220,11 @@ void fa_free(void *p)
             p != NULL &&
             !atomic_load_explicit(&fa_heap_checking, memory_order_relaxed) &&
             fa_is_chunk_header(hdr))) {
-        fa_cache *c = cache_of_chunk(hdr);
-        if (FA_LIKELY(fa_cache_push_fast(fa_cache_toff(c), p))) {
+        const fa_pool *owner = fa_pool_of_header(hdr);
+        if (FA_LIKELY(fa_cache_push_fast(fa_cache_toff_of_pool(owner), p))) {
             return;
         }
-        fa_cache_free(c, p);
+        fa_cache_free(fa_cache_of_pool(owner), p);
         return;
     }
     free_slow(p);

@@ -17,8 +17,8 @@
 #define FA_POOL_MAGIC UINT32_C(0x6c6f6f70)          /* "pool" */
 
 /* fa_pool.fast_last when no chunk takes fast frees: a value that no
- * `obj | chunk_low` can equal. An all-zero pool has it, and chunk_low 0,
- * so the fast free of a zeroed fa_pool never matches either. */
+ * `obj | chunk_low` of a non-NULL object can equal. An all-zero pool has
+ * it, and chunk_low 0, so its fast free matches no object either. */
 #define FA_NO_CHUNK ((uintptr_t)0)
 
 /* Which of the pool's lists a chunk is on. */
@@ -253,6 +253,12 @@ static inline const char *fa_pool_name(const fa_pool *p)
     return p->name;
 }
 
+/* Bytes of one chunk. */
+static inline size_t fa_pool_chunk_size(const fa_pool *p)
+{
+    return p->chunk_size;
+}
+
 /* Chunks the pool holds from its source. */
 static inline size_t fa_pool_chunk_count(const fa_pool *p)
 {
@@ -263,8 +269,9 @@ static inline size_t fa_pool_chunk_count(const fa_pool *p)
  * The fast paths for a pool reached through an entry that may be an
  * all-zero fa_pool (the cache's per-thread pools): a miss writes nothing,
  * so the caller then takes the public call, whose slow path handles it.
- * fa_pool_try_alloc tests the list before it counts, which fa_pool_alloc's
- * own fast path folds away (pool.c, "the folded counts").
+ * fa_pool_try_alloc tests avail before it counts, where fa_pool_alloc's own
+ * fast path folds the test into the decrement (pool.c, "the folded
+ * counts").
  */
 static inline bool fa_pool_try_alloc(fa_pool *p, void **out)
 {
@@ -277,13 +284,14 @@ static inline bool fa_pool_try_alloc(fa_pool *p, void **out)
             *out = obj;
             return true;
         }
-        p->avail++;
+        p->avail = 0; /* it was 0: avail is never negative at rest */
     }
     return false;
 }
 
 /* A chunk's last byte is `obj | chunk_low`: equal to fast_last only for
- * objects of the current chunk of a pool with fast frees. */
+ * objects of the current chunk of a pool with fast frees (and for NULL in
+ * an all-zero pool, whose callers test NULL first). */
 static inline bool fa_pool_try_free(fa_pool *p, void *obj)
 {
     if (FA_LIKELY(((uintptr_t)obj | p->chunk_low) == p->fast_last)) {
@@ -293,6 +301,15 @@ static inline bool fa_pool_try_free(fa_pool *p, void *obj)
         return true;
     }
     return false;
+}
+
+/* Whether p's next allocation that misses would map a new chunk: no
+ * partial or empty chunk, and nothing left in the current one. */
+static inline bool fa_pool_needs_chunk(const fa_pool *p)
+{
+    return p->partial == NULL && p->empty == NULL &&
+           (p->cur == NULL ||
+            (p->fast_free == NULL && p->cur->carve == fa_chunk_end(p, p->cur)));
 }
 
 /* Empty chunks p holds, ready to hand to another pool. */

@@ -1,14 +1,14 @@
 /*
  * model_cache.c - the cache's adapter to the model harness: fa_cache from
- * one thread over a counting page source, in 7 configs (adaptive and fixed
- * magazines, a small depot, byte caps, FA_ZERO, hardened and checked
- * modes).
+ * one thread over a counting page source, in 7 configs (default and small
+ * bounds on empty chunks, a small or no depot, byte caps, FA_ZERO,
+ * hardened and checked modes).
  *
  * Besides the core's checks: the counters agree with the model (live,
- * allocs, frees; the pool's live objects are the live ones plus those in
- * magazines and the depot; the magazines and the depot within their
- * bounds; bytes held as the source says), trim returns what it gave back,
- * and ENOMEM comes only when every object under the cap is live.
+ * allocs, frees; the pools' live objects are the live ones, since one
+ * thread sends nothing on its way; the depot within its bound; bytes held
+ * as the source says), trim returns what it gave back, and ENOMEM comes
+ * only when every object under the cap is live.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,15 +18,16 @@
 #include "model.h"
 #include "model_layers.h"
 
-/* size, flags, magazine rounds (0: adaptive), cap in chunks (0: none) */
+/* size, flags, empty chunks a thread keeps (0: default), depot chunks (0:
+ * default), cap in chunks (0: none) */
 static const struct {
     size_t size;
     unsigned flags;
-    size_t rounds, max_chunks;
+    size_t keep, depot, max_chunks;
 } model_cfgs[] = {
-    {64, 0, 0, 0},          {16, 0, 4, 0},           {100, 0, 16, 3},
-    {256, FA_ZERO, 8, 0},   {24, FA_HARDENED, 0, 2}, {4000, 0, 4, 6},
-    {48, FA_CHECKED, 0, 4},
+    {64, 0, 0, 0, 0},          {16, 0, 1, 1, 0},           {100, 0, 2, 1, 3},
+    {256, FA_ZERO, 0, 2, 0},   {24, FA_HARDENED, 0, 0, 2}, {4000, 0, 3, 1, 6},
+    {48, FA_CHECKED, 0, 0, 4},
 };
 const int model_cache_configs = (int)(sizeof model_cfgs / sizeof model_cfgs[0]);
 
@@ -49,17 +50,17 @@ static void setup(model *m, int i)
     TU_CHECK(s);
     m->layer_state = s;
     snprintf(m->desc, sizeof m->desc,
-             "config %d: size %zu flags %#x rounds %zu max_chunks %zu", i,
-             model_cfgs[i].size, model_cfgs[i].flags, model_cfgs[i].rounds,
-             model_cfgs[i].max_chunks);
+             "config %d: size %zu flags %#x keep %zu depot %zu max_chunks %zu",
+             i, model_cfgs[i].size, model_cfgs[i].flags, model_cfgs[i].keep,
+             model_cfgs[i].depot, model_cfgs[i].max_chunks);
     tu_source_init(&s->src, NULL);
     fa_config cfg = tu_config(model_cfgs[i].size);
     cfg.flags = s->flags = model_cfgs[i].flags;
     cfg.source = &s->src.source;
     cfg.chunk_size = 64 * 1024;
     cfg.max_bytes = model_cfgs[i].max_chunks * cfg.chunk_size;
-    fa_cache_options o = {.magazine_rounds = model_cfgs[i].rounds,
-                          .depot_magazines = 3};
+    fa_cache_options o = {.thread_empty_chunks = model_cfgs[i].keep,
+                          .depot_bytes = model_cfgs[i].depot * cfg.chunk_size};
     s->c = tu_cache_create_ok(&cfg, &o);
     fa_cache_counters cs = tu_cache_stats(s->c);
     if (model_cfgs[i].max_chunks != 0) {
@@ -93,8 +94,8 @@ static void on_alloc(model *m, const model_obj *o)
     }
 }
 
-/* Only when every object under the cap is live: this thread's magazines
- * and the depot are emptied before the pool says no. */
+/* Only when every object under the cap is live: the thread's own chunks
+ * and the depot's are used before the source is asked. */
 static void on_enomem(model *m, const char *op, int err)
 {
     cache_model *s = st(m);
@@ -141,9 +142,9 @@ static void stats(model *m)
     TU_EQ(cs.live, m->nlive);
     TU_EQ(cs.allocs, m->allocs);
     TU_EQ(cs.frees, m->frees);
-    TU_EQ(cs.pool.live, m->nlive + cs.in_depot + cs.in_threads);
-    TU_LE(cs.in_threads, 2 * cs.magazine_rounds_max);
-    TU_LE(cs.depot_full, cs.depot_max);
+    TU_EQ(cs.in_flight, 0);
+    TU_EQ(cs.pool.live, m->nlive);
+    TU_LE(cs.depot_chunks, cs.depot_max);
     TU_EQ(cs.pool.bytes_held, tu_source_live_bytes(&s->src));
 }
 

@@ -1,6 +1,6 @@
 /*
  * test_cache_api.c - fa_cache: each point of its contract (fixalloc.h, "The
- * cache") from one thread: creation, magazines, bulk calls, callbacks, reserve,
+ * cache") from one thread: creation, bounds, bulk calls, callbacks, reserve,
  * trim, walk, options, checked mode, stats.
  */
 #include <errno.h>
@@ -56,8 +56,8 @@ START_TEST(create_refused)
     c.source = &bad;
     expect_refused(&c, NULL, "source without map");
     c = tu_config(64);
-    fa_cache_options o = {.magazine_rounds = 65537};
-    expect_refused(&c, &o, "magazine too large");
+    fa_cache_options o = {.remote_batch = 65537};
+    expect_refused(&c, &o, "remote batch too large");
 }
 END_TEST
 
@@ -127,10 +127,10 @@ START_TEST(hot_pair_is_lifo_and_hits)
     fa_cache_counters s = tu_cache_stats(c);
     TU_EQ(s.allocs, 100001);
     TU_EQ(s.frees, 100001);
-    TU_LE(s.alloc_depot, 2);
-    TU_LE(s.free_depot, 2);
+    TU_EQ(s.direct_calls, 0); /* no lock taken */
+    TU_EQ(s.remote_frees, 0);
     TU_EQ(s.threads, 1);
-    TU_GE(s.in_threads, 1);
+    TU_EQ(s.in_flight, 0);
     TU_EQ(s.live, 0);
     fa_cache_destroy(c);
 }
@@ -285,15 +285,14 @@ START_TEST(trim_gives_everything_back)
     fa_cache_free_bulk(c, v, n);
     fa_cache_counters s = tu_cache_stats(c);
     TU_EQ(s.live, 0);
-    TU_GT(s.in_depot + s.in_threads, 0);
+    TU_GT(s.pool.bytes_held, 0); /* the thread's pool and the depot */
     size_t held = s.pool.bytes_held;
     TU_EQ(fa_cache_trim(c), held);
     s = tu_cache_stats(c);
     TU_EQ(s.pool.bytes_held, 0);
+    TU_EQ(s.pool.chunks, 0);
     TU_EQ(s.pool.live, 0);
-    TU_EQ(s.in_depot, 0);
-    TU_EQ(s.in_threads, 0);
-    TU_EQ(s.magazines, 0);
+    TU_EQ(s.depot_chunks, 0);
     TU_EQ(src.maps, src.unmaps);
     /* Still usable. */
     TU_EQ(fa_cache_alloc_bulk(c, v, 100), 100);
@@ -341,50 +340,62 @@ START_TEST(walk_visits_live_objects)
 }
 END_TEST
 
-START_TEST(options_fix_magazines_and_depot)
+/* A thread's pool keeps thread_empty_chunks empty chunks; the depot takes
+ * depot_bytes of the rest; the source gets the others back. */
+START_TEST(options_bound_empty_chunks)
 {
+    tu_source src;
+    tu_source_init(&src, NULL);
     fa_config cfg = tu_config(64);
-    fa_cache_options o = {.magazine_rounds = 8, .depot_magazines = 2};
+    cfg.source = &src.source;
+    cfg.chunk_size = 4096;
+    fa_cache_options o = {.thread_empty_chunks = 2, .depot_bytes = 3 * 4096};
     fa_cache *c = tu_cache_create_ok(&cfg, &o);
-    size_t n = 1000;
+    size_t n = 20 * (4096 / 64);
     void **v = tu_xmalloc(n * sizeof *v);
     TU_EQ(fa_cache_alloc_bulk(c, v, n), n);
-    fa_cache_free_bulk(c, v, n);
     fa_cache_counters s = tu_cache_stats(c);
-    TU_EQ(s.magazine_rounds, 8);
-    TU_EQ(s.magazine_rounds_max, 8);
-    TU_EQ(s.depot_max, 2);
-    TU_LE(s.depot_full, 2);
-    TU_LE(s.in_threads, 16);
-    TU_LE(s.in_depot, 16);
-    TU_GT(s.pool_flushes, 0);
+    TU_GE(s.pool.chunks, 20);
+    size_t mapped = src.maps;
+    fa_cache_free_bulk(c, v, n);
+    s = tu_cache_stats(c);
     TU_EQ(s.live, 0);
+    TU_EQ(s.thread_empty_chunks, 2);
+    TU_EQ(s.depot_max, 3);
+    TU_EQ(s.depot_chunks, 3);
+    /* The current chunk, two empty ones, the depot's three: the rest
+     * went back. */
+    TU_LE(s.pool.chunks, 1 + 2 + 3);
+    TU_GE(s.chunks_released, mapped - (1 + 2 + 3));
+    TU_EQ(src.maps - src.unmaps, s.pool.chunks);
+    /* Allocating again takes the depot's chunks before the source's:
+     * six chunks' worth needs the three of the depot. */
+    size_t maps = src.maps;
+    size_t again = 6 * s.pool.slots_per_chunk - 1;
+    TU_EQ(fa_cache_alloc_bulk(c, v, again), again);
+    TU_EQ(src.maps, maps);
+    TU_EQ(tu_cache_stats(c).depot_gets, 3);
+    fa_cache_free_bulk(c, v, again);
     free(v);
+    TU_CHECK(fa_cache_check(c));
     fa_cache_destroy(c);
+    TU_EQ(src.maps, src.unmaps);
+    tu_source_fini(&src);
 }
 END_TEST
 
-START_TEST(default_magazine_bounds)
+START_TEST(default_bounds)
 {
     static const size_t sizes[] = {8, 64, 256, 4096, 65536};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         fa_config cfg = tu_config(sizes[k]);
         fa_cache *c = tu_cache_create_ok(&cfg, NULL);
         fa_cache_counters s = tu_cache_stats(c);
-        size_t slot = s.pool.slot_size;
-        TU_CHECK(tu_is_pow2(s.magazine_rounds));
-        TU_CHECK(tu_is_pow2(s.magazine_rounds_max));
-        TU_GE(s.magazine_rounds, 4);
-        TU_LE(s.magazine_rounds, 64);
-        TU_LE(s.magazine_rounds_max, 1024);
-        TU_LE(s.magazine_rounds, s.magazine_rounds_max);
-        /* The documented bound: 256 KiB per thread, or 8 objects. */
-        size_t bound = 2 * s.magazine_rounds_max * slot;
-        TU_ASSERT(bound <= 256 * 1024 || s.magazine_rounds_max == 4,
-                  "size %zu: %zu bytes per thread", sizes[k], bound);
-        /* The depot: as many magazines as hold 4 MiB, at least 16. */
-        size_t want = (4u << 20) / (s.magazine_rounds * slot);
-        TU_EQ(s.depot_max, want > 16 ? want : 16);
+        TU_EQ(s.thread_empty_chunks, 1);
+        TU_EQ(s.remote_batch, 64);
+        /* The depot: as many empty chunks as hold 4 MiB, at least 4. */
+        size_t want = (4u << 20) / s.pool.chunk_size;
+        TU_EQ(s.depot_max, want > 4 ? want : 4);
         fa_cache_destroy(c);
     }
 }
@@ -414,7 +425,7 @@ START_TEST(too_many_caches)
 }
 END_TEST
 
-/* Checked mode keeps no magazines: a double free is seen at once. */
+/* Checked mode has one pool under the lock: a double free is seen at once. */
 START_TEST(checked_cache_sees_double_free)
 {
     fa_config cfg = tu_config(64);
@@ -427,7 +438,8 @@ START_TEST(checked_cache_sees_double_free)
     TU_INT_EQ(tu_err.count, 1);
     TU_INT_EQ(tu_err.kind, FA_ERR_DOUBLE_FREE);
     fa_cache_counters s = tu_cache_stats(c);
-    TU_EQ(s.magazines, 0);
+    TU_EQ(s.direct_calls, 3);
+    TU_EQ(s.threads, 0);
     fa_set_error_handler(old);
     fa_cache_destroy(c);
 }
@@ -449,7 +461,7 @@ START_TEST(stats_print_names_the_cache)
     buf[len] = '\0';
     fclose(f);
     TU_ASSERT(strstr(buf, "fixalloc cache 'printed'") != NULL, "%s", buf);
-    TU_ASSERT(strstr(buf, "magazine hits") != NULL, "%s", buf);
+    TU_ASSERT(strstr(buf, "remote frees") != NULL, "%s", buf);
     fa_cache_free(c, p);
     fa_cache_destroy(c);
 }
@@ -474,8 +486,8 @@ static Suite *suite(void)
     tcase_add_test(tc, reserve_makes_no_source_call);
     tcase_add_test(tc, trim_gives_everything_back);
     tcase_add_test(tc, walk_visits_live_objects);
-    tcase_add_test(tc, options_fix_magazines_and_depot);
-    tcase_add_test(tc, default_magazine_bounds);
+    tcase_add_test(tc, options_bound_empty_chunks);
+    tcase_add_test(tc, default_bounds);
     tcase_add_test(tc, checked_cache_sees_double_free);
     tcase_add_test(tc, stats_print_names_the_cache);
     tcase_add_test(tc, too_many_caches);

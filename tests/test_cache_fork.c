@@ -1,7 +1,6 @@
 /*
  * test_cache_fork.c - fa_cache and fork(): the child uses every cache,
- * including one whose objects sit in the magazines of a parent thread the child
- * does not have.
+ * including one with a pool of a parent thread the child does not have.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,16 +17,16 @@
 #include "test_util.h"
 
 /* ------------------------------------------------------------------ */
-/* Fork: the child uses every cache, including one whose objects sit in
- * the magazines of a parent thread that the child does not have. */
+/* Fork: the child uses every cache, including one with a pool of a parent
+ * thread that the child does not have (frozen there). */
 
-/* A thread that holds magazines of a cache across the fork. */
+/* A thread that has a pool of a cache across the fork. */
 typedef struct holder {
     tu_phase gate;
     fa_cache *cache;
 } holder;
 
-static void *hold_magazines(void *arg)
+static void *hold_pool(void *arg)
 {
     holder *p = arg;
     void *v[100];
@@ -39,7 +38,7 @@ static void *hold_magazines(void *arg)
     }
     tu_phase_set(&p->gate, 1);
     tu_phase_wait(&p->gate,
-                  2); /* stays alive, holding magazines, across the fork */
+                  2); /* stays alive, with its pool, across the fork */
     return NULL;
 }
 
@@ -62,7 +61,7 @@ static int child_uses(fa_cache **cs, size_t n)
         }
         fa_cache_counters s;
         fa_cache_stats(cs[k], &s);
-        if (s.threads != 1) {
+        if (s.threads != 1 || s.frozen_pools != (k == 1 ? 1u : 0u)) {
             return 30 + (int)k;
         }
         if (!fa_cache_check(cs[k])) {
@@ -85,11 +84,11 @@ START_TEST(fork_child_uses_every_cache)
             kept[k][i] = fa_cache_alloc(cs[k]);
         }
         for (int i = 0; i < 25; i++) {
-            fa_cache_free(cs[k], kept[k][i]); /* into this thread's magazine */
+            fa_cache_free(cs[k], kept[k][i]); /* into this thread's pool */
         }
     }
     holder p = {TU_PHASE_INIT, cs[1]};
-    pthread_t t = tu_spawn(hold_magazines, &p);
+    pthread_t t = tu_spawn(hold_pool, &p);
     tu_phase_wait(&p.gate, 1);
     fflush(NULL);
     pid_t pid = fork();

@@ -1,6 +1,6 @@
 /*
  * test_cache_threads.c - fa_cache across threads: cross-thread frees, the cap
- * and the depot, destroy while other threads hold magazines, many-thread stress
+ * and the depot, destroy while other threads have pools, many-thread stress
  * with stamped objects, many caches at once, thread churn against a counting
  * page source.
  */
@@ -67,17 +67,22 @@ START_TEST(cross_thread_free_and_exit)
     TU_EQ(s.allocs, n);
     TU_EQ(s.frees, n);
     TU_EQ(s.threads, 0);
-    TU_EQ(s.in_threads, 0);
-    TU_EQ(s.pool.live, s.in_depot);
-    TU_GT(s.in_depot, 0);
+    /* The objects are back in the first thread's pool, or on their way
+     * there (when the second thread did not take that pool over). */
+    TU_EQ(s.pool.live, s.in_flight);
     TU_CHECK(fa_cache_check(c));
+    TU_GT(fa_cache_trim(c), 0);
+    s = tu_cache_stats(c);
+    TU_EQ(s.in_flight, 0);
+    TU_EQ(s.pool.live, 0);
+    TU_EQ(s.pool.bytes_held, 0);
     free(objs);
     fa_cache_destroy(c);
 }
 END_TEST
 
-/* max_bytes: objects in the depot are taken before ENOMEM. */
-START_TEST(cap_takes_depot_objects_first)
+/* max_bytes: what other threads freed comes back before ENOMEM. */
+START_TEST(cap_takes_freed_objects_first)
 {
     tu_source src;
     tu_source_init(&src, NULL);
@@ -90,7 +95,7 @@ START_TEST(cap_takes_depot_objects_first)
     size_t total = 4 * s.pool.slots_per_chunk;
     void **objs = tu_xmalloc((total + 1) * sizeof *objs);
     /* One thread takes everything and another frees it all and exits:
-     * every object ends in the depot or the pool. */
+     * every object ends in a pool, its inbox, or the depot. */
     void *args[3] = {c, (void *)(uintptr_t)total, objs};
     tu_join(tu_spawn(alloc_n_thread, args));
     tu_check_thread_failures();
@@ -100,7 +105,7 @@ START_TEST(cap_takes_depot_objects_first)
     tu_join(tu_spawn(free_n_thread, args));
     tu_check_thread_failures();
     s = tu_cache_stats(c);
-    TU_GT(s.in_depot, 0);
+    TU_EQ(s.live, 0);
     /* This thread now gets every object back before ENOMEM. */
     size_t got = 0;
     while ((objs[got] = fa_cache_alloc(c)) != NULL) {
@@ -164,12 +169,12 @@ START_TEST(destroy_reclaims_other_threads_and_id_reuse)
         tu_phase_set(&p.gate, 2 * round + 1);
         tu_phase_wait(&p.gate, 2 * round + 2);
         fa_cache_counters s = tu_cache_stats(p.cache);
-        /* The other thread's counts are as of its last depot visit. */
+        /* The other thread's counts are as of its last slow path. */
         TU_EQ(s.threads, 1);
         TU_LE(s.live, 200);
         TU_CHECK(fa_cache_check(p.cache));
         fa_cache_free(p.cache, p.obj);
-        /* Destroyed while the other thread holds magazines of it. */
+        /* Destroyed while the other thread has a pool of it. */
         fa_cache_destroy(p.cache);
         TU_EQ(src.maps, src.unmaps);
     }
@@ -261,10 +266,11 @@ START_TEST(stress_threads)
     tu_exchange_init(&st->x, XCHG_CAP);
     fa_config cfg = tu_config(STRESS_SIZE);
     cfg.source = &src.source;
-    /* Small magazines and depot: more depot and pool traffic. */
-    fa_cache_options o = {.magazine_rounds = _i == 0 ? 0 : 8,
-                          .depot_magazines = _i == 0 ? 0 : 2};
-    /* The third run clears objects: magazines through the slow path. */
+    /* Small chunks, batches and depot: more remote and depot traffic. */
+    cfg.chunk_size = _i == 0 ? 0 : 4096;
+    fa_cache_options o = {.remote_batch = _i == 0 ? 0 : 3,
+                          .depot_bytes = _i == 0 ? 0 : 4096};
+    /* The third run clears objects: every call through the slow path. */
     cfg.flags = _i == 2 ? FA_ZERO : 0;
     st->zero = _i == 2;
     st->c = tu_cache_create_ok(&cfg, &o);
@@ -302,7 +308,7 @@ START_TEST(stress_threads)
     TU_EQ(s.frees, atomic_load(&st->frees));
     TU_EQ(s.live, 0);
     TU_LE(s.threads, 1);
-    TU_EQ(s.pool.live, s.in_depot + s.in_threads);
+    TU_EQ(s.pool.live, s.in_flight);
     TU_CHECK(fa_cache_check(st->c));
     fa_cache_trim(st->c);
     s = tu_cache_stats(st->c);
@@ -438,9 +444,11 @@ START_TEST(thread_churn_no_leak)
     TU_EQ(s.live, 0);
     TU_EQ(s.threads, 1);
     TU_EQ(s.allocs, 40 * ((n + 3) / 4 * 4));
-    /* Bounded: the depot keeps at most depot_max magazines of each kind,
-     * however many threads came and went. */
-    TU_LE(s.magazines, 2 * s.depot_max + 2);
+    /* Bounded however many threads came and went: a new thread takes over
+     * an exited one's pool, so there are never more pools than threads
+     * at once, and each keeps one empty chunk beyond what it uses. */
+    TU_LE(s.threads + s.idle_pools, 5);
+    TU_LE(s.pool.chunks, 5 * 3 + s.depot_max);
     fa_cache_trim(ch.c);
     TU_EQ(tu_cache_stats(ch.c).pool.bytes_held, 0);
     TU_EQ(src.maps, src.unmaps);
@@ -467,7 +475,7 @@ static Suite *suite(void)
     tc = tcase_create("threads");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, cross_thread_free_and_exit);
-    tcase_add_test(tc, cap_takes_depot_objects_first);
+    tcase_add_test(tc, cap_takes_freed_objects_first);
     tcase_add_test(tc, destroy_reclaims_other_threads_and_id_reuse);
     tcase_add_loop_test(tc, stress_threads, 0, 3);
     tcase_add_test(tc, stress_many_caches);
