@@ -381,7 +381,8 @@ typedef struct fa_cache fa_cache;
 
 /* Tuning of fa_cache_create_opts; zero fields mean defaults. */
 typedef struct fa_cache_options {
-    /* Empty chunks a thread's pool keeps for itself; 0 means 1. */
+    /* Empty chunks a thread's pool keeps for itself however long they
+     * stay unused; 0 means 1. */
     size_t thread_empty_chunks;
     /* Bytes of empty chunks the depot keeps for any thread; 0 means
      * 4 MiB, and at least 4 chunks. */
@@ -389,6 +390,10 @@ typedef struct fa_cache_options {
     /* Objects of another thread's pool a thread gathers before it hands
      * them over; 0 means 64. At most 65536. */
     size_t remote_batch;
+    /* Milliseconds an empty chunk beyond thread_empty_chunks stays unused
+     * in a thread's pool, or in the depot, before it moves on (to the
+     * depot, or back to the source); 0 means 50. */
+    size_t decay_ms;
 } fa_cache_options;
 
 /* A cache's counters, merged over its pools on request. Counts of other
@@ -414,6 +419,7 @@ typedef struct fa_cache_counters {
                                  * checked caches, and exiting threads */
     size_t thread_empty_chunks; /* the tuning in force */
     size_t remote_batch;
+    size_t decay_ms;
 } fa_cache_counters;
 
 /* Returns a new cache, or NULL with errno EINVAL for a config that

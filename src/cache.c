@@ -20,6 +20,9 @@
 #define FA_BATCH_LIMIT ((size_t)1 << 16)
 /* A thread's slow paths of one cache between two sweeps of its entry. */
 #define FA_SWEEP_TICKS 64
+/* How long an empty chunk beyond the kept ones stays unused in a thread's
+ * pool, or in the depot, before it moves on, by default. */
+#define FA_DECAY_MS ((size_t)50)
 
 /* ---- the counted source: the caller's, serialised, against max_bytes */
 
@@ -66,7 +69,11 @@ static void *depot_get_locked(fa_cache *c)
         return NULL;
     }
     c->depot_gets++;
-    return c->depot[--c->ndepot];
+    void *chunk = c->depot[--c->ndepot];
+    if (c->ndepot < c->depot_low) {
+        c->depot_low = c->ndepot;
+    }
+    return chunk;
 }
 
 /* Gives p's empty chunks beyond `keep` to the depot, or, past its bound,
@@ -97,6 +104,30 @@ static void take_depot(fa_cache *c, fa_pool *p)
     pthread_mutex_unlock(&c->lock);
     if (chunk != NULL) {
         fa_pool_chunk_attach(p, chunk);
+    }
+}
+
+/* Decay of the depot: the chunks it held unused for a whole window (its
+ * low-water mark) go back to the source. Any thread's sweep may end a
+ * window. */
+static void depot_decay(fa_cache *c, uint64_t now)
+{
+    void *out[16];
+    size_t n = 0;
+    pthread_mutex_lock(&c->lock);
+    if (now - c->depot_window >= c->decay_ns) {
+        /* depot_low <= ndepot: gets lower the mark, puts raise ndepot. */
+        size_t idle = c->depot_low < 16 ? c->depot_low : 16;
+        for (; n < idle; n++) {
+            out[n] = c->depot[--c->ndepot];
+        }
+        c->released += n;
+        c->depot_low = c->ndepot;
+        c->depot_window = now;
+    }
+    pthread_mutex_unlock(&c->lock);
+    for (size_t i = 0; i < n; i++) {
+        fa_pool_chunk_release(&c->direct.pool, out[i]);
     }
 }
 
@@ -165,7 +196,41 @@ static void settle(fa_cache *c, fa_tentry *e, size_t keep)
     send_outbox(e);
     take_inbox(e);
     shed_empty(c, &e->pool, keep);
+    e->low_empty = fa_pool_empty_chunks(&e->pool);
     fa_entry_publish(e);
+}
+
+/* Notes the pool's empty chunks for its decay window (its slow paths). */
+static void note_empty(fa_tentry *e)
+{
+    size_t n = fa_pool_empty_chunks(&e->pool);
+    if (n < e->low_empty) {
+        e->low_empty = n;
+    }
+}
+
+/*
+ * Every FA_SWEEP_TICKS slow paths of a thread: the settling above, where
+ * the empty chunks that leave are those that stayed unused for a whole
+ * decay window (the pool's low-water mark of empty chunks, beyond the
+ * kept ones), so that a burst's chunks stay for the next burst while a
+ * pool that stopped growing gives them back; and the depot's decay.
+ */
+static void sweep(fa_cache *c, fa_tentry *e)
+{
+    e->ticks = 0;
+    note_empty(e);
+    uint64_t now = fa_os_now_ns();
+    size_t keep = SIZE_MAX;
+    if (now - e->window_start >= c->decay_ns) {
+        size_t idle = e->low_empty > c->keep_empty
+                          ? e->low_empty - c->keep_empty
+                          : 0;
+        keep = fa_pool_empty_chunks(&e->pool) - idle;
+        e->window_start = now;
+    }
+    settle(c, e, keep);
+    depot_decay(c, now);
 }
 
 /* Sets up a zero entry for c: its pool, then its place on c's list. */
@@ -176,6 +241,7 @@ static bool entry_bind(fa_cache *c, fa_tentry *e)
     }
     e->cache = c;
     e->toff = c->toff;
+    e->window_start = fa_os_now_ns();
     fa_registry_bind(c, e);
     return true;
 }
@@ -250,9 +316,9 @@ static __attribute__((noinline)) void *alloc_slow(fa_cache *c)
         take_depot(c, &e->pool);
     }
     void *obj = fa_pool_alloc(&e->pool);
+    note_empty(e);
     if (++e->ticks >= FA_SWEEP_TICKS) {
-        e->ticks = 0;
-        settle(c, e, c->keep_empty);
+        sweep(c, e);
     } else {
         fa_entry_publish(e);
     }
@@ -268,16 +334,18 @@ static __attribute__((noinline)) void free_slow(fa_cache *c, void *obj)
         free_direct(c, obj);
         return;
     }
-    fa_pool *to = owner_of(c, obj);
     fa_tentry *e = fa_tentry_at(c->toff);
-    if (FA_LIKELY(to == &e->pool)) {
+    const void *hdr = (const void *)((uintptr_t)obj & ~(c->chunk_size - 1));
+    if (FA_LIKELY(fa_is_chunk_header(hdr) &&
+                  fa_pool_of_header(hdr) == &e->pool)) {
         /* The thread's own object in another of its chunks. */
-        fa_pool_free(&e->pool, obj);
-        if (FA_UNLIKELY(fa_pool_empty_chunks(&e->pool) > c->keep_empty)) {
-            shed_empty(c, &e->pool, c->keep_empty);
+        fa_pool_free_miss(&e->pool, obj);
+        if (FA_UNLIKELY(++e->ticks >= FA_SWEEP_TICKS)) {
+            sweep(c, e);
         }
         return;
     }
+    fa_pool *to = owner_of(c, obj);
     if (to == NULL) {
         return;
     }
@@ -380,6 +448,8 @@ static void cache_tuning(fa_cache *c, const fa_cache_options *opt)
         c->depot_max = FA_DEPOT_MIN;
     }
     c->batch = opt->remote_batch != 0 ? opt->remote_batch : FA_BATCH_DEFAULT;
+    size_t ms = opt->decay_ms != 0 ? opt->decay_ms : FA_DECAY_MS;
+    c->decay_ns = (uint64_t)ms * 1000000u;
 }
 
 /* The config of every pool of c: the caller's, through the counted

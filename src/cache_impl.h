@@ -40,6 +40,9 @@ typedef struct fa_tentry {
     void *out_tail;
     uint32_t out_n; /* objects in the outbox */
     uint32_t ticks; /* slow paths since the last sweep */
+    size_t low_empty;      /* fewest empty chunks the pool had in this
+                            * decay window */
+    uint64_t window_start; /* when this decay window began, ns */
     uint64_t sent;  /* objects this thread freed into others' pools */
     uint64_t taken; /* objects taken from the inbox into the pool */
     /* the registry lock */
@@ -95,6 +98,8 @@ struct fa_cache {
     size_t keep_empty; /* empty chunks a thread's pool keeps */
     size_t depot_max;  /* empty chunks the depot keeps */
     size_t batch;      /* objects an outbox gathers before it goes */
+    uint64_t decay_ns; /* how long an empty chunk stays unused before it
+                        * leaves a thread's pool or the depot */
     size_t chunk_size;
     size_t max_bytes;            /* 0: unlimited */
     fa_config cfg;               /* for every pool: source = &counted */
@@ -117,6 +122,8 @@ struct fa_cache {
     alignas(64) pthread_mutex_t lock;
     void **depot; /* depot_max empty chunks at most */
     size_t ndepot;
+    size_t depot_low;      /* fewest chunks it held in this decay window */
+    uint64_t depot_window; /* when that window began, ns */
     uint64_t depot_gets, depot_puts, released;
     uint64_t direct_calls; /* calls served by the direct entry */
     fa_tentry direct;      /* DIRECT mode's pool; in THREADS mode, the

@@ -82,6 +82,7 @@ void fa_cache_stats(fa_cache *c, fa_cache_counters *out)
     out->frees = sums.allocs - out->live;
     out->thread_empty_chunks = c->keep_empty;
     out->remote_batch = c->batch;
+    out->decay_ms = (size_t)(c->decay_ns / 1000000u);
 }
 
 void fa_cache_stats_print(const fa_cache_counters *s, FILE *f)

@@ -71,6 +71,15 @@ size_t fa_os_page_size(void)
     return ps;
 }
 
+/* ---- time ---- */
+
+uint64_t fa_os_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* ---- randomness ---- */
 
 uintptr_t fa_os_random_word(void)

@@ -17,6 +17,9 @@ void fa_os_unmap(void *mem, size_t size);
 /* The OS page size, a power of two. */
 size_t fa_os_page_size(void);
 
+/* A monotonic clock, in nanoseconds (the caches' decay). */
+uint64_t fa_os_now_ns(void);
+
 /* A random word for hardened pools, never zero. */
 uintptr_t fa_os_random_word(void);
 

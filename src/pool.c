@@ -514,7 +514,7 @@ static FA_COLD void free_careful(fa_pool *p, fa_chunk *c, void *obj)
 /* Every free the fast path did not take. In a pool with fast frees, an
  * object of the current chunk always takes the fast path, so here it is
  * in another chunk. */
-static __attribute__((noinline)) void free_slow(fa_pool *p, void *obj)
+__attribute__((noinline)) void fa_pool_free_miss(fa_pool *p, void *obj)
 {
     if (obj == NULL || !FA_HANDLE_OK_DEREF(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
         return;
@@ -532,13 +532,13 @@ static __attribute__((noinline)) void free_slow(fa_pool *p, void *obj)
 
 /* The fast path (pool_impl.h): push onto the cached list when the object
  * is in the current chunk; NULL, every object in slow mode and every
- * other chunk's object go to free_slow. */
+ * other chunk's object go to fa_pool_free_miss. */
 static inline void free_one(fa_pool *p, void *obj)
 {
     if (FA_LIKELY(fa_pool_try_free(p, obj))) {
         return;
     }
-    free_slow(p, obj);
+    fa_pool_free_miss(p, obj);
 }
 
 void fa_pool_free(fa_pool *p, void *obj)

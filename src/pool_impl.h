@@ -312,6 +312,10 @@ static inline bool fa_pool_needs_chunk(const fa_pool *p)
             (p->fast_free == NULL && p->cur->carve == fa_chunk_end(p, p->cur)));
 }
 
+/* fa_pool_free past its fast path: for a caller that tried
+ * fa_pool_try_free already. */
+void fa_pool_free_miss(fa_pool *p, void *obj);
+
 /* Empty chunks p holds, ready to hand to another pool. */
 static inline size_t fa_pool_empty_chunks(const fa_pool *p)
 {

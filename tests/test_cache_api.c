@@ -340,42 +340,96 @@ START_TEST(walk_visits_live_objects)
 }
 END_TEST
 
-/* A thread's pool keeps thread_empty_chunks empty chunks; the depot takes
- * depot_bytes of the rest; the source gets the others back. */
-START_TEST(options_bound_empty_chunks)
+/* A thread that exits gives its empty chunks to the depot, up to
+ * depot_bytes, and the rest back to the source; the next pool takes the
+ * depot's chunks before the source's. */
+typedef struct burst {
+    fa_cache *c;
+    size_t n;
+} burst;
+
+static void *alloc_free_burst(void *arg)
+{
+    burst *b = arg;
+    void **v = tu_xmalloc(b->n * sizeof *v);
+    if (fa_cache_alloc_bulk(b->c, v, b->n) != b->n) {
+        tu_thread_fail("alloc failed");
+    }
+    fa_cache_free_bulk(b->c, v, b->n);
+    free(v);
+    return NULL;
+}
+
+START_TEST(exit_bounds_empty_chunks)
 {
     tu_source src;
     tu_source_init(&src, NULL);
     fa_config cfg = tu_config(64);
     cfg.source = &src.source;
     cfg.chunk_size = 4096;
-    fa_cache_options o = {.thread_empty_chunks = 2, .depot_bytes = 3 * 4096};
+    fa_cache_options o = {.depot_bytes = 3 * 4096};
     fa_cache *c = tu_cache_create_ok(&cfg, &o);
-    size_t n = 20 * (4096 / 64);
-    void **v = tu_xmalloc(n * sizeof *v);
-    TU_EQ(fa_cache_alloc_bulk(c, v, n), n);
+    size_t per = tu_cache_stats(c).pool.slots_per_chunk;
+    burst b = {c, 20 * per};
+    tu_join(tu_spawn(alloc_free_burst, &b));
+    tu_check_thread_failures();
     fa_cache_counters s = tu_cache_stats(c);
-    TU_GE(s.pool.chunks, 20);
-    size_t mapped = src.maps;
-    fa_cache_free_bulk(c, v, n);
-    s = tu_cache_stats(c);
     TU_EQ(s.live, 0);
-    TU_EQ(s.thread_empty_chunks, 2);
     TU_EQ(s.depot_max, 3);
     TU_EQ(s.depot_chunks, 3);
-    /* The current chunk, two empty ones, the depot's three: the rest
-     * went back. */
-    TU_LE(s.pool.chunks, 1 + 2 + 3);
-    TU_GE(s.chunks_released, mapped - (1 + 2 + 3));
-    TU_EQ(src.maps - src.unmaps, s.pool.chunks);
-    /* Allocating again takes the depot's chunks before the source's:
-     * six chunks' worth needs the three of the depot. */
+    TU_EQ(s.pool.chunks, 3);
+    TU_EQ(s.chunks_released, 20 - 3);
+    TU_EQ(src.maps - src.unmaps, 3);
+    /* Three chunks' worth again: the depot's, no source call. */
     size_t maps = src.maps;
-    size_t again = 6 * s.pool.slots_per_chunk - 1;
-    TU_EQ(fa_cache_alloc_bulk(c, v, again), again);
+    void **v = tu_xmalloc(3 * per * sizeof *v);
+    TU_EQ(fa_cache_alloc_bulk(c, v, 3 * per), 3 * per);
     TU_EQ(src.maps, maps);
     TU_EQ(tu_cache_stats(c).depot_gets, 3);
-    fa_cache_free_bulk(c, v, again);
+    fa_cache_free_bulk(c, v, 3 * per);
+    free(v);
+    TU_CHECK(fa_cache_check(c));
+    fa_cache_destroy(c);
+    TU_EQ(src.maps, src.unmaps);
+    tu_source_fini(&src);
+}
+END_TEST
+
+/* Decay: empty chunks a running thread left unused for a whole window go,
+ * beyond the thread_empty_chunks it keeps; a burst that comes back within
+ * the window finds them. */
+START_TEST(decay_gives_back_idle_chunks)
+{
+    tu_source src;
+    tu_source_init(&src, NULL);
+    fa_config cfg = tu_config(64);
+    cfg.source = &src.source;
+    cfg.chunk_size = 4096;
+    fa_cache_options o = {.thread_empty_chunks = 2,
+                          .depot_bytes = 3 * 4096,
+                          .decay_ms = 1};
+    fa_cache *c = tu_cache_create_ok(&cfg, &o);
+    size_t per = tu_cache_stats(c).pool.slots_per_chunk;
+    size_t n = 20 * per;
+    void **v = tu_xmalloc(n * sizeof *v);
+    TU_EQ(fa_cache_alloc_bulk(c, v, n), n);
+    fa_cache_free_bulk(c, v, n);
+    fa_cache_counters s = tu_cache_stats(c);
+    TU_EQ(s.decay_ms, 1);
+    TU_EQ(s.pool.chunks, 20); /* kept for now */
+    tu_sleep_ms(20);
+    /* Two chunks' worth, freed last first: slow paths enough for a sweep,
+     * and the other 18 chunks stayed unused all along. */
+    TU_EQ(fa_cache_alloc_bulk(c, v, 2 * per), 2 * per);
+    for (size_t i = 2 * per; i-- > 0;) {
+        fa_cache_free(c, v[i]);
+    }
+    s = tu_cache_stats(c);
+    TU_EQ(s.live, 0);
+    TU_LE(s.depot_chunks, 3);
+    TU_GE(s.chunks_released, 10);
+    TU_LE(s.pool.chunks, 10);
+    TU_EQ(src.maps - src.unmaps, s.pool.chunks);
     free(v);
     TU_CHECK(fa_cache_check(c));
     fa_cache_destroy(c);
@@ -393,6 +447,7 @@ START_TEST(default_bounds)
         fa_cache_counters s = tu_cache_stats(c);
         TU_EQ(s.thread_empty_chunks, 1);
         TU_EQ(s.remote_batch, 64);
+        TU_EQ(s.decay_ms, 50);
         /* The depot: as many empty chunks as hold 4 MiB, at least 4. */
         size_t want = (4u << 20) / s.pool.chunk_size;
         TU_EQ(s.depot_max, want > 4 ? want : 4);
@@ -486,7 +541,8 @@ static Suite *suite(void)
     tcase_add_test(tc, reserve_makes_no_source_call);
     tcase_add_test(tc, trim_gives_everything_back);
     tcase_add_test(tc, walk_visits_live_objects);
-    tcase_add_test(tc, options_bound_empty_chunks);
+    tcase_add_test(tc, exit_bounds_empty_chunks);
+    tcase_add_test(tc, decay_gives_back_idle_chunks);
     tcase_add_test(tc, default_bounds);
     tcase_add_test(tc, checked_cache_sees_double_free);
     tcase_add_test(tc, stats_print_names_the_cache);

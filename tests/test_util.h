@@ -142,6 +142,8 @@ size_t tu_first_not(const void *obj, size_t from, size_t n, uint8_t b);
 /* Sorting and small helpers. */
 
 void tu_sort_ptrs(void **a, size_t n);
+/* Sleeps for ms milliseconds. */
+void tu_sleep_ms(unsigned ms);
 size_t tu_round_up(size_t x, size_t a);
 bool tu_is_pow2(size_t x);
 /* The slot the contract promises: max(size, pointer) rounded up to the
