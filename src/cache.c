@@ -20,6 +20,11 @@
 #define FA_BATCH_LIMIT ((size_t)1 << 16)
 /* A thread's slow paths of one cache between two sweeps of its entry. */
 #define FA_SWEEP_TICKS 64
+/* A decay window closes when it lasted the decay time and saw this many
+ * sweeps (64 x 64 slow paths of the pool): time alone would count a pause
+ * of the program between two bursts as disuse, and the first sweep after
+ * it would give back what the next burst is about to use. */
+#define FA_WINDOW_SWEEPS 64
 /* How long an empty chunk beyond the kept ones stays unused in a thread's
  * pool, or in the depot, before it moves on, by default. */
 #define FA_DECAY_MS ((size_t)50)
@@ -115,7 +120,8 @@ static void depot_decay(fa_cache *c, uint64_t now)
     void *out[16];
     size_t n = 0;
     pthread_mutex_lock(&c->lock);
-    if (now - c->depot_window >= c->decay_ns) {
+    if (++c->depot_sweeps >= FA_WINDOW_SWEEPS &&
+        now - c->depot_window >= c->decay_ns) {
         /* depot_low <= ndepot: gets lower the mark, puts raise ndepot. */
         size_t idle = c->depot_low < 16 ? c->depot_low : 16;
         for (; n < idle; n++) {
@@ -124,6 +130,7 @@ static void depot_decay(fa_cache *c, uint64_t now)
         c->released += n;
         c->depot_low = c->ndepot;
         c->depot_window = now;
+        c->depot_sweeps = 0;
     }
     pthread_mutex_unlock(&c->lock);
     for (size_t i = 0; i < n; i++) {
@@ -196,7 +203,6 @@ static void settle(fa_cache *c, fa_tentry *e, size_t keep)
     send_outbox(e);
     take_inbox(e);
     shed_empty(c, &e->pool, keep);
-    e->low_empty = fa_pool_empty_chunks(&e->pool);
     fa_entry_publish(e);
 }
 
@@ -222,14 +228,19 @@ static void sweep(fa_cache *c, fa_tentry *e)
     note_empty(e);
     uint64_t now = fa_os_now_ns();
     size_t keep = SIZE_MAX;
-    if (now - e->window_start >= c->decay_ns) {
-        size_t idle = e->low_empty > c->keep_empty
-                          ? e->low_empty - c->keep_empty
-                          : 0;
+    bool closes = ++e->window_sweeps >= FA_WINDOW_SWEEPS &&
+                  now - e->window_start >= c->decay_ns;
+    if (closes) {
+        size_t idle =
+            e->low_empty > c->keep_empty ? e->low_empty - c->keep_empty : 0;
         keep = fa_pool_empty_chunks(&e->pool) - idle;
-        e->window_start = now;
     }
     settle(c, e, keep);
+    if (closes) {
+        e->low_empty = fa_pool_empty_chunks(&e->pool);
+        e->window_start = now;
+        e->window_sweeps = 0;
+    }
     depot_decay(c, now);
 }
 
@@ -239,6 +250,7 @@ static bool entry_bind(fa_cache *c, fa_tentry *e)
     if (fa_pool_init(&e->pool, &c->cfg) != 0) {
         return false;
     }
+    fa_pool_untrack_peak(&e->pool);
     e->cache = c;
     e->toff = c->toff;
     e->window_start = fa_os_now_ns();
@@ -325,24 +337,46 @@ static __attribute__((noinline)) void *alloc_slow(fa_cache *c)
     return obj;
 }
 
+static __attribute__((noinline)) void free_other(fa_cache *c, void *obj);
+
+/* The thread's own object in another of its chunks, on a sweep's turn. */
+static FA_COLD void free_own_sweep(fa_cache *c, fa_tentry *e, void *obj)
+{
+    fa_pool_free_miss(&e->pool, obj);
+    sweep(c, e);
+}
+
 static __attribute__((noinline)) void free_slow(fa_cache *c, void *obj)
 {
-    if (obj == NULL || !fa_cache_ok(c)) {
+    if (obj == NULL) {
+        return;
+    }
+    /* First the common case, as cheaply as it can be told: the thread's
+     * own object in another of its chunks (a chunk header names the pool;
+     * an unbound entry's pool is named by none). */
+    fa_tentry *e = fa_tentry_at(c->toff);
+    const void *hdr = (const void *)((uintptr_t)obj & c->chunk_mask);
+    if (FA_LIKELY(fa_is_chunk_header(hdr) &&
+                  fa_pool_of_header(hdr) == &e->pool)) {
+        if (FA_UNLIKELY(++e->ticks >= FA_SWEEP_TICKS)) {
+            free_own_sweep(c, e, obj);
+            return;
+        }
+        fa_pool_free_miss(&e->pool, obj);
+        return;
+    }
+    free_other(c, obj);
+}
+
+/* Every other free past the fast path: checked caches, objects of other
+ * threads' pools, foreign pointers, calls of threads without a pool. */
+static __attribute__((noinline)) void free_other(fa_cache *c, void *obj)
+{
+    if (!fa_cache_ok(c)) {
         return;
     }
     if (c->mode == FA_MODE_DIRECT) {
         free_direct(c, obj);
-        return;
-    }
-    fa_tentry *e = fa_tentry_at(c->toff);
-    const void *hdr = (const void *)((uintptr_t)obj & ~(c->chunk_size - 1));
-    if (FA_LIKELY(fa_is_chunk_header(hdr) &&
-                  fa_pool_of_header(hdr) == &e->pool)) {
-        /* The thread's own object in another of its chunks. */
-        fa_pool_free_miss(&e->pool, obj);
-        if (FA_UNLIKELY(++e->ticks >= FA_SWEEP_TICKS)) {
-            sweep(c, e);
-        }
         return;
     }
     fa_pool *to = owner_of(c, obj);
@@ -353,7 +387,7 @@ static __attribute__((noinline)) void free_slow(fa_cache *c, void *obj)
         free_direct(c, obj);
         return;
     }
-    e = bound_entry(c);
+    fa_tentry *e = bound_entry(c);
     if (e == NULL) {
         inbox_push(fa_entry_of_pool(to), obj, obj); /* an exiting thread */
         pthread_mutex_lock(&c->lock);
@@ -502,6 +536,7 @@ fa_cache *fa_cache_create_opts(const fa_config *cfg,
         return NULL;
     }
     c->chunk_size = fa_pool_chunk_size(&c->direct.pool);
+    c->chunk_mask = ~(uintptr_t)(c->chunk_size - 1);
     c->mode =
         fa_pool_is_checked(&c->direct.pool) ? FA_MODE_DIRECT : FA_MODE_THREADS;
     cache_tuning(c, opt);

@@ -38,13 +38,14 @@ typedef struct fa_tentry {
     fa_pool *out_to;        /* where the outbox goes; NULL: empty */
     void *out_head;         /* remote frees, linked through first words */
     void *out_tail;
-    uint32_t out_n; /* objects in the outbox */
-    uint32_t ticks; /* slow paths since the last sweep */
-    size_t low_empty;      /* fewest empty chunks the pool had in this
-                            * decay window */
-    uint64_t window_start; /* when this decay window began, ns */
-    uint64_t sent;  /* objects this thread freed into others' pools */
-    uint64_t taken; /* objects taken from the inbox into the pool */
+    uint32_t out_n;         /* objects in the outbox */
+    uint32_t ticks;         /* slow paths since the last sweep */
+    size_t low_empty;       /* fewest empty chunks the pool had in this
+                             * decay window */
+    uint64_t window_start;  /* when this decay window began, ns */
+    uint32_t window_sweeps; /* sweeps in it */
+    uint64_t sent;          /* objects this thread freed into others' pools */
+    uint64_t taken;         /* objects taken from the inbox into the pool */
     /* the registry lock */
     fa_list_node reg_link; /* on the cache's list of bound entries */
     /* written by the owner at its slow paths, read by fa_cache_stats */
@@ -101,6 +102,7 @@ struct fa_cache {
     uint64_t decay_ns; /* how long an empty chunk stays unused before it
                         * leaves a thread's pool or the depot */
     size_t chunk_size;
+    uintptr_t chunk_mask;        /* ~(chunk_size - 1) */
     size_t max_bytes;            /* 0: unlimited */
     fa_config cfg;               /* for every pool: source = &counted */
     fa_source inner;             /* the caller's source, or the OS */
@@ -124,6 +126,7 @@ struct fa_cache {
     size_t ndepot;
     size_t depot_low;      /* fewest chunks it held in this decay window */
     uint64_t depot_window; /* when that window began, ns */
+    uint32_t depot_sweeps; /* sweeps of any thread in it */
     uint64_t depot_gets, depot_puts, released;
     uint64_t direct_calls; /* calls served by the direct entry */
     fa_tentry direct;      /* DIRECT mode's pool; in THREADS mode, the

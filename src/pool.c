@@ -697,6 +697,13 @@ size_t fa_pool_trim(fa_pool *p)
     return bytes;
 }
 
+void fa_pool_untrack_peak(fa_pool *p)
+{
+    size_t live = fa_pool_live(p);
+    p->peak = SIZE_MAX / 2 + live;
+    set_counts(p, fa_fast_len(p), p->peak - live);
+}
+
 void *fa_pool_chunk_detach(fa_pool *p)
 {
     if (p->empty == NULL && p->cur != NULL && fa_chunk_live(p, p->cur) == 0) {

@@ -312,6 +312,11 @@ static inline bool fa_pool_needs_chunk(const fa_pool *p)
             (p->fast_free == NULL && p->cur->carve == fa_chunk_end(p, p->cur)));
 }
 
+/* Lets p's live count grow without ever leaving the fast path to raise
+ * its peak (which the pool then no longer knows): for the cache's
+ * per-thread pools, whose peaks mean nothing alone. */
+void fa_pool_untrack_peak(fa_pool *p);
+
 /* fa_pool_free past its fast path: for a caller that tried
  * fa_pool_try_free already. */
 void fa_pool_free_miss(fa_pool *p, void *obj);

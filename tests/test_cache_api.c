@@ -405,9 +405,8 @@ START_TEST(decay_gives_back_idle_chunks)
     fa_config cfg = tu_config(64);
     cfg.source = &src.source;
     cfg.chunk_size = 4096;
-    fa_cache_options o = {.thread_empty_chunks = 2,
-                          .depot_bytes = 3 * 4096,
-                          .decay_ms = 1};
+    fa_cache_options o = {
+        .thread_empty_chunks = 2, .depot_bytes = 3 * 4096, .decay_ms = 1};
     fa_cache *c = tu_cache_create_ok(&cfg, &o);
     size_t per = tu_cache_stats(c).pool.slots_per_chunk;
     size_t n = 20 * per;
@@ -417,12 +416,17 @@ START_TEST(decay_gives_back_idle_chunks)
     fa_cache_counters s = tu_cache_stats(c);
     TU_EQ(s.decay_ms, 1);
     TU_EQ(s.pool.chunks, 20); /* kept for now */
-    tu_sleep_ms(20);
-    /* Two chunks' worth, freed last first: slow paths enough for a sweep,
-     * and the other 18 chunks stayed unused all along. */
-    TU_EQ(fa_cache_alloc_bulk(c, v, 2 * per), 2 * per);
-    for (size_t i = 2 * per; i-- > 0;) {
-        fa_cache_free(c, v[i]);
+    /* Two chunks' worth, freed last first, again and again: slow paths
+     * enough for a decay window's sweeps, while the other 18 chunks stay
+     * unused all along. */
+    for (int round = 0; round < 200; round++) {
+        if (round % 20 == 0) {
+            tu_sleep_ms(2); /* windows last the decay time, 1 ms */
+        }
+        TU_EQ(fa_cache_alloc_bulk(c, v, 2 * per), 2 * per);
+        for (size_t i = 2 * per; i-- > 0;) {
+            fa_cache_free(c, v[i]);
+        }
     }
     s = tu_cache_stats(c);
     TU_EQ(s.live, 0);
