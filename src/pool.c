@@ -458,6 +458,35 @@ static inline void count_free_other(fa_pool *p)
     }
 }
 
+/* Frees in a row into one chunk other than the current one that make it
+ * the current one. */
+#define FA_STREAK 8
+
+/* Makes c, not the current chunk, the current one. */
+static FA_COLD void switch_current(fa_pool *p, fa_chunk *c)
+{
+    if (p->cur != NULL) {
+        retire_current(p);
+    }
+    make_current(p, c);
+}
+
+/* Slow frees that keep landing in one chunk (a batch given back in LIFO
+ * order, a run of objects another thread freed) make it the current chunk,
+ * so the next ones take the fast path and the next allocations reuse the
+ * objects just freed, which are in cache; frees scattered over the chunks
+ * never do. */
+static inline void follow_frees(fa_pool *p, fa_chunk *c)
+{
+    if (c != p->streak_chunk) {
+        p->streak_chunk = c;
+        p->streak = 0;
+    } else if (++p->streak >= FA_STREAK) {
+        p->streak = 0;
+        switch_current(p, c);
+    }
+}
+
 /* A free into a chunk other than the current one: onto the chunk's own
  * list; the chunk changes lists when it stops being full or becomes
  * empty (and is then reset). */
@@ -527,6 +556,7 @@ __attribute__((noinline)) void fa_pool_free_miss(fa_pool *p, void *obj)
     FA_ASSERT(c != p->cur);
     if (free_is_valid(p, c, obj)) {
         free_to_other(p, c, obj);
+        follow_frees(p, c);
     }
 }
 

@@ -416,7 +416,7 @@ START_TEST(decay_gives_back_idle_chunks)
     fa_cache_counters s = tu_cache_stats(c);
     TU_EQ(s.decay_ms, 1);
     TU_EQ(s.pool.chunks, 20); /* kept for now */
-    /* Two chunks' worth, freed last first, again and again: slow paths
+    /* Two chunks' worth, allocated and freed again and again: slow paths
      * enough for a decay window's sweeps, while the other 18 chunks stay
      * unused all along. */
     for (int round = 0; round < 200; round++) {
@@ -424,8 +424,10 @@ START_TEST(decay_gives_back_idle_chunks)
             tu_sleep_ms(2); /* windows last the decay time, 1 ms */
         }
         TU_EQ(fa_cache_alloc_bulk(c, v, 2 * per), 2 * per);
-        for (size_t i = 2 * per; i-- > 0;) {
+        /* Alternating between the two chunks: every free a slow one. */
+        for (size_t i = 0; i < per; i++) {
             fa_cache_free(c, v[i]);
+            fa_cache_free(c, v[per + i]);
         }
     }
     s = tu_cache_stats(c);

@@ -498,6 +498,38 @@ END_TEST
 /* ------------------------------------------------------------------ */
 /* Walk */
 
+/* Frees in a row into one chunk other than the current one make it the
+ * current chunk: the next allocation reuses the object freed last (LIFO,
+ * in cache), and its next frees take the fast path. Scattered frees do not
+ * move the current chunk. */
+START_TEST(free_streak_moves_current)
+{
+    fa_config c = tu_small_config(NULL);
+    fa_pool p;
+    tu_pool_init_ok(&p, &c);
+    size_t spc = tu_pool_stats(&p).slots_per_chunk;
+    size_t n = 3 * spc - 10;
+    void **v = tu_xcalloc_ptrs(n);
+    tu_pool_alloc_n(&p, v, n); /* chunks 0 and 1 full, 2 current with room */
+    for (size_t i = spc; i-- > 0;) {
+        fa_pool_free(&p, v[i]); /* chunk 0, last allocated first */
+    }
+    void *again = fa_pool_alloc(&p);
+    TU_PTR_EQ(again, v[0]);
+    TU_CHECK(fa_pool_check(&p));
+    fa_pool_free(&p, again);
+    /* Chunk 1 and chunk 2, alternately: no streak, chunk 0 stays. */
+    for (size_t i = 0; i < spc - 10; i++) {
+        fa_pool_free(&p, v[spc + i]);
+        fa_pool_free(&p, v[2 * spc + i]);
+    }
+    TU_PTR_EQ(fa_pool_alloc(&p), v[0]);
+    TU_CHECK(fa_pool_check(&p));
+    free(v);
+    fa_pool_destroy(&p);
+}
+END_TEST
+
 START_TEST(walk_live_only)
 {
     fa_config c = tu_config(48);
@@ -693,6 +725,7 @@ static Suite *suite(void)
     tcase_add_test(tc, reserve_enomem_keeps_chunks);
     tcase_add_test(tc, trim_shuffled);
     tcase_add_test(tc, trim_empty_and_current);
+    tcase_add_test(tc, free_streak_moves_current);
     tcase_add_test(tc, walk_live_only);
     tcase_add_test(tc, destroy_returns_everything);
     tcase_add_test(tc, enomem_max_bytes);
