@@ -356,14 +356,22 @@ static __attribute__((noinline)) void free_slow(fa_cache *c, void *obj)
      * an unbound entry's pool is named by none). */
     fa_tentry *e = fa_tentry_at(c->toff);
     const void *hdr = (const void *)((uintptr_t)obj & c->chunk_mask);
-    if (FA_LIKELY(fa_is_chunk_header(hdr) &&
-                  fa_pool_of_header(hdr) == &e->pool)) {
-        if (FA_UNLIKELY(++e->ticks >= FA_SWEEP_TICKS)) {
-            free_own_sweep(c, e, obj);
+    if (FA_LIKELY(fa_is_chunk_header(hdr))) {
+        fa_pool *to = fa_pool_of_header(hdr);
+        if (FA_LIKELY(to == &e->pool)) {
+            if (FA_UNLIKELY(++e->ticks >= FA_SWEEP_TICKS)) {
+                free_own_sweep(c, e, obj);
+                return;
+            }
+            fa_pool_free_miss(&e->pool, obj);
             return;
         }
-        fa_pool_free_miss(&e->pool, obj);
-        return;
+        /* Another thread's object, for the pool the outbox is gathering
+         * for (checked to be this cache's when the outbox began). */
+        if (to == e->out_to) {
+            free_remote(c, e, to, obj);
+            return;
+        }
     }
     free_other(c, obj);
 }
