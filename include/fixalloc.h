@@ -342,19 +342,23 @@ FA_API void fa_pool_destroy(fa_pool *p);
  * be called from any number of threads at once. walk, check and destroy
  * may be called only while no other thread uses the cache.
  *
- * Cached memory is bounded and given back: a thread's pool keeps at most
- * `thread_empty_chunks` empty chunks (default 1) beyond the one it
- * allocates from; the next ones go to the cache's depot, which keeps
- * `depot_bytes` of empty chunks (default 4 MiB, at least 4 chunks) for any
- * thread, and past that to the source. At most `remote_batch` objects
- * (default 64) wait in a thread's outbox, and a thread sends it and takes
- * its inbox at least every 64 of its slow paths. When a thread exits, its
- * outbox goes, its inbox comes in, its empty chunks leave, and its pool,
- * with the objects other threads still hold, waits for the next new
- * thread, which takes it over; fa_cache_trim also takes such pools'
- * inboxes and trims them. `max_bytes` caps the chunks of all the cache's
- * pools and its depot together; an allocation that meets it fails with
- * ENOMEM after its own inbox and the depot were used.
+ * Cached memory is bounded and given back. Each pool tracks the fewest
+ * empty chunks it had over a decay window, which closes after `decay_ms`
+ * (default 50) and 4096 slow paths of the pool: the chunks that stayed
+ * empty the whole window, beyond `thread_empty_chunks` (default 1), go to
+ * the cache's depot. The depot keeps `depot_bytes` of empty chunks
+ * (default 4 MiB, at least 4 chunks) for any thread, decays the same way,
+ * and gives the rest back to the source; a pool takes the depot's chunks
+ * before it maps one. At most `remote_batch` objects (default 64) wait in
+ * a thread's outbox, and a thread sends it and takes its inbox at least
+ * every 64 of its slow paths. When a thread exits, its outbox goes, its
+ * inbox comes in, its empty chunks leave, and its pool, with the objects
+ * other threads still hold, waits for the next new thread, which takes it
+ * over; fa_cache_trim also takes such pools' inboxes and trims them. A
+ * thread that stops calling the cache keeps its chunks until it exits or
+ * trims. `max_bytes` caps the chunks of all the cache's pools and its
+ * depot together; an allocation that meets it fails with ENOMEM after its
+ * own inbox and the depot were used.
  *
  * Modes: FA_ZERO, hardened and tracked (Valgrind or ASan) caches work the
  * same way, each object passing through its pool's slow path. A checked
@@ -488,10 +492,10 @@ FA_API void fa_cache_destroy(fa_cache *c);
 /*
  * A heap hands out objects of any size, as malloc does. A request of up to
  * FA_SMALL_MAX bytes is rounded up to one of FA_SIZE_CLASSES size classes,
- * each served by an fa_cache of the heap (per-thread magazines over a
- * locked depot over a pool): an allocation or free that the thread's
- * magazines serve takes no lock. A larger request gets a block of its own
- * from the heap's page source, with a header. Rounding up wastes at most
+ * each served by an fa_cache of the heap (a pool per thread, with a
+ * depot of empty chunks): an allocation, or a free of an object the
+ * thread's own pool holds, takes no lock. A larger request gets a block of its
+ * own from the heap's page source, with a header. Rounding up wastes at most
  * 12.5% of a request above 128 bytes, less than 16 bytes of a smaller one
  * and less than 8 of one up to 64 bytes (docs/design.md, "The heap", has
  * the table and its measured waste).
@@ -594,7 +598,7 @@ typedef struct fa_heap_counters {
 FA_API fa_heap *fa_heap_create(const fa_heap_config *cfg);
 
 /* Gives back everything the heap holds: every chunk, every large block,
- * every magazine (other threads' too). Objects still live are gone. Only
+ * every thread's pool of its classes. Objects still live are gone. Only
  * while no other thread uses the heap; NULL is a no-op. The default heap
  * is refused (reported, FA_ERR_BAD_POOL). */
 FA_API void fa_heap_destroy(fa_heap *h);
@@ -615,9 +619,9 @@ FA_API void *fa_heap_calloc(fa_heap *h, size_t count, size_t n);
 FA_API void *fa_heap_realloc(fa_heap *h, void *p, size_t n);
 FA_API void *fa_heap_aligned_alloc(fa_heap *h, size_t align, size_t n);
 
-/* Gives the calling thread's magazines and the depots back to the class
- * pools and trims them (fa_cache_trim on every class); returns the bytes
- * given back to the source. */
+/* Trims every class (fa_cache_trim): the calling thread's pools, exited
+ * threads' pools and the depots give their empty chunks back; returns the
+ * bytes given back to the source. */
 FA_API size_t fa_heap_trim(fa_heap *h);
 
 /* Fills *out with the heap's counters. */

@@ -259,15 +259,13 @@ done
 # Phrases: a sed expression that turns the phrase into "NAME|value" lines.
 # Each phrase must be found in at least one document.
 cat > "$tmp/phrases" <<'EOF'
-\([0-9][0-9]*\) MiB of objects@FA_DEPOT_BYTES|\1 MiB
-at least \([0-9][0-9]*\) magazines@FA_DEPOT_DEFAULT|\1
-within \[\([0-9][0-9]*\), \([0-9][0-9]*\)\]@FA_MAG_FLOOR|\1;FA_MAG_CEIL|\2
-\([0-9][0-9]*\) KiB per magazine@FA_MAG_MAX_BYTES|\1 KiB
-min(\([0-9][0-9]*\), \([0-9][0-9]*\) KiB \/ slot)@FA_MAG_START_MAX|\1;FA_MAG_START_BYTES|\2 KiB
-at most \([0-9][0-9]*\) rounds@FA_MAG_LIMIT|\1
-magazine_rounds above \([0-9][0-9]*\)@FA_MAG_LIMIT|\1
+default \([0-9][0-9]*\) MiB, at least \([0-9][0-9]*\) chunks@FA_DEPOT_BYTES|\1 MiB;FA_DEPOT_MIN|\2
+thread_empty_chunks (default \([0-9][0-9]*\))@FA_KEEP_EMPTY_DEFAULT|\1
+decay_ms (default \([0-9][0-9]*\))@FA_DECAY_MS|\1
+remote_batch objects (default \([0-9][0-9]*\))@FA_BATCH_DEFAULT|\1
+remote_batch above \([0-9][0-9]*\)@FA_BATCH_LIMIT|\1
+every \([0-9][0-9]*\) of its slow paths@FA_SWEEP_TICKS|\1
 of at least \([0-9][0-9]*\) KiB that holds \([0-9][0-9]*\) slots@FA_CHUNK_DEFAULT|\1 KiB;FA_MIN_SLOTS|\2
-\([0-9][0-9]*\) of a window of \([0-9][0-9]*\) depot visits@FA_RESIZE_CONTENDED|\1;FA_RESIZE_WINDOW|\2
 \([0-9][0-9]*\) size classes@FA_SIZE_CLASSES|\1
 batch of at most \([0-9][0-9]*\) KiB@FA_CARVE_BYTES|\1 KiB
 \([0-9][0-9]*\) slots at a time@WINDOW_SLOTS|\1

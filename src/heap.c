@@ -241,18 +241,19 @@ void fa_heap_stats(fa_heap *h, fa_heap_counters *out)
 
 void fa_heap_stats_print(const fa_heap_counters *s, FILE *f)
 {
-    fprintf(f,
-            "fixalloc heap '%s'\n"
-            "  live objects     %zu (%zu small, %zu large), %zu B usable\n"
-            "  allocs / frees   %" PRIu64 " / %" PRIu64 " (large %" PRIu64
-            " / %" PRIu64 ")\n"
-            "  cached objects   %zu (%zu B) in magazines\n"
-            "  bytes held       %zu (%zu B in chunks, %zu B in large "
-            "blocks; cap %zu)\n",
-            s->name ? s->name : "unnamed", s->live, s->small_live,
-            s->large_live, s->live_bytes, s->allocs, s->frees, s->large_allocs,
-            s->large_frees, s->cached, s->cached_bytes, s->bytes_held,
-            s->chunk_bytes, s->large_bytes, s->max_bytes);
+    fprintf(
+        f,
+        "fixalloc heap '%s'\n"
+        "  live objects     %zu (%zu small, %zu large), %zu B usable\n"
+        "  allocs / frees   %" PRIu64 " / %" PRIu64 " (large %" PRIu64
+        " / %" PRIu64 ")\n"
+        "  on their way     %zu (%zu B) freed by other threads, not yet back\n"
+        "  bytes held       %zu (%zu B in chunks, %zu B in large "
+        "blocks; cap %zu)\n",
+        s->name ? s->name : "unnamed", s->live, s->small_live, s->large_live,
+        s->live_bytes, s->allocs, s->frees, s->large_allocs, s->large_frees,
+        s->cached, s->cached_bytes, s->bytes_held, s->chunk_bytes,
+        s->large_bytes, s->max_bytes);
 }
 
 bool fa_heap_check(fa_heap *h)

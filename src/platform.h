@@ -42,7 +42,7 @@ int fa_os_key_set(fa_thread_key *k, void *value);
 /* A mutex that spins a little before it sleeps (the depot locks). */
 void fa_os_lock_init(pthread_mutex_t *m);
 
-/* The library's own records (caches, magazines, heap records, chunk sets):
+/* The library's own records (caches, depot arrays, heap records, chunk sets):
  * zeroed, aligned to `align` (a power of two, at most a page); NULL when
  * out of memory. */
 void *fa_os_record_alloc(size_t size, size_t align);
