@@ -498,6 +498,7 @@ static inline void free_to_other(fa_pool *p, fa_chunk *c, void *obj)
         list_remove(p, c);
         file_chunk(p, c);
     }
+    follow_frees(p, c);
 }
 
 /* Guarded pools: every check and annotation, then the free. */
@@ -556,7 +557,6 @@ __attribute__((noinline)) void fa_pool_free_miss(fa_pool *p, void *obj)
     FA_ASSERT(c != p->cur);
     if (free_is_valid(p, c, obj)) {
         free_to_other(p, c, obj);
-        follow_frees(p, c);
     }
 }
 

@@ -113,6 +113,105 @@ START_TEST(fork_child_uses_every_cache)
 }
 END_TEST
 
+/* Fork under load: two threads allocate, hand objects to each other and
+ * free them (remote frees, outboxes, inboxes, decay) while the main thread
+ * forks again and again; every child finds the cache consistent, uses it,
+ * and passes the check, whatever the other threads were doing. */
+typedef struct hammer {
+    fa_cache *c;
+    atomic_bool stop;
+    _Atomic(void *) slot[64]; /* objects handed between the threads */
+} hammer;
+
+static void *hammer_thread(void *arg)
+{
+    hammer *h = arg;
+    tu_rng rng;
+    tu_rng_seed(&rng, (uint64_t)(uintptr_t)&rng);
+    void *mine[32] = {NULL};
+    while (!atomic_load(&h->stop)) {
+        size_t k = tu_rng_below(&rng, 32);
+        if (mine[k] != NULL) {
+            /* Hand it over; free what the other thread left there. */
+            void *old = atomic_exchange(&h->slot[k * 2 % 64], mine[k]);
+            fa_cache_free(h->c, old);
+        }
+        mine[k] = fa_cache_alloc(h->c);
+        if (mine[k] == NULL) {
+            tu_thread_fail("alloc failed");
+            break;
+        }
+        memset(mine[k], 0x5a, 48);
+    }
+    fa_cache_free_bulk(h->c, mine, 32);
+    return NULL;
+}
+
+static int child_after_fork(fa_cache *c)
+{
+    void *v[2000];
+    for (int i = 0; i < 2000; i++) {
+        v[i] = fa_cache_alloc(c);
+        if (v[i] == NULL) {
+            return 1;
+        }
+        memset(v[i], 0x33, 48);
+    }
+    for (int i = 0; i < 2000; i += 2) {
+        fa_cache_free(c, v[i]);
+    }
+    for (int i = 1; i < 2000; i += 2) {
+        fa_cache_free(c, v[i]);
+    }
+    fa_cache_counters s;
+    fa_cache_stats(c, &s);
+    if (s.threads != 1 || s.frozen_pools > 2) {
+        return 2;
+    }
+    if (!fa_cache_check(c)) {
+        return 3;
+    }
+    fa_cache_trim(c);
+    return fa_cache_check(c) ? 0 : 4;
+}
+
+START_TEST(fork_under_load)
+{
+    fa_config cfg = tu_config(48);
+    cfg.chunk_size = 4096; /* many chunks: more slow paths to fork into */
+    hammer *h = calloc(1, sizeof *h);
+    TU_NOT_NULL(h);
+    h->c = tu_cache_create_ok(&cfg, NULL);
+    pthread_t t[2] = {tu_spawn(hammer_thread, h), tu_spawn(hammer_thread, h)};
+    int forks = (int)tu_scaled(40, 5);
+    for (int i = 0; i < forks; i++) {
+        tu_sleep_ms(1);
+        fflush(NULL);
+        pid_t pid = fork();
+        TU_INT_GE(pid, 0);
+        if (pid == 0) {
+            _exit(child_after_fork(h->c));
+        }
+        int status = 0;
+        TU_INT_EQ(waitpid(pid, &status, 0), pid);
+        TU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "fork %d: child failed: status %#x", i, status);
+    }
+    atomic_store(&h->stop, true);
+    tu_join(t[0]);
+    tu_join(t[1]);
+    tu_check_thread_failures();
+    for (int k = 0; k < 64; k++) {
+        fa_cache_free(h->c, atomic_load(&h->slot[k]));
+    }
+    fa_cache_counters s = tu_cache_stats(h->c);
+    TU_EQ(s.live, 0);
+    TU_CHECK(fa_cache_check(h->c));
+    fa_cache_destroy(h->c);
+    free(h);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 
 static Suite *suite(void)
@@ -123,6 +222,7 @@ static Suite *suite(void)
     tc = tcase_create("fork");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, fork_child_uses_every_cache);
+    tcase_add_test(tc, fork_under_load);
     suite_add_tcase(s, tc);
     return s;
 }
