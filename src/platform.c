@@ -136,22 +136,98 @@ void fa_os_lock_init(pthread_mutex_t *m)
     pthread_mutexattr_destroy(&a);
 }
 
-/* ---- records ---- */
+/* ---- records ----
+ *
+ * The library's own records never come from malloc, which the library may
+ * itself be (the drop-in override). Records of up to REC_SMALL_MAX bytes,
+ * with a REC_PREFIX-byte prefix naming their class, are power-of-two
+ * blocks cut from REC_ARENA-byte mappings and kept on a free list per
+ * class when freed (their number is bounded by the caches and heaps that
+ * exist at once); larger ones are mapped alone. Every block starts on a
+ * 64-byte boundary, so a record is aligned to 64.
+ */
+#define REC_PREFIX ((size_t)64)
+#define REC_MIN_SHIFT 7 /* 128 bytes: the prefix and 64 */
+#define REC_SMALL_SHIFT 16
+#define REC_SMALL_MAX (((size_t)1 << REC_SMALL_SHIFT) - REC_PREFIX)
+#define REC_ARENA ((size_t)1 << 20)
+
+typedef struct rec_prefix {
+    size_t shift;    /* the block is 1 << shift bytes; 0: mapped alone */
+    size_t map_size; /* bytes mapped, for a record mapped alone */
+} rec_prefix;
+
+static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *rec_lists[REC_SMALL_SHIFT + 1]; /* free blocks by class */
+static char *rec_next, *rec_end;             /* the arena being cut */
+
+static size_t rec_shift(size_t bytes)
+{
+    size_t shift = REC_MIN_SHIFT;
+    while (((size_t)1 << shift) < bytes) {
+        shift++;
+    }
+    return shift;
+}
+
+/* A block of 1 << shift bytes; NULL when the OS refuses. */
+static void *rec_block(size_t shift)
+{
+    size_t size = (size_t)1 << shift;
+    pthread_mutex_lock(&rec_lock);
+    void *b = rec_lists[shift];
+    if (b != NULL) {
+        rec_lists[shift] = *(void **)b;
+    } else {
+        if ((size_t)(rec_end - rec_next) < size) {
+            char *arena = fa_os_map(REC_ARENA, 64);
+            rec_next = arena;
+            rec_end = arena != NULL ? arena + REC_ARENA : NULL;
+        }
+        if (rec_next != NULL) {
+            b = rec_next;
+            rec_next += size;
+        }
+    }
+    pthread_mutex_unlock(&rec_lock);
+    return b;
+}
 
 void *fa_os_record_alloc(size_t size, size_t align)
 {
-    if (align < sizeof(void *)) {
-        align = sizeof(void *);
+    (void)align; /* at most 64, which every record has */
+    rec_prefix *r;
+    if (size > REC_SMALL_MAX) {
+        size_t page = fa_os_page_size();
+        size_t map = (size + REC_PREFIX + page - 1) & ~(page - 1);
+        r = map > size ? fa_os_map(map, 64) : NULL;
+        if (r != NULL) {
+            r->shift = 0;
+            r->map_size = map;
+        }
+    } else {
+        size_t shift = rec_shift(size + REC_PREFIX);
+        r = rec_block(shift);
+        if (r != NULL) {
+            memset(r, 0, (size_t)1 << shift);
+            r->shift = shift;
+        }
     }
-    size_t bytes = (size + align - 1) / align * align;
-    void *p = aligned_alloc(align, bytes);
-    if (p != NULL) {
-        memset(p, 0, bytes);
-    }
-    return p;
+    return r != NULL ? (char *)r + REC_PREFIX : NULL;
 }
 
 void fa_os_record_free(void *p)
 {
-    free(p);
+    if (p == NULL) {
+        return;
+    }
+    rec_prefix *r = (rec_prefix *)(void *)((char *)p - REC_PREFIX);
+    if (r->shift == 0) {
+        fa_os_unmap(r, r->map_size);
+        return;
+    }
+    pthread_mutex_lock(&rec_lock);
+    *(void **)(void *)r = rec_lists[r->shift];
+    rec_lists[r->shift] = r;
+    pthread_mutex_unlock(&rec_lock);
 }

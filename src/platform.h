@@ -43,8 +43,8 @@ int fa_os_key_set(fa_thread_key *k, void *value);
 void fa_os_lock_init(pthread_mutex_t *m);
 
 /* The library's own records (caches, depot arrays, heap records, chunk sets):
- * zeroed, aligned to `align` (a power of two, at most a page); NULL when
- * out of memory. */
+ * zeroed, aligned to `align` (a power of two, at most 64); NULL when out
+ * of memory. They come from the OS, never from malloc. */
 void *fa_os_record_alloc(size_t size, size_t align);
 void fa_os_record_free(void *p);
 
