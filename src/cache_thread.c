@@ -12,6 +12,10 @@ static fa_ttab unbound_table;
 _Thread_local char *fa_tls_table = (char *)&unbound_table;
 /* Set by thread_exit: this thread's table is gone for good. */
 static _Thread_local bool tls_exiting;
+/* Set while the thread gets its table: a call that the C runtime makes
+ * meanwhile (pthread_setspecific may allocate, and malloc may be this
+ * library) uses the direct entry instead of getting a second table. */
+static _Thread_local bool tls_getting;
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static fa_cache *reg_caches[FA_CACHE_SLOTS]; /* by id; NULL: free */
@@ -164,15 +168,17 @@ fa_tentry *fa_thread_entry(const fa_cache *c)
 {
     char *tab = fa_tls_table;
     if (tab == (char *)&unbound_table) {
-        if (tls_exiting) {
+        if (tls_exiting || tls_getting) {
             return NULL;
         }
+        tls_getting = true;
         fa_ttab *t = table_get();
-        if (t == NULL) {
-            return NULL;
-        }
-        if (fa_os_key_set(&reg_key, t) != 0) {
+        if (t != NULL && fa_os_key_set(&reg_key, t) != 0) {
             table_idle(t);
+            t = NULL;
+        }
+        tls_getting = false;
+        if (t == NULL) {
             return NULL;
         }
         fa_tls_table = tab = (char *)t;
