@@ -42,7 +42,8 @@ static void *boot_alloc(size_t n, size_t align)
 
 static bool is_boot(const void *p)
 {
-    return (const char *)p >= boot_buf && (const char *)p < boot_buf + BOOT_BYTES;
+    return (const char *)p >= boot_buf &&
+           (const char *)p < boot_buf + BOOT_BYTES;
 }
 
 static void print_options(void);
@@ -68,8 +69,7 @@ static FA_COLD bool heap_start(void)
 
 static inline bool ready(void)
 {
-    return FA_LIKELY(
-               atomic_load_explicit(&heap_ready, memory_order_acquire)) ||
+    return FA_LIKELY(atomic_load_explicit(&heap_ready, memory_order_acquire)) ||
            heap_start();
 }
 
@@ -170,8 +170,7 @@ static void *aligned(size_t align, size_t n)
     if (!ready()) {
         return boot_alloc(n, align < 16 ? 16 : align);
     }
-    return fa_aligned_alloc(align < sizeof(void *) ? sizeof(void *) : align,
-                            n);
+    return fa_aligned_alloc(align < sizeof(void *) ? sizeof(void *) : align, n);
 }
 
 FA_OVERRIDE void *aligned_alloc(size_t align, size_t n)

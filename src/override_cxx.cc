@@ -1,5 +1,5 @@
-// override_cxx.cc - libfixalloc-malloc: C++ operator new and delete, every form.
-// docs/design.md, "The override".
+// override_cxx.cc - libfixalloc-malloc: C++ operator new and delete, every
+// form. docs/design.md, "The override".
 #include "fixalloc.h"
 
 #include <cstddef>
@@ -8,7 +8,8 @@
 
 #define FA_OVERRIDE __attribute__((visibility("default")))
 
-namespace {
+namespace
+{
 
 // The standard's loop: the new-handler may free memory and return, or
 // throw; without one, std::bad_alloc.
@@ -65,8 +66,7 @@ FA_OVERRIDE void *operator new(std::size_t n, const std::nothrow_t &) noexcept
 {
     return nothrow([n] { return allocate(n); });
 }
-FA_OVERRIDE void *operator new[](std::size_t n,
-                                 const std::nothrow_t &) noexcept
+FA_OVERRIDE void *operator new[](std::size_t n, const std::nothrow_t &) noexcept
 {
     return nothrow([n] { return allocate(n); });
 }
