@@ -599,6 +599,15 @@ void tu_open_freed(void *p, size_t n)
     (void)n;
 }
 
+bool tu_under_valgrind(void)
+{
+#if TU_VALGRIND
+    return RUNNING_ON_VALGRIND != 0;
+#else
+    return false;
+#endif
+}
+
 bool tu_under_memory_tool(void)
 {
 #if TU_VALGRIND

@@ -240,6 +240,8 @@ void tu_record_handler(const fa_error *err);
 
 void tu_open_freed(void *p, size_t n);
 /* Whether the tests run under a tool that tracks pooled memory. */
+/* Whether the process runs under Valgrind. */
+bool tu_under_valgrind(void);
 bool tu_under_memory_tool(void);
 
 /* ---- threads ---- */
