@@ -9,7 +9,7 @@ set -eu
 
 case "${1:-}" in
 test)  pkgs="build-essential cmake pkg-config check valgrind clang libclang-rt-dev
-             clang-format" ;;
+             clang-format python3 lua5.4 sqlite3" ;;
 bench) pkgs="build-essential cmake pkg-config valgrind gnuplot-nox
              libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev
              libtbb-dev libboost-dev dpdk-dev" ;;

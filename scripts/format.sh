@@ -10,7 +10,7 @@ fmt=$(command -v clang-format || command -v clang-format-14) || {
     echo "format: clang-format not found (apt-get install clang-format)" >&2
     exit 1
 }
-files=$(git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'tests/*.c' \
+files=$(git ls-files 'src/*.c' 'src/*.h' 'src/*.cc' 'include/*.h' 'tests/*.c' \
     'tests/*.h' 'tests/**/*.c' 'bench/*.c' 'bench/*.h' 'bench/*.cc' \
     'examples/*.c' 'examples/**/*.c' 2>/dev/null || find src include tests bench examples -name '*.[ch]' -o -name '*.cc')
 if [ "${1:-}" = "--check" ]; then

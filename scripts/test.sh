@@ -9,7 +9,10 @@
 #      FIXALLOC_FUZZ_SECONDS (default 60) of fuzzing;
 #   7. install, then build and run a consumer through pkg-config and through
 #      CMake's find_package;
-#   8. the house rules: every C file in the project's clang-format style
+#   8. the drop-in malloc: real programs (python3, lua5.4, sqlite3, gcc, a
+#      shell pipeline) and two of ours under LD_PRELOAD, output compared
+#      with a plain run (tests/preload/run.sh);
+#   9. the house rules: every C file in the project's clang-format style
 #      (scripts/format.sh --check) and the documentation true of the code
 #      (scripts/check_docs.sh: layer table, defaults, file headers).
 # It ends with one line "summary: N passed, M failed" counting the tests of
@@ -81,6 +84,20 @@ if sh scripts/consumer.sh build-test-consumer; then
     passed=$((passed + 2))
 else
     failed=$((failed + 2))
+fi
+
+echo "=== drop-in malloc"
+# Programs people use, and two of ours, with and without the override
+# (LD_PRELOAD of the gcc stage's libfixalloc-malloc.so): same output.
+if [ -f build-test-gcc/libfixalloc-malloc.so ] &&
+   sh tests/preload/run.sh "$PWD/build-test-gcc/libfixalloc-malloc.so" \
+       > build-test-preload.log 2>&1; then
+    grep -E '^preload:' build-test-preload.log
+    passed=$((passed + 1))
+else
+    cat build-test-preload.log 2>/dev/null
+    echo "drop-in malloc: failed"
+    failed=$((failed + 1))
 fi
 
 echo "=== house rules"

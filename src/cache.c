@@ -34,15 +34,17 @@
 static void *counted_map(void *ctx, size_t size, size_t align, bool *zeroed)
 {
     fa_cache *c = ctx;
-    if (!fa_bytes_reserve(&c->held, c->max_bytes, size)) {
-        return NULL;
-    }
+    /* The count changes under the lock too, so that the fork handler,
+     * which takes it, never sees a chunk counted but not mapped. */
     pthread_mutex_lock(&c->source_lock);
-    void *mem = c->inner.map(c->inner.ctx, size, align, zeroed);
-    pthread_mutex_unlock(&c->source_lock);
-    if (mem == NULL) {
-        atomic_fetch_sub_explicit(&c->held, size, memory_order_relaxed);
+    void *mem = NULL;
+    if (fa_bytes_reserve(&c->held, c->max_bytes, size)) {
+        mem = c->inner.map(c->inner.ctx, size, align, zeroed);
+        if (mem == NULL) {
+            atomic_fetch_sub_explicit(&c->held, size, memory_order_relaxed);
+        }
     }
+    pthread_mutex_unlock(&c->source_lock);
     return mem;
 }
 
@@ -51,9 +53,9 @@ static void counted_unmap(void *ctx, void *mem, size_t size)
     fa_cache *c = ctx;
     pthread_mutex_lock(&c->source_lock);
     c->inner.unmap(c->inner.ctx, mem, size);
-    pthread_mutex_unlock(&c->source_lock);
     atomic_fetch_sub_explicit(&c->held, size, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->given_back, size, memory_order_relaxed);
+    pthread_mutex_unlock(&c->source_lock);
 }
 
 /* ---- the depot of empty chunks (cache lock) ---- */

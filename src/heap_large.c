@@ -7,6 +7,12 @@
 #include <errno.h>
 #include <string.h>
 
+/* Held across a large block's whole allocation or free (the bytes counted,
+ * the block mapped or unmapped, the list changed), so that the fork
+ * handler, which takes it, never leaves a child a block counted but not
+ * listed, or listed but not counted. (A reader-writer lock would let
+ * allocations map at once, but glibc's cannot be unlocked in a fork child
+ * by the thread that write-locked it in the parent.) */
 static pthread_mutex_t large_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Bytes to map for `need` bytes: whole pages from the OS; from another
@@ -62,9 +68,11 @@ void *fa_large_alloc(fa_heap *h, size_t n, size_t align, bool *zeroed)
     size_t offset = align > FA_LARGE_HEADER ? align : FA_LARGE_HEADER;
     size_t map = n <= SIZE_MAX - offset ? large_map_size(h, offset + n) : 0;
     bool fresh = false;
+    pthread_mutex_lock(&large_lock);
     char *mem =
         map != 0 ? fa_heap_source_map(h, map, FA_HEAP_CHUNK, &fresh) : NULL;
     if (mem == NULL) {
+        pthread_mutex_unlock(&large_lock);
         errno = ENOMEM;
         return NULL;
     }
@@ -74,7 +82,6 @@ void *fa_large_alloc(fa_heap *h, size_t n, size_t align, bool *zeroed)
                     .map_size = map,
                     .offset = offset,
                     .size = n};
-    pthread_mutex_lock(&large_lock);
     fa_list_push(&h->large, &b->link);
     h->nlarge++;
     h->large_bytes += map;
@@ -105,11 +112,11 @@ void fa_large_free(fa_large *b, void *obj)
     FA_ASSERT(b->magic == FA_LARGE_MAGIC &&
               (char *)obj == (char *)b + b->offset);
     fa_heap *h = b->heap;
+    large_track_free(h, obj);
     pthread_mutex_lock(&large_lock);
     large_unlink_locked(h, b);
+    fa_heap_source_unmap(h, b, b->map_size);
     pthread_mutex_unlock(&large_lock);
-    large_track_free(h, obj);
-    fa_heap_source_unmap(h, b, b->map_size); /* after dropping the lock */
 }
 
 void fa_large_release_all(fa_heap *h)

@@ -1,5 +1,7 @@
-// override_cxx.cc - libfixalloc-malloc: C++ operator new and delete, every
-// form. docs/design.md, "The override".
+/*
+ * override_cxx.cc - libfixalloc-malloc: C++ operator new and delete.
+ * docs/design.md, "The override".
+ */
 #include "fixalloc.h"
 
 #include <cstddef>
