@@ -283,8 +283,8 @@ void print_cold_table(const bench_run *run)
                 size_t sz = run->opt.cold_sizes[z];
                 size_t n = cold_objects(&run->opt, sz);
                 if (n < run->opt.cold_n) {
-                    printf(" %zu B: %zu objects (at most %.0f MB).", sz, n,
-                           (double)run->opt.cold_bytes / 1048576.0);
+                    printf(" %zu B: %zu objects (at most %.2f GB).", sz, n,
+                           (double)run->opt.cold_bytes / 1e9);
                 }
             }
             printf("\n\n");
