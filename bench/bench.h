@@ -39,8 +39,8 @@ extern "C" {
 #endif
 
 /* The workloads, numbered as in bench/README.md. Workloads 4 and 7 run in
- * the same fresh process (allocate 10M, read RSS, free 90%, trim); 11 too
- * runs in a fresh process. */
+ * the same fresh process (allocate up to 10M, read RSS, free 90%, trim);
+ * 10 and 11 too run in a fresh process each. */
 enum {
     WL_HOT = 1,        /* (1) alloc+free at once */
     WL_LIFO = 2,       /* (2) 100k batch, LIFO free */
@@ -52,7 +52,8 @@ enum {
     WL_MIXED = 8,      /* (8) random sizes 16-1024, random replacement */
     WL_LARSON = 9,     /* (9) larson-style: two threads swap their objects */
     WL_MIXED_RSS = 10, /* (10) RSS per byte requested, random sizes */
-    WL_COUNT = 10
+    WL_PHASE = 11,     /* (11) phase shift: one size class, then another */
+    WL_COUNT = 11
 };
 
 /* Size distributions of the mixed-size workloads (bench_args.size). */
@@ -122,6 +123,7 @@ typedef struct bench_args {
     void **arrays[2];     /* larson: the two threads' arrays */
     int thread;           /* two-thread workloads: 0 or 1 */
     uint64_t seed;
+    size_t size2;     /* phase shift: phase B's size (phase A's: size) */
     bench_ring *ring; /* producer/consumer */
     bench_barrier *barrier;
     uint64_t t0, t1; /* two-thread workloads: when this thread began
@@ -131,12 +133,15 @@ typedef struct bench_args {
 typedef struct bench_result {
     uint64_t ns;    /* the timed region */
     uint64_t pairs; /* alloc+free pairs in it */
-    /* cold runs (workloads 4, 7, 10): */
+    /* cold runs (workloads 4, 7, 10, 11): */
     uint64_t alloc_ns, free_ns, trim_ns;
-    long rss_full;    /* RSS grown with every object live and written */
-    long rss_freed;   /* ... after freeing 90% of them */
-    long rss_trimmed; /* ... after the trim call */
-    uint64_t bytes;   /* bytes requested, all objects */
+    long rss_full;    /* RSS grown with every object live and written;
+                       * (11): the peak over the phases */
+    long rss_freed;   /* ... after freeing 90% of them; (11): at the end,
+                       * everything freed */
+    long rss_trimmed; /* ... after the trim call; (11): after the first
+                       * phase's allocation (one phase alone) */
+    uint64_t bytes;   /* bytes requested, all objects; (11): per phase */
     uint64_t sink;    /* keeps the consumer's reads alive */
 } bench_result;
 
@@ -577,6 +582,61 @@ BENCH_INLINE bench_result bench_wl_mixed_rss(void *st, bench_args *a,
     return r;
 }
 
+/* (11), in a fresh process: a->reps cycles of two phases. Phase A
+ * allocates a->n objects of a->size bytes and writes each in full, reads
+ * the RSS, then frees them all in the order of a->perm; phase B does the
+ * same with a->n * size / size2 objects of a->size2 bytes (the same bytes
+ * in another size class). a->ptrs and a->perm hold enough for the larger
+ * count; a phase with fewer objects skips the permutation's larger
+ * indices. No trim call: what the allocator keeps between and after the
+ * phases is its own choice. rss_full: the highest RSS read after a
+ * phase's allocation; rss_trimmed: after the first one; rss_freed: at the
+ * end. alloc_ns and free_ns add up every phase. */
+BENCH_INLINE bench_result bench_wl_phase(void *st, bench_args *a,
+                                         bench_alloc_n_fn alloc_fn,
+                                         bench_free_fn free_fn,
+                                         const char *name)
+{
+    bench_result r;
+    memset(&r, 0, sizeof r);
+    size_t bytes = a->n * a->size;
+    size_t most = a->size < a->size2 ? bytes / a->size : bytes / a->size2;
+    r.bytes = bytes;
+    for (size_t phase = 0; phase < 2 * a->reps; phase++) {
+        size_t sz = phase % 2 == 0 ? a->size : a->size2;
+        size_t n = bytes / sz;
+        r.pairs += n;
+        uint64_t t0 = bench_now_ns();
+        for (size_t i = 0; i < n; i++) {
+            void *p = alloc_fn(st, sz);
+            if (__builtin_expect(p == NULL, 0)) {
+                bench_out_of_memory(name, sz);
+            }
+            memset(p, (int)(i & 0xff) | 1, sz);
+            a->ptrs[i] = p;
+        }
+        r.alloc_ns += bench_now_ns() - t0;
+        long rss = bench_rss_bytes();
+        if (phase == 0) {
+            r.rss_trimmed = rss;
+        }
+        if (rss > r.rss_full) {
+            r.rss_full = rss;
+        }
+        t0 = bench_now_ns();
+        for (size_t i = 0; i < most; i++) {
+            uint32_t k = a->perm[i];
+            if (k < n) {
+                free_fn(st, a->ptrs[k]);
+            }
+        }
+        r.free_ns += bench_now_ns() - t0;
+    }
+    r.rss_freed = bench_rss_bytes();
+    r.ns = r.alloc_ns + r.free_ns;
+    return r;
+}
+
 /* ---------------------------------------------------------------------
  * Instantiation
  * ------------------------------------------------------------------- */
@@ -630,6 +690,10 @@ BENCH_INLINE bench_result bench_wl_mixed_rss(void *st, bench_args *a,
     static bench_result id##_run_mixed_rss(void *st, bench_args *a)            \
     {                                                                          \
         return bench_wl_mixed_rss(st, a, ALLOC_N, FREE, TRIM, NAME);           \
+    }                                                                          \
+    static bench_result id##_run_phase(void *st, bench_args *a)                \
+    {                                                                          \
+        return bench_wl_phase(st, a, ALLOC_N, FREE, NAME);                     \
     }
 
 #define BENCH_VAR_RUNS(id)                                                     \
@@ -643,7 +707,8 @@ BENCH_INLINE bench_result bench_wl_mixed_rss(void *st, bench_args *a,
             NULL,                                                              \
             id##_run_mixed,                                                    \
             id##_run_larson,                                                   \
-            id##_run_mixed_rss}
+            id##_run_mixed_rss,                                                \
+            id##_run_phase}
 
 #ifdef __cplusplus
 }

@@ -74,12 +74,12 @@ static double cell_ns(const chart *ch, int cat, int i)
 
 static double cell_rss(const chart *ch, int cat, int i)
 {
-    return cold_metric(ch->run, WL_COLD, ch->run->opt.sizes[cat], i, 0);
+    return cold_metric(ch->run, WL_COLD, ch->run->opt.cold_sizes[cat], i, 0);
 }
 
 static double cell_kept(const chart *ch, int cat, int i)
 {
-    return cold_metric(ch->run, WL_COLD, ch->run->opt.sizes[cat], i, 1);
+    return cold_metric(ch->run, WL_COLD, ch->run->opt.cold_sizes[cat], i, 1);
 }
 
 static double cell_mixed(const chart *ch, int cat, int i)
@@ -169,15 +169,15 @@ void write_gnuplot(const bench_run *run, const char *path)
         plot_clusters(&ch, f, name, cols, ncols, title, "ns per pair", true);
         fprintf(f, "unset output\n");
     }
-    const char *szname[MAX_SIZES];
-    char szbuf[MAX_SIZES][16];
-    for (size_t z = 0; z < o->nsizes; z++) {
-        snprintf(szbuf[z], sizeof szbuf[z], "%zu B", o->sizes[z]);
+    const char *szname[2 * MAX_SIZES];
+    char szbuf[2 * MAX_SIZES][24];
+    for (size_t z = 0; z < o->ncold_sizes; z++) {
+        snprintf(szbuf[z], sizeof szbuf[z], "%zu B", o->cold_sizes[z]);
         szname[z] = szbuf[z];
     }
-    int c2[MAX_ROWS], n2;
-    if (block(&ch, f, "rss", (int)o->nsizes, szname, cell_rss, cols, &ncols) &&
-        block(&ch, f, "kept", (int)o->nsizes, szname, cell_kept, c2, &n2)) {
+    int c2[MAX_ROWS], n2, nz = (int)o->ncold_sizes;
+    if (block(&ch, f, "rss", nz, szname, cell_rss, cols, &ncols) &&
+        block(&ch, f, "kept", nz, szname, cell_kept, c2, &n2)) {
         fprintf(f,
                 "set terminal pngcairo size 1500,620 font \"sans,11\"\n"
                 "set output \"%srss.png\"\nset multiplot layout 1,2\n",

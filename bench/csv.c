@@ -14,7 +14,9 @@ static void csv_line(const bench_run *run, FILE *f, int w, const series *s,
                      double lo, double hi, double rf, double rx, int rounds)
 {
     char sz[32];
-    if (is_mixed(s->w)) {
+    if (s->w == WL_PHASE) {
+        snprintf(sz, sizeof sz, "%zu>%zu", run->opt.phase_a, run->opt.phase_b);
+    } else if (is_mixed(s->w)) {
         snprintf(sz, sizeof sz, "%s",
                  s->size == BENCH_UNIFORM ? "uniform" : "skewed");
     } else {
@@ -33,6 +35,28 @@ static void csv_line(const bench_run *run, FILE *f, int w, const series *s,
         fprintf(f, "%.4f,", rx);
     }
     fprintf(f, "%d\n", rounds);
+}
+
+/* (11): the RSS at the peak, after one phase and at the end, the bytes
+ * of a phase; the peak's ratios to fa_malloc's (ratio_to_fixalloc) and to
+ * mimalloc's (rss_peak_over_mimalloc). */
+static void write_phase(const bench_run *run, FILE *f, const series *s, int i)
+{
+    int w = s->w, n = s->rounds, mim = row_of(run, "mimalloc");
+    double peak = phase_rss(run, i, C_FULL);
+    double v = phase_rss(run, run->ref.fam, C_FULL);
+    csv_line(run, f, w, s, i, "rss_peak", "bytes", peak, peak, peak, NAN,
+             peak / v, n);
+    v = phase_rss(run, i, C_TRIMMED);
+    csv_line(run, f, w, s, i, "rss_one_phase", "bytes", v, v, v, NAN, NAN, n);
+    v = phase_rss(run, i, C_FREED);
+    csv_line(run, f, w, s, i, "rss_end_all_freed", "bytes", v, v, v, NAN, NAN,
+             n);
+    v = phase_rss(run, i, C_BYTES);
+    csv_line(run, f, w, s, i, "bytes_per_phase", "bytes", v, v, v, NAN, NAN, n);
+    v = peak / phase_rss(run, mim, C_FULL);
+    csv_line(run, f, w, s, i, "rss_peak_over_mimalloc", "ratio", v, v, v, NAN,
+             NAN, n);
 }
 
 void write_csv(const bench_run *run, const char *path)
@@ -66,6 +90,10 @@ void write_csv(const bench_run *run, const char *path)
                     }
                 }
             }
+            if (w == WL_PHASE) {
+                write_phase(run, f, s, (int)i);
+                continue;
+            }
             if (!is_cold(w)) {
                 continue;
             }
@@ -93,6 +121,14 @@ void write_csv(const bench_run *run, const char *path)
             v = cold_median(s, i, C_TRIM);
             csv_line(run, f, wt, s, (int)i, "trim_call_time", "ns", v, v, v,
                      NAN, NAN, n);
+            v = cold_median(s, i, C_FREED) - cold_median(s, i, C_TRIMMED);
+            csv_line(run, f, wt, s, (int)i, "rss_given_back_by_trim", "bytes",
+                     v, v, v, NAN, NAN, n);
+            if (w == WL_COLD) {
+                v = (double)s->n;
+                csv_line(run, f, w, s, (int)i, "objects", "objects", v, v, v,
+                         NAN, NAN, n);
+            }
         }
     }
     fclose(f);

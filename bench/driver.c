@@ -11,8 +11,9 @@
  * for one timed run each, so that drift of the machine falls on all of them
  * alike. Only one worker runs at a time. Shown: the median over rounds, the
  * min-max, and the medians of the ratios taken inside each round (to the
- * floor and to fixalloc). Workloads (4), (7) and (10) measure RSS, so each
- * of their runs is a fresh process (--cold, --mixed-rss). Instruction
+ * floor and to fixalloc). Workloads (4), (7), (10) and (11) measure RSS,
+ * so each of their runs is a fresh process (--cold, --mixed-rss, --phase).
+ * Instruction
  * counts of (1) come from each worker under valgrind's callgrind
  * (--hot-only). Output: markdown on stdout, and on request a CSV file and a
  * gnuplot script that draws the charts.
@@ -114,14 +115,19 @@ int main(int argc, char **argv)
         run_series(run, WL_LARSON, BENCH_UNIFORM);
     }
     stop_workers(run);
-    for (size_t z = 0; o->workload[WL_COLD] && z < o->nsizes; z++) {
+    for (size_t z = 0; o->workload[WL_COLD] && z < o->ncold_sizes; z++) {
         progress(run, "%s and %s, %zu B", wl_title(WL_COLD), wl_title(WL_TRIM),
-                 o->sizes[z]);
-        run_cold_series(run, WL_COLD, o->sizes[z]);
+                 o->cold_sizes[z]);
+        run_cold_series(run, WL_COLD, o->cold_sizes[z]);
     }
     for (size_t d = 0; o->workload[WL_MIXED_RSS] && d < 2; d++) {
         progress(run, "%s, %s", wl_title(WL_MIXED_RSS), dist_name(d));
         run_cold_series(run, WL_MIXED_RSS, d);
+    }
+    if (o->workload[WL_PHASE]) {
+        progress(run, "%s, %zu B then %zu B", wl_title(WL_PHASE), o->phase_a,
+                 o->phase_b);
+        run_cold_series(run, WL_PHASE, o->phase_a);
     }
     if (instr) {
         progress(run, "instruction counts (valgrind)");
@@ -144,10 +150,12 @@ int main(int argc, char **argv)
                      "freed by another thread");
     printf("\n");
     print_cold_table(run);
+    print_trim_table(run);
     print_timed_table(run, WL_MIXED, WL_LARSON,
                       "Objects of any size: (8) random "
                       "replacement, (9) larson-style, two threads");
     print_mixed_rss_table(run);
+    print_phase_table(run);
     print_best_peer(run);
     print_targets(run);
     printf("Measured in %.0f s.\n", secs);

@@ -29,12 +29,19 @@ typedef struct bench_options {
     bool workload[WL_COUNT + 1];
     size_t sizes[MAX_SIZES];
     size_t nsizes;
+    /* (7)'s own table: these sizes; (4)/(7) run at sizes[] and these. */
+    size_t trim_sizes[MAX_SIZES];
+    size_t ntrim_sizes;
+    size_t cold_sizes[2 * MAX_SIZES];
+    size_t ncold_sizes;
     const char *impls; /* comma-separated ids, or NULL for all */
     int rounds, cold_rounds;
     int cpu_main, cpu_helper;
     size_t hot_n, batch_n, lifo_reps, shuffle_reps, prodcon_n, pairs2_n;
     size_t mixed_n, mixed_live, larson_n, larson_epochs, larson_live;
     size_t cold_n, mixed_rss_n, instr_n;
+    size_t cold_bytes; /* (4)/(7): at most this many bytes of objects */
+    size_t phase_a, phase_b, phase_bytes, phase_cycles; /* (11) */
     double retry_budget_ns; /* time allowed for runs done again */
     const char *csv, *gnuplot, *png_prefix;
 } bench_options;
@@ -53,7 +60,10 @@ typedef struct row {
     double instr[MAX_SIZES]; /* (1) instructions per pair; < 0: none */
 } row;
 
-/* One fresh-process run of (4)/(7) or (10). */
+/* One fresh-process run of (4)/(7), (10) or (11). For (11): rss_full is
+ * the peak after a phase's allocation, rss_freed the RSS at the end
+ * (everything freed), rss_trimmed after the first phase's allocation, and
+ * bytes the bytes of one phase. */
 typedef struct cold_sample {
     double init_ns, alloc_ns, free_ns, trim_ns, cpu_ns;
     double rss_full, rss_freed, rss_trimmed, bytes;
@@ -65,7 +75,7 @@ typedef struct series {
     int w;
     size_t size; /* bytes, or BENCH_UNIFORM / BENCH_SKEWED */
     int rounds;
-    size_t n; /* objects of a cold run */
+    size_t n; /* objects of a cold run; (11): of all its phases */
     bool ran[MAX_ROWS];
     double ns[MAX_ROWS][MAX_ROUNDS];
     cold_sample cold[MAX_ROWS][MAX_ROUNDS];
@@ -131,6 +141,10 @@ bool is_cold(int w);
 bool is_mixed(int w);
 bool applicable(const row *r, int w);
 bool is_fixalloc(const bench_run *run, int i);
+bool is_trim_size(const bench_options *o, size_t size);
+size_t cold_objects(const bench_options *o, size_t size);
+void size_label(const bench_options *o, int w, size_t size, char *b,
+                size_t cap);
 bool is_floor(const bench_run *run, int i);
 int floor_row(const bench_run *run, int w);
 int fixalloc_row(const bench_run *run, int w);
@@ -145,6 +159,7 @@ double ratio(const series *s, int a, int b);
 double cold_median(const series *s, size_t i, int f);
 double series_med(const bench_run *run, int w, size_t size, int i);
 double cold_metric(const bench_run *run, int w, size_t size, int i, int which);
+double phase_rss(const bench_run *run, int i, int f);
 
 /* report.c: the opening of the markdown report */
 void fmt_ns(char *b, size_t cap, double v);
@@ -159,6 +174,8 @@ void print_private(const bench_run *run);
 void print_not_served(const bench_run *run, int w, const char *why);
 void print_cold_table(const bench_run *run);
 void print_mixed_rss_table(const bench_run *run);
+void print_trim_table(const bench_run *run);
+void print_phase_table(const bench_run *run);
 
 /* targets.c: fixalloc against the best peer and against its targets */
 void print_best_peer(const bench_run *run);

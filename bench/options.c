@@ -18,12 +18,17 @@ static void usage(FILE *f)
         f,
         "usage: fixalloc_bench [options]\n"
         "  --quick              fewer rounds, smaller counts (< 1 minute)\n"
-        "  --workload LIST      e.g. 1,3,5 (default: 1-10; 7 comes with 4)\n"
+        "  --workload LIST      e.g. 1,3,5 (default: 1-11; 7 comes with 4)\n"
         "  --size LIST          object sizes (default 16,64,256)\n"
+        "  --trim-size LIST     sizes of (7)'s own table, run by 4/7 besides\n"
+        "                       --size's (default 64,1024)\n"
         "  --impl LIST          implementations by id (default: all; --list)\n"
         "  --rounds N           rounds of the timed workloads\n"
         "  --cold-rounds N      rounds of workloads 4/7 and 10\n"
-        "  --cold-objects N     objects of workloads 4/7 (default 10M)\n"
+        "  --cold-objects N     objects of workloads 4/7 (default 10M; at\n"
+        "                       most N x 256 bytes of them)\n"
+        "  --phase-sizes A,B    (11)'s two object sizes (default 64,256)\n"
+        "  --phase-bytes N      (11)'s bytes per phase (default 64Mi)\n"
         "  --cpu A,B            CPUs of the main and the helper thread\n"
         "  --no-instructions    skip the valgrind instruction counts\n"
         "  --instructions       only the instruction counts of (1)\n"
@@ -42,7 +47,10 @@ static size_t parse_num(const char *s, const char *what)
         fprintf(stderr, "bench: bad %s '%s'\n", what, s);
         exit(2);
     }
-    if (*end == 'k' || *end == 'K') {
+    if (strncmp(end, "Ki", 2) == 0 || strncmp(end, "Mi", 2) == 0) {
+        v <<= *end == 'K' ? 10 : 20;
+        end += 2;
+    } else if (*end == 'k' || *end == 'K') {
         v *= 1000;
         end++;
     } else if (*end == 'M') {
@@ -54,6 +62,25 @@ static size_t parse_num(const char *s, const char *what)
         exit(2);
     }
     return (size_t)v;
+}
+
+/* Parses a comma-separated list of sizes into v (at most MAX_SIZES). */
+static void parse_sizes(const char *arg, size_t *v, size_t *n)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", arg);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL;
+         t = strtok_r(NULL, ",", &save)) {
+        if (*n == MAX_SIZES) {
+            fprintf(stderr, "bench: at most %d sizes\n", MAX_SIZES);
+            exit(2);
+        }
+        v[(*n)++] = parse_num(t, "size");
+        if (v[*n - 1] == 0) {
+            fprintf(stderr, "bench: size 0\n");
+            exit(2);
+        }
+    }
 }
 
 static const char *need_arg(int argc, char **argv, int *i)
@@ -108,20 +135,21 @@ void parse_options(bench_options *o, int argc, char **argv)
                 any_wl = true;
             }
         } else if (strcmp(a, "--size") == 0) {
-            char buf[128];
-            snprintf(buf, sizeof buf, "%s", need_arg(argc, argv, &i));
-            for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL;
-                 t = strtok_r(NULL, ",", &save)) {
-                if (o->nsizes == MAX_SIZES) {
-                    fprintf(stderr, "bench: at most %d sizes\n", MAX_SIZES);
-                    exit(2);
-                }
-                o->sizes[o->nsizes++] = parse_num(t, "size");
-                if (o->sizes[o->nsizes - 1] == 0) {
-                    fprintf(stderr, "bench: size 0\n");
-                    exit(2);
-                }
+            parse_sizes(need_arg(argc, argv, &i), o->sizes, &o->nsizes);
+        } else if (strcmp(a, "--trim-size") == 0) {
+            parse_sizes(need_arg(argc, argv, &i), o->trim_sizes,
+                        &o->ntrim_sizes);
+        } else if (strcmp(a, "--phase-sizes") == 0) {
+            size_t v[MAX_SIZES], n = 0;
+            parse_sizes(need_arg(argc, argv, &i), v, &n);
+            if (n != 2 || v[0] == v[1]) {
+                fprintf(stderr, "bench: --phase-sizes A,B: two sizes\n");
+                exit(2);
             }
+            o->phase_a = v[0];
+            o->phase_b = v[1];
+        } else if (strcmp(a, "--phase-bytes") == 0) {
+            o->phase_bytes = parse_num(need_arg(argc, argv, &i), "bytes");
         } else if (strcmp(a, "--impl") == 0) {
             o->impls = need_arg(argc, argv, &i);
         } else if (strcmp(a, "--rounds") == 0) {
@@ -174,6 +202,25 @@ void parse_options(bench_options *o, int argc, char **argv)
         o->sizes[2] = 256;
         o->nsizes = 3;
     }
+    if (o->ntrim_sizes == 0) {
+        o->trim_sizes[0] = 64;
+        o->trim_sizes[1] = 1024;
+        o->ntrim_sizes = 2;
+    }
+    /* (4)/(7) run at --size's sizes, then at the trim sizes not among
+     * them. */
+    for (size_t z = 0; z < o->nsizes; z++) {
+        o->cold_sizes[o->ncold_sizes++] = o->sizes[z];
+    }
+    for (size_t t = 0; t < o->ntrim_sizes; t++) {
+        bool seen = false;
+        for (size_t z = 0; z < o->ncold_sizes; z++) {
+            seen = seen || o->cold_sizes[z] == o->trim_sizes[t];
+        }
+        if (!seen) {
+            o->cold_sizes[o->ncold_sizes++] = o->trim_sizes[t];
+        }
+    }
     for (int w = 1; w <= WL_COUNT; w++) {
         o->workload[w] = o->workload[w] || !any_wl;
     }
@@ -204,6 +251,20 @@ void parse_options(bench_options *o, int argc, char **argv)
     if (o->cold_n == 0) {
         o->cold_n = q ? 500000 : 10000000;
     }
+    /* 10M objects up to 256 bytes; fewer of larger ones (2.5M of 1 KiB). */
+    o->cold_bytes = o->cold_n * 256;
+    if (o->phase_a == 0) {
+        o->phase_a = 64;
+        o->phase_b = 256;
+    }
+    if (o->phase_bytes == 0) {
+        o->phase_bytes = (size_t)(q ? 16 : 64) << 20;
+    }
+    if (o->phase_bytes < o->phase_a || o->phase_bytes < o->phase_b) {
+        fprintf(stderr, "bench: --phase-bytes below an object\n");
+        exit(2);
+    }
+    o->phase_cycles = 3;
     o->mixed_rss_n = q ? 200000 : 1000000;
     o->instr_n = 100000;
     o->retry_budget_ns = q ? 10e9 : 90e9;

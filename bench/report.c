@@ -62,8 +62,8 @@ void print_header(const bench_run *run)
            "are ns per alloc+free pair: the median of %d round%s, in each of "
            "which the implementations run one after another in an order "
            "rotated every round, with min-max; ratios are medians of the "
-           "ratios taken inside each round. Workloads 4, 7 and 10 run in a "
-           "fresh process each (%d round%s).\n\n",
+           "ratios taken inside each round. Workloads 4, 7, 10 and 11 run in "
+           "a fresh process each (%d round%s).\n\n",
            sysconf(_SC_NPROCESSORS_ONLN), model, (int)strcspn(u.release, "-+"),
            u.release, __VERSION__, gnu_get_libc_version(), o->cpu_main,
            o->cpu_helper, o->rounds, o->rounds > 1 ? "s" : "", o->cold_rounds,
@@ -103,12 +103,15 @@ void print_header(const bench_run *run)
            run->noise.kept == 1 ? " was" : "s were", o->retry_budget_ns / 1e9);
     printf("Counts: (1) %zu pairs per run; (2) %zu-object batch x %zu, (3) "
            "x %zu; (5) %zu objects handed over; (6) %zu pairs per thread; "
-           "(4)/(7) %zu objects; (8) %zu steps over %zu live objects; (9) "
-           "%zu epochs x %zu steps per thread over 2 x %zu objects; (10) "
-           "%zu objects.\n\n",
+           "(4)/(7) %zu objects, at most %.2f GB of them; (8) %zu steps over "
+           "%zu live objects; (9) %zu epochs x %zu steps per thread over 2 x "
+           "%zu objects; (10) %zu objects; (11) %zu cycles of %.0f MiB in "
+           "%zu-byte objects, then in %zu-byte ones.\n\n",
            o->hot_n, o->batch_n, o->lifo_reps, o->shuffle_reps, o->prodcon_n,
-           o->pairs2_n, o->cold_n, o->mixed_n, o->mixed_live, o->larson_epochs,
-           o->larson_n, o->larson_live, o->mixed_rss_n);
+           o->pairs2_n, o->cold_n, (double)o->cold_bytes / 1e9, o->mixed_n,
+           o->mixed_live, o->larson_epochs, o->larson_n, o->larson_live,
+           o->mixed_rss_n, o->phase_cycles, (double)o->phase_bytes / 1048576.0,
+           o->phase_a, o->phase_b);
     const char *check = getenv("FIXALLOC_CHECK");
     if (check != NULL) {
         printf("FIXALLOC_CHECK=%s in the environment.\n\n", check);

@@ -4,8 +4,9 @@
  * For each workload and size, every worker is asked to set up, then in
  * round r the workers run one after another in an order rotated by r
  * (A B C, B C A, ...), one timed run each, so that drift of the machine
- * falls on all of them alike. Workloads (4)/(7) and (10) measure RSS, so
- * each of their runs is a fresh process (--cold, --mixed-rss). A round
+ * falls on all of them alike. Workloads (4)/(7), (10) and (11) measure
+ * RSS, so each of their runs is a fresh process (--cold, --mixed-rss,
+ * --phase). A round
  * that other processes disturbed is run again (noise.c).
  */
 #include "driver.h"
@@ -97,15 +98,23 @@ void run_series(bench_run *run, int w, size_t size)
     }
 }
 
-/* One fresh process: --cold SIZE N or --mixed-rss DIST N. */
+/* One fresh process: --cold SIZE N, --mixed-rss DIST N, or --phase
+ * A,B,CYCLES BYTES (size: A). */
 static bool run_cold_once(const bench_run *run, row *r, int w, size_t size,
                           size_t n, cold_sample *out)
 {
-    char a1[32], a2[32], line[512];
+    const bench_options *o = &run->opt;
+    char a1[64], a2[32], line[512];
+    const char *mode = w == WL_COLD ? "--cold" : "--mixed-rss";
     snprintf(a1, sizeof a1, "%zu", size);
     snprintf(a2, sizeof a2, "%zu", n);
-    char *extra[] = {(char *)(w == WL_COLD ? "--cold" : "--mixed-rss"), a1, a2,
-                     NULL};
+    if (w == WL_PHASE) {
+        mode = "--phase";
+        snprintf(a1, sizeof a1, "%zu,%zu,%zu", o->phase_a, o->phase_b,
+                 o->phase_cycles);
+        snprintf(a2, sizeof a2, "%zu", o->phase_bytes);
+    }
+    char *extra[] = {(char *)(uintptr_t)mode, a1, a2, NULL};
     int res_fd;
     pid_t pid = spawn(run, r, extra, NULL, NULL, &res_fd);
     char buf[512];
@@ -150,7 +159,14 @@ void run_cold_series(bench_run *run, int w, size_t size)
     const bench_options *o = &run->opt;
     series *s = new_series(run, w, size);
     s->rounds = o->cold_rounds;
-    s->n = w == WL_COLD ? o->cold_n : o->mixed_rss_n;
+    switch (w) {
+    case WL_COLD: s->n = cold_objects(o, size); break;
+    case WL_PHASE:
+        s->n = o->phase_cycles *
+               (o->phase_bytes / o->phase_a + o->phase_bytes / o->phase_b);
+        break;
+    default: s->n = o->mixed_rss_n; break;
+    }
     int order[MAX_ROWS], m = 0;
     for (size_t i = 0; i < run->nrows; i++) {
         if (run->rows[i].up && applicable(&run->rows[i], w)) {

@@ -119,3 +119,14 @@ double cold_metric(const bench_run *run, int w, size_t size, int i, int which)
     default: return cold_median(s, (size_t)(i), C_TRIMMED) / (bytes / n * live);
     }
 }
+
+/* A median of field f (C_FULL: the peak, C_FREED: the end, C_TRIMMED: one
+ * phase alone, C_BYTES: one phase's bytes) of row i's runs of (11). */
+double phase_rss(const bench_run *run, int i, int f)
+{
+    const series *s = find_series(run, WL_PHASE, run->opt.phase_a);
+    if (s == NULL || i < 0 || !s->ran[i]) {
+        return NAN;
+    }
+    return cold_median(s, (size_t)i, f);
+}

@@ -2,9 +2,9 @@
  * tables.c - the markdown tables of the measurements.
  *
  * The at-a-glance tables (one object size; objects of any size), the
- * tables of the timed workloads, (4)/(7) cold objects and trim, and (10)
- * RSS per byte, with the notes on floors and on rows a workload does not
- * apply to.
+ * tables of the timed workloads, (4)/(7) cold objects and trim, (7) at
+ * its own sizes, (10) RSS per byte and (11) the phase shift, with the
+ * notes on floors and on rows a workload does not apply to.
  */
 #include "driver.h"
 
@@ -118,7 +118,7 @@ void print_glance(const bench_run *run)
     }
     nc = 0;
     memset(cols, 0, sizeof cols);
-    char titles[4][48];
+    char titles[5][48];
     for (size_t d = 0; d < 2; d++) {
         if (find_series(run, WL_MIXED, d) != NULL) {
             snprintf(titles[d], sizeof titles[d], "(8) %s ns", dist_name(d));
@@ -146,6 +146,15 @@ void print_glance(const bench_run *run)
             }
             nc++;
         }
+    }
+    if (find_series(run, WL_PHASE, run->opt.phase_a) != NULL) {
+        snprintf(titles[4], sizeof titles[4], "(11) %zu->%zu B peak MiB",
+                 run->opt.phase_a, run->opt.phase_b);
+        cols[nc].title = titles[4];
+        for (size_t i = 0; i < run->nrows; i++) {
+            cols[nc].v[i] = phase_rss(run, (int)i, C_FULL) / 1048576.0;
+        }
+        nc++;
     }
     if (nc > 0) {
         printf("## At a glance: objects of any size (the malloc layer)\n\n");
@@ -268,8 +277,17 @@ void print_cold_table(const bench_run *run)
                    "each run a fresh process. ns/object: the implementation's "
                    "init, allocation, write and free. Kept: RSS after the trim "
                    "per object still "
-                   "live.\n\n",
-                   s->n);
+                   "live.",
+                   run->opt.cold_n);
+            for (size_t z = 0; z < run->opt.ncold_sizes; z++) {
+                size_t sz = run->opt.cold_sizes[z];
+                size_t n = cold_objects(&run->opt, sz);
+                if (n < run->opt.cold_n) {
+                    printf(" %zu B: %zu objects (at most %.2f GB).", sz, n,
+                           (double)run->opt.cold_bytes / 1e9);
+                }
+            }
+            printf("\n\n");
             printf("| size B | implementation | ns/object | RSS B/object | "
                    "÷ size | MB after freeing 90%% | trim call | ms | MB after "
                    "trim | kept B/live object |\n");
@@ -352,4 +370,109 @@ void print_mixed_rss_table(const bench_run *run)
     if (header) {
         printf("\n");
     }
+}
+
+/* (7) at its own sizes (--trim-size): what each trim call gives back. */
+void print_trim_table(const bench_run *run)
+{
+    bool header = false;
+    for (size_t k = 0; k < run->nseries; k++) {
+        const series *s = &run->all[k];
+        if (s->w != WL_COLD || !is_trim_size(&run->opt, s->size)) {
+            continue;
+        }
+        if (!header) {
+            printf("## Trim (7) at ");
+            for (size_t t = 0; t < run->opt.ntrim_sizes; t++) {
+                printf("%s%zu B",
+                       t == 0                          ? ""
+                       : t + 1 == run->opt.ntrim_sizes ? " and "
+                                                       : ", ",
+                       run->opt.trim_sizes[t]);
+            }
+            printf("\n\nFrom the runs of (4) above: RSS with 90%% of the "
+                   "objects freed in random order, before and after the "
+                   "implementation's trim call, and what the call gave back "
+                   "to the OS. RSS in MiB above the baseline read before the "
+                   "implementation's init. Kept: RSS after trim per live "
+                   "object.\n\n");
+            printf("| size B | implementation | objects | trim call | MiB all "
+                   "live | MiB before trim | MiB after trim | MiB given back "
+                   "| given back | ms | kept B/live object | kept ÷ size "
+                   "|\n");
+            printf("| ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | "
+                   "---: | ---: | ---: | ---: |\n");
+            header = true;
+        }
+        for (size_t i = 0; i < run->nrows; i++) {
+            if (!s->ran[i]) {
+                continue;
+            }
+            double full = cold_median(s, i, C_FULL) / 1048576.0;
+            double freed = cold_median(s, i, C_FREED) / 1048576.0;
+            double trimmed = cold_median(s, i, C_TRIMMED) / 1048576.0;
+            double tms = cold_median(s, i, C_TRIM) / 1e6;
+            double kept = cold_metric(run, WL_COLD, s->size, (int)i, 1);
+            double back = freed - trimmed;
+            double pct = freed > 0 ? 100.0 * back / freed : 0.0;
+            const char *call = strcmp(run->rows[i].trim_call, "-") != 0
+                                   ? run->rows[i].trim_call
+                                   : "none";
+            printf("| %zu | %s%s%s | %zu | %s | %.0f | %.1f | %.1f | %.1f | "
+                   "%.0f%% | %.1f | %.1f | %.2f |\n",
+                   s->size, is_fixalloc(run, (int)i) ? "**" : "",
+                   run->rows[i].name, is_fixalloc(run, (int)i) ? "**" : "",
+                   s->n, call, full, freed, trimmed, back,
+                   pct > -0.5 && pct < 0.5 ? 0.0 : pct, tms, kept,
+                   kept / (double)s->size);
+        }
+    }
+    if (header) {
+        printf("\n");
+    }
+}
+
+/* (11): the phase shift's peak and final RSS. */
+void print_phase_table(const bench_run *run)
+{
+    const bench_options *o = &run->opt;
+    const series *s = find_series(run, WL_PHASE, o->phase_a);
+    if (s == NULL) {
+        return;
+    }
+    int mim = row_of(run, "mimalloc");
+    double mpeak = phase_rss(run, mim, C_FULL);
+    printf("## (11) Phase shift: %zu-byte objects, then %zu-byte ones\n\n",
+           o->phase_a, o->phase_b);
+    printf("%zu cycles, in a fresh process: %.0f MiB of %zu-byte objects "
+           "allocated and written in full (RSS read), all freed in random "
+           "order; then as many bytes of %zu-byte objects, the same way. No "
+           "trim call: what the allocator keeps is its own choice. RSS in MiB "
+           "above the baseline read before the implementation's init. Peak: "
+           "the highest RSS read after a phase's allocation; one phase: "
+           "after the first; at the end: everything freed. ns/object: "
+           "allocation, write and free, every phase.\n\n",
+           o->phase_cycles, (double)o->phase_bytes / 1048576.0, o->phase_a,
+           o->phase_b);
+    printf("| implementation | MiB requested per phase | MiB one phase | "
+           "MiB peak | peak ÷ one phase | MiB at the end | peak ÷ mimalloc "
+           "| ns/object |\n");
+    printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for (size_t i = 0; i < run->nrows; i++) {
+        if (!s->ran[i]) {
+            continue;
+        }
+        double one = phase_rss(run, (int)i, C_TRIMMED) / 1048576.0;
+        double peak = phase_rss(run, (int)i, C_FULL) / 1048576.0;
+        double end = phase_rss(run, (int)i, C_FREED) / 1048576.0;
+        double req = phase_rss(run, (int)i, C_BYTES) / 1048576.0;
+        char b[32], rm[32];
+        fmt_ns(b, sizeof b, med_ns(s, (int)i, NULL, NULL));
+        fmt_ratio(rm, sizeof rm, peak * 1048576.0 / mpeak);
+        printf("| %s%s%s | %.0f | %.1f | %.1f | %.2f | %.1f | %s | %s |\n",
+               is_fixalloc(run, (int)i) ? "**" : "", run->rows[i].name,
+               is_fixalloc(run, (int)i) ? "**" : "", req, one, peak, peak / one,
+               end, rm, b);
+    }
+    printf("\n");
 }

@@ -25,7 +25,8 @@ void print_best_peer(const bench_run *run)
             }
             double v = s->w == WL_MIXED_RSS
                            ? cold_metric(run, s->w, s->size, (int)i, 2)
-                           : med_ns(s, (int)i, NULL, NULL);
+                       : s->w == WL_PHASE ? phase_rss(run, (int)i, C_FULL)
+                                          : med_ns(s, (int)i, NULL, NULL);
             if (best < 0 || v < bv) {
                 best = (int)i;
                 bv = v;
@@ -42,21 +43,22 @@ void print_best_peer(const bench_run *run)
             if (!header) {
                 printf("## fixalloc against the best peer\n\n");
                 printf("Per workload: each fixalloc row against the fastest "
-                       "(for (10): the leanest) other implementation, floors "
+                       "(for RSS: the leanest) other implementation, floors "
                        "aside. Below 1 fixalloc leads.\n\n");
                 printf("| workload | size | fixalloc | value | best peer | "
                        "value | fixalloc ÷ best |\n");
                 printf("| --- | --- | --- | ---: | --- | ---: | ---: |\n");
                 header = true;
             }
-            char sz[32], a[32], b[32], r[32];
-            if (is_mixed(s->w)) {
-                snprintf(sz, sizeof sz, "%s", dist_name(s->size));
-            } else {
-                snprintf(sz, sizeof sz, "%zu B", s->size);
-            }
+            char sz[48], a[32], b[32], r[32];
+            size_label(&run->opt, s->w, s->size, sz, sizeof sz);
             double v, q;
-            if (s->w == WL_MIXED_RSS) {
+            if (s->w == WL_PHASE) {
+                v = phase_rss(run, (int)i, C_FULL);
+                q = v / bv;
+                snprintf(a, sizeof a, "%.1f MiB peak", v / 1048576.0);
+                snprintf(b, sizeof b, "%.1f MiB peak", bv / 1048576.0);
+            } else if (s->w == WL_MIXED_RSS) {
                 v = cold_metric(run, s->w, s->size, (int)i, 2);
                 q = v / bv;
                 snprintf(a, sizeof a, "%.3f B/B", v);
@@ -75,12 +77,16 @@ void print_best_peer(const bench_run *run)
                    sz, run->rows[i].name, a, run->rows[best].name, b,
                    q <= 1 ? "**" : "", r, q <= 1 ? "**" : "");
         }
-        if (s->w == WL_COLD) {
-            /* RSS per object too. */
+        /* (4): RSS per object too; (7) at its sizes: RSS kept per live
+         * object after trim. */
+        for (int m = 0; s->w == WL_COLD && m < 2; m++) {
+            if (m == 1 && !is_trim_size(&run->opt, s->size)) {
+                continue;
+            }
             int rb = -1;
             double rv = NAN;
             for (size_t i = 0; i < run->nrows; i++) {
-                double v = cold_metric(run, WL_COLD, s->size, (int)i, 0);
+                double v = cold_metric(run, WL_COLD, s->size, (int)i, m);
                 if (s->ran[i] && !is_fixalloc(run, (int)i) &&
                     !is_floor(run, (int)i) && (rb < 0 || v < rv)) {
                     rb = (int)i;
@@ -91,11 +97,12 @@ void print_best_peer(const bench_run *run)
                 if (!s->ran[i] || !is_fixalloc(run, (int)i)) {
                     continue;
                 }
-                double v = cold_metric(run, WL_COLD, s->size, (int)i, 0);
+                double v = cold_metric(run, WL_COLD, s->size, (int)i, m);
                 char r[32];
                 fmt_ratio(r, sizeof r, v / rv);
-                printf("| (4) RSS per object | %zu B | %s | %.2f B | %s | "
-                       "%.2f B | %s%s%s |\n",
+                printf("| %s | %zu B | %s | %.2f B | %s | %.2f B | %s%s%s |\n",
+                       m == 0 ? "(4) RSS per object"
+                              : "(7) kept per live object after trim",
                        s->size, run->rows[i].name, v, run->rows[rb].name, rv,
                        v / rv <= 1 ? "**" : "", r, v / rv <= 1 ? "**" : "");
             }
@@ -104,6 +111,17 @@ void print_best_peer(const bench_run *run)
     if (header) {
         printf("\n");
     }
+}
+
+/* Whether size is one of --size's. */
+static bool is_run_size(const bench_run *run, size_t size)
+{
+    for (size_t z = 0; z < run->opt.nsizes; z++) {
+        if (run->opt.sizes[z] == size) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static void verdict(bool met, const char *fmt, ...)
@@ -139,6 +157,39 @@ static bool beats_peers(const bench_run *run, const series *s, int fa,
         all_below = all_below && q < 1;
     }
     return any && all_below;
+}
+
+/* (7) at a trim size, not a target: what each fixalloc row's trim call
+ * gave back, and the peer that gave back the most. */
+static void trim_line(const bench_run *run, const series *s)
+{
+    char list[320] = "";
+    int best = -1;
+    double bv = 0;
+    for (size_t i = 0; i < run->nrows; i++) {
+        double freed = cold_median(s, i, C_FREED);
+        double back = freed - cold_median(s, i, C_TRIMMED);
+        if (!s->ran[i] || is_floor(run, (int)i)) {
+            continue;
+        }
+        if (is_fixalloc(run, (int)i)) {
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof list - l, "%s%s %.1f MiB (%.0f%%)",
+                     l ? ", " : "", run->rows[i].name, back / 1048576.0,
+                     freed > 0 && back > 0 ? 100 * back / freed : 0.0);
+        } else if (best < 0 || back > bv) {
+            best = (int)i;
+            bv = back;
+        }
+    }
+    if (list[0] != '\0' && best >= 0) {
+        double freed = cold_median(s, (size_t)best, C_FREED);
+        printf("- trim: (7) %zu B, given back by the trim call with 90%% of "
+               "the objects freed: %s; the most of the peers: %s %.1f MiB "
+               "(%.0f%%)\n",
+               s->size, list, run->rows[best].name, bv / 1048576.0,
+               freed > 0 && bv > 0 ? 100 * bv / freed : 0.0);
+    }
 }
 
 void print_targets(const bench_run *run)
@@ -217,13 +268,17 @@ void print_targets(const bench_run *run)
             }
             break;
         case WL_COLD:
-            if (pool >= 0 && s->ran[pool]) {
+            /* At --size's sizes only: not at those (7) adds. */
+            if (pool >= 0 && s->ran[pool] && is_run_size(run, s->size)) {
                 double rss = cold_metric(run, WL_COLD, s->size, pool, 0);
                 double slot = (double)s->cold[pool][0].slot;
                 verdict(rss <= 1.01 * slot,
                         "(4) %zu B: fa_pool RSS %.2f "
                         "B/object = %.3fx its %.0f B slot (target <= 1.01x)",
                         s->size, rss, rss / slot, slot);
+            }
+            if (is_trim_size(&run->opt, s->size)) {
+                trim_line(run, s);
             }
             break;
         case WL_PRODCON:
@@ -267,6 +322,16 @@ void print_targets(const bench_run *run)
                         "%s %s: fa_malloc %.2fx mimalloc's time "
                         "(target <= 1x)",
                         wl_title(s->w), dist_name(s->size), r);
+            }
+            break;
+        case WL_PHASE:
+            if (fam >= 0 && mim >= 0 && s->ran[fam] && s->ran[mim]) {
+                double a = phase_rss(run, fam, C_FULL) / 1048576.0;
+                double b = phase_rss(run, mim, C_FULL) / 1048576.0;
+                verdict(a <= b,
+                        "(11) %zu B then %zu B: fa_malloc peak RSS %.1f MiB, "
+                        "mimalloc %.1f MiB: %.2fx (target <= 1x)",
+                        run->opt.phase_a, run->opt.phase_b, a, b, a / b);
             }
             break;
         case WL_MIXED_RSS:

@@ -10,6 +10,9 @@
  *                        rounds: begin W SIZE N REPS / run / end / quit)
  *   --cold SIZE N        workloads (4) and (7) once, in this fresh process
  *   --mixed-rss DIST N   workload (10) once, in this fresh process
+ *   --phase A,B,C BYTES  workload (11) once, in this fresh process: C
+ *                        cycles of BYTES in A-byte objects, then in B-byte
+ *                        ones
  *   --hot-only N SIZES   workload (1) at each size, for the instruction
  *                        counts (callgrind toggles collection around it)
  *   --list               the implementations of this executable
@@ -536,19 +539,25 @@ static int serve(void)
     return 0;
 }
 
-/* --cold SIZE N and --mixed-rss DIST N: one run in this fresh process. The
- * pointer array and the permutation are touched and the baseline RSS read
- * before the implementation's init, so every byte it adds is counted; the
- * init is timed too (DPDK populates its whole mempool there). */
-static int cold(int w, size_t size, size_t n)
+/* --cold SIZE N, --mixed-rss DIST N and --phase A,B,C BYTES: one run in
+ * this fresh process. The pointer array and the permutation are touched
+ * and the baseline RSS read before the implementation's init, so every
+ * byte it adds is counted; the init is timed too (DPDK populates its whole
+ * mempool there). For (11), n is the count of phase A's objects and
+ * size2, reps phase B's size and the cycles. */
+static int cold(int w, size_t size, size_t n, size_t size2, size_t reps)
 {
     bench_args a;
     memset(&a, 0, sizeof a);
     a.size = size;
     a.n = n;
+    a.size2 = size2;
+    a.reps = reps;
     a.seed = 0xc01d;
-    a.ptrs = map_touched(n * sizeof(void *));
-    a.perm = shuffled(n);
+    /* (11): room for the phase with the most objects. */
+    size_t slots = w == WL_PHASE && size2 < size ? n * size / size2 : n;
+    a.ptrs = map_touched(slots * sizeof(void *));
+    a.perm = shuffled(slots);
     long rss0 = bench_rss_bytes();
     bench_run_fn fn = w == WL_COLD ? impl->fixed[WL_COLD] : impl->var[w];
     if (fn == NULL) {
@@ -556,7 +565,7 @@ static int cold(int w, size_t size, size_t n)
         return 0;
     }
     uint64_t t0 = bench_now_ns();
-    void *st = init_or_die(w == WL_COLD ? size : 0, n);
+    void *st = init_or_die(w == WL_COLD ? size : 0, slots);
     uint64_t init_ns = bench_now_ns() - t0;
     bench_result r = fn(st, &a);
     size_t slot = impl->slot != NULL && w == WL_COLD ? impl->slot(st) : 0;
@@ -611,7 +620,7 @@ int main(int argc, char **argv)
 {
     const char *id = NULL;
     size_t mem_hint = 0;
-    int mode = 0; /* 's'erve, 'c'old, 'm'ixed, 'h'ot, 'l'ist */
+    int mode = 0; /* 's'erve, 'c'old, 'm'ixed, 'p'hase, 'h'ot, 'l'ist */
     const char *m1 = NULL, *m2 = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -629,6 +638,7 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--list") == 0) {
             mode = 'l';
         } else if ((strcmp(a, "--cold") == 0 || strcmp(a, "--mixed-rss") == 0 ||
+                    strcmp(a, "--phase") == 0 ||
                     strcmp(a, "--hot-only") == 0) &&
                    two) {
             mode = a[2];
@@ -636,8 +646,9 @@ int main(int argc, char **argv)
             m2 = argv[++i];
         } else {
             die("usage: %s --impl ID [--cpu A,B] [--mem BYTES] (--serve | "
-                "--cold SIZE N | --mixed-rss DIST N | --hot-only N SIZES | "
-                "--list)",
+                "--cold SIZE N | --mixed-rss DIST N | --phase A,B,CYCLES BYTES "
+                "| "
+                "--hot-only N SIZES | --list)",
                 argv[0]);
         }
     }
@@ -664,10 +675,17 @@ int main(int argc, char **argv)
             id != NULL ? id : "");
     }
     make_size_tables();
+    size_t pa = 0, pb = 0, pc = 0;
+    if (mode == 'p' && (sscanf(m1, "%zu,%zu,%zu", &pa, &pb, &pc) != 3 ||
+                        pa == 0 || pb == 0 || pc == 0)) {
+        die("bad --phase sizes '%s' (A,B,CYCLES)", m1);
+    }
     if (mode == 'c') {
         mem_hint = num(m2) * (num(m1) + 192);
     } else if (mode == 'm') {
         mem_hint = num(m2) * 1200;
+    } else if (mode == 'p') {
+        mem_hint = 2 * num(m2);
     }
     const char *why = impl->setup != NULL ? impl->setup(mem_hint) : NULL;
     if (why != NULL) {
@@ -682,8 +700,9 @@ int main(int argc, char **argv)
               impl->trim_call != NULL ? impl->trim_call : "-",
               impl->trim_none != NULL ? impl->trim_none : "-");
         return serve();
-    case 'c': return cold(WL_COLD, num(m1), num(m2));
-    case 'm': return cold(WL_MIXED_RSS, num(m1), num(m2));
+    case 'c': return cold(WL_COLD, num(m1), num(m2), 0, 0);
+    case 'm': return cold(WL_MIXED_RSS, num(m1), num(m2), 0, 0);
+    case 'p': return cold(WL_PHASE, pa, num(m2) / pa, pb, pc);
     case 'h': return hot_only(num(m1), m2);
     default: return 2;
     }

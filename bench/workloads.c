@@ -2,7 +2,8 @@
  * workloads.c - the workloads' names and properties, and who runs them.
  *
  * Titles as the tables print them, which workloads are cold (a fresh
- * process per run) or of mixed sizes, which rows each workload applies to
+ * process per run) or of mixed sizes, the sizes and object counts of the
+ * cold runs, which rows each workload applies to
  * (by the capabilities a worker reports), and the rows each is measured
  * against: its floor and fixalloc's row.
  */
@@ -10,7 +11,7 @@
 
 bool is_cold(int w)
 {
-    return w == WL_COLD || w == WL_MIXED_RSS;
+    return w == WL_COLD || w == WL_MIXED_RSS || w == WL_PHASE;
 }
 
 bool is_mixed(int w)
@@ -31,7 +32,8 @@ bool applicable(const row *r, int w)
     switch (w) {
     case WL_PRODCON: return (c & BENCH_FIXED) && (c & BENCH_REMOTE);
     case WL_MIXED:
-    case WL_MIXED_RSS: return (c & BENCH_VAR) != 0;
+    case WL_MIXED_RSS:
+    case WL_PHASE: return (c & BENCH_VAR) != 0;
     case WL_LARSON: return (c & BENCH_VAR) && (c & BENCH_REMOTE);
     default: return (c & BENCH_FIXED) != 0;
     }
@@ -62,7 +64,40 @@ const char *wl_title(int w)
     case WL_MIXED: return "(8) random sizes";
     case WL_LARSON: return "(9) larson, 2 threads";
     case WL_MIXED_RSS: return "(10) RSS per byte";
+    case WL_PHASE: return "(11) phase-shift RSS";
     default: return "?";
+    }
+}
+
+/* Whether (7) has its own table at this size (--trim-size). */
+bool is_trim_size(const bench_options *o, size_t size)
+{
+    for (size_t t = 0; t < o->ntrim_sizes; t++) {
+        if (o->trim_sizes[t] == size) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Objects of a (4)/(7) run at this size: --cold-objects, fewer when they
+ * would add up to more than cold_bytes. */
+size_t cold_objects(const bench_options *o, size_t size)
+{
+    size_t n = o->cold_bytes / size;
+    return n < o->cold_n ? n : o->cold_n;
+}
+
+/* The size column of series (w, size): "64 B", a distribution, or (11)'s
+ * "64 B then 256 B". */
+void size_label(const bench_options *o, int w, size_t size, char *b, size_t cap)
+{
+    if (w == WL_PHASE) {
+        snprintf(b, cap, "%zu B then %zu B", o->phase_a, o->phase_b);
+    } else if (is_mixed(w)) {
+        snprintf(b, cap, "%s", dist_name(size));
+    } else {
+        snprintf(b, cap, "%zu B", size);
     }
 }
 
