@@ -84,3 +84,11 @@ echo "bench: $kind run took ${elapsed} s (build included); CSV $out/$kind.csv"
         { print }'
 } >bench/RESULTS.md
 echo "bench: wrote bench/RESULTS.md"
+
+# The C++ section (bench/cpp_containers.cc), when it was built: its table
+# after the others.
+if [ -x $dir/bench/bench_cpp_containers ]; then
+    echo
+    $dir/bench/bench_cpp_containers | tee $dir/cpp.md
+    { echo; cat $dir/cpp.md; } >>bench/RESULTS.md
+fi

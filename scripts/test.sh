@@ -12,7 +12,9 @@
 #   8. the drop-in malloc: real programs (python3, lua5.4, sqlite3, gcc, a
 #      shell pipeline) and two of ours under LD_PRELOAD, output compared
 #      with a plain run (tests/preload/run.sh);
-#   9. the house rules: every C file in the project's clang-format style
+#   9. packaging: the man pages and the Debian packages
+#      (scripts/test_packaging.sh);
+#  10. the house rules: every C file in the project's clang-format style
 #      (scripts/format.sh --check) and the documentation true of the code
 #      (scripts/check_docs.sh: layer table, defaults, file headers).
 # It ends with one line "summary: N passed, M failed" counting the tests of
@@ -98,6 +100,15 @@ else
     cat build-test-preload.log 2>/dev/null
     echo "drop-in malloc: failed"
     failed=$((failed + 1))
+fi
+
+echo "=== packaging"
+# Man pages (render, one per exported symbol) and the Debian packages
+# (build, contents, a consumer against them, lintian).
+if sh scripts/test_packaging.sh; then
+    passed=$((passed + 2))
+else
+    failed=$((failed + 2))
 fi
 
 echo "=== house rules"
