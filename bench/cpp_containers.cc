@@ -41,7 +41,8 @@
 #include <unordered_map>
 #include <vector>
 
-namespace {
+namespace
+{
 
 std::vector<int> insert_order, erase_order;
 volatile std::size_t sink;
@@ -90,43 +91,61 @@ struct cell {
     std::vector<double> ns; /* per element, one per round */
 };
 
-template <template <class> class A> void add_typed(std::vector<cell> &cells,
-                                                   const char *name)
+template <template <class> class A>
+void add_typed(std::vector<cell> &cells, const char *name)
 {
-    cells.push_back({"map", name, [] {
+    cells.push_back({"map",
+                     name,
+                     [] {
                          std::map<int, int, std::less<int>, A<kv>> m;
                          run_map(m);
-                     }, {}});
-    cells.push_back({"list", name, [] {
+                     },
+                     {}});
+    cells.push_back({"list",
+                     name,
+                     [] {
                          std::list<int, A<int>> l;
                          run_list(l);
-                     }, {}});
-    cells.push_back({"unordered_map", name, [] {
+                     },
+                     {}});
+    cells.push_back({"unordered_map",
+                     name,
+                     [] {
                          std::unordered_map<int, int, std::hash<int>,
                                             std::equal_to<int>, A<kv>>
                              m;
                          run_umap(m);
-                     }, {}});
+                     },
+                     {}});
 }
 
-template <class Resource> void add_pmr(std::vector<cell> &cells,
-                                       const char *name)
+template <class Resource>
+void add_pmr(std::vector<cell> &cells, const char *name)
 {
-    cells.push_back({"map", name, [] {
+    cells.push_back({"map",
+                     name,
+                     [] {
                          Resource r;
                          std::pmr::map<int, int> m(&r);
                          run_map(m);
-                     }, {}});
-    cells.push_back({"list", name, [] {
+                     },
+                     {}});
+    cells.push_back({"list",
+                     name,
+                     [] {
                          Resource r;
                          std::pmr::list<int> l(&r);
                          run_list(l);
-                     }, {}});
-    cells.push_back({"unordered_map", name, [] {
+                     },
+                     {}});
+    cells.push_back({"unordered_map",
+                     name,
+                     [] {
                          Resource r;
                          std::pmr::unordered_map<int, int> m(&r);
                          run_umap(m);
-                     }, {}});
+                     },
+                     {}});
 }
 
 double median(std::vector<double> v)
@@ -151,8 +170,7 @@ int main(int argc, char **argv)
         } else if (std::strcmp(argv[i], "--n") == 0 && i + 1 < argc) {
             n = static_cast<std::size_t>(std::atol(argv[++i]));
         } else {
-            std::fprintf(stderr,
-                         "usage: %s [--quick] [--rounds R] [--n N]\n",
+            std::fprintf(stderr, "usage: %s [--quick] [--rounds R] [--n N]\n",
                          argv[0]);
             return 2;
         }
@@ -174,8 +192,8 @@ int main(int argc, char **argv)
 #if defined(BENCH_HAVE_BOOST_POOL)
     add_typed<boost_alloc>(cells, "boost::fast_pool_allocator");
 #endif
-    add_pmr<std::pmr::unsynchronized_pool_resource>(
-        cells, "pmr::unsynchronized_pool");
+    add_pmr<std::pmr::unsynchronized_pool_resource>(cells,
+                                                    "pmr::unsynchronized_pool");
     add_pmr<std::pmr::synchronized_pool_resource>(cells,
                                                   "pmr::synchronized_pool");
 

@@ -590,6 +590,9 @@ typedef struct fa_heap_counters {
     size_t max_bytes;       /* the cap; 0 for none */
     uint64_t allocs, frees; /* ever, small and large */
     uint64_t large_allocs, large_frees;
+    size_t large_kept; /* free large blocks kept for reuse */
+    size_t large_kept_bytes;
+    uint64_t large_reuses; /* large allocations that reused a kept block */
 } fa_heap_counters;
 
 /* Returns a new heap, or NULL with errno EINVAL (unknown flags, a source

@@ -195,7 +195,7 @@ size_t fa_heap_trim(fa_heap *h)
     if (!fa_heap_ok(h)) {
         return 0;
     }
-    size_t bytes = 0;
+    size_t bytes = fa_large_trim(h);
     for (size_t i = 0; i < FA_SIZE_CLASSES; i++) {
         bytes += fa_cache_trim(h->cache[i]);
     }
@@ -249,11 +249,14 @@ void fa_heap_stats_print(const fa_heap_counters *s, FILE *f)
         " / %" PRIu64 ")\n"
         "  on their way     %zu (%zu B) freed by other threads, not yet back\n"
         "  bytes held       %zu (%zu B in chunks, %zu B in large "
-        "blocks; cap %zu)\n",
+        "blocks; cap %zu)\n"
+        "  large kept       %zu free blocks (%zu B) for reuse, %" PRIu64
+        " reuses\n",
         s->name ? s->name : "unnamed", s->live, s->small_live, s->large_live,
         s->live_bytes, s->allocs, s->frees, s->large_allocs, s->large_frees,
         s->cached, s->cached_bytes, s->bytes_held, s->chunk_bytes,
-        s->large_bytes, s->max_bytes);
+        s->large_bytes, s->max_bytes, s->large_kept, s->large_kept_bytes,
+        s->large_reuses);
 }
 
 bool fa_heap_check(fa_heap *h)

@@ -12,6 +12,16 @@
 
 #define FA_HEAP_MAGIC UINT32_C(0x70616568)          /* "heap" */
 #define FA_LARGE_MAGIC UINT64_C(0x656772616c616631) /* "1falarge" */
+/* A large block kept for reuse: not an object, so a free of it is
+ * reported. */
+#define FA_LARGE_KEPT_MAGIC UINT64_C(0x7470656b616c6166) /* "falakept" */
+/* Free large blocks a heap keeps for reuse: at most this many, of at most
+ * FA_LARGE_KEEP_BYTES together, none above FA_LARGE_KEEP_MAX, and none
+ * unused for longer than FA_LARGE_KEEP_MS. */
+#define FA_LARGE_KEEP_SLOTS 32
+#define FA_LARGE_KEEP_BYTES ((size_t)64 << 20)
+#define FA_LARGE_KEEP_MAX ((size_t)32 << 20)
+#define FA_LARGE_KEEP_MS 1000
 #define FA_HEAP_CHUNK_MASK (~(uintptr_t)(FA_HEAP_CHUNK - 1))
 /* Bytes before a large object by default: its header. */
 #define FA_LARGE_HEADER ((size_t)64)
@@ -45,7 +55,7 @@ _Static_assert(sizeof(fa_large) <= FA_LARGE_HEADER,
 
 /*
  * A heap. Its bytes from the source, while no call is under way:
- *   held = chunk_bytes + large_bytes,
+ *   held = chunk_bytes + large_bytes + kept_bytes,
  *   chunk_bytes = FA_HEAP_CHUNK * (chunks of all class pools),
  *   large_bytes = the map_size of every block on `large`
  * (fa_heap_check verifies them).
@@ -76,6 +86,13 @@ struct fa_heap {
     size_t large_bytes;  /* bytes mapped for large blocks */
     size_t large_usable; /* their usable bytes */
     uint64_t large_allocs, large_frees;
+    struct fa_large_kept {
+        struct fa_large *block; /* map_size bytes, header FA_LARGE_KEPT_MAGIC */
+        uint64_t since;         /* freed when, ns */
+    } kept[FA_LARGE_KEEP_SLOTS]; /* free blocks for reuse, unordered */
+    size_t nkept;
+    size_t kept_bytes; /* their bytes (counted in `held`) */
+    uint64_t large_reuses;
 };
 
 /* ---- heap.c ---- */
@@ -128,11 +145,18 @@ fa_source fa_heap_counted_source(fa_heap *h);
  * NULL with errno ENOMEM (EINVAL for a bad heap). */
 void *fa_large_alloc(fa_heap *h, size_t n, size_t align, bool *zeroed);
 void fa_large_free(fa_large *b, void *obj);
-/* Unmaps every large block of h (at destroy). */
+/* Unmaps every large block of h, and those it keeps (at destroy). */
 void fa_large_release_all(fa_heap *h);
+/* Unmaps the free blocks h keeps for reuse; the bytes given back. */
+size_t fa_large_trim(fa_heap *h);
+/* Grows large block b to hold n bytes without copying, where the source
+ * allows (the OS: mremap in place, or moving its pages to a new aligned
+ * mapping); the object's address then, or NULL when it cannot. */
+void *fa_large_grow(fa_large *b, size_t n);
 /* Adds h's large counters to *out (under the large lock). */
 void fa_large_stats(const fa_heap *h, fa_heap_counters *out);
-/* Verifies h's list of large blocks; its bytes in *bytes. */
+/* Verifies h's list of large blocks and those it keeps; their bytes in
+ * *bytes. */
 bool fa_large_check(const fa_heap *h, size_t *bytes);
 /* Fork: the large lock, taken before and released after. */
 void fa_large_fork_prepare(void);

@@ -49,6 +49,17 @@ static void large_track_alloc(const fa_heap *h, void *obj, size_t n,
     (void)h, (void)obj, (void)n, (void)zeroed;
 }
 
+static void large_track_resize(const fa_heap *h, void *obj, size_t old,
+                               size_t n)
+{
+#if FA_HAVE_VALGRIND
+    if (h->tracked) {
+        VALGRIND_RESIZEINPLACE_BLOCK(obj, old, n, 0);
+    }
+#endif
+    (void)h, (void)obj, (void)old, (void)n;
+}
+
 static void large_track_free(const fa_heap *h, void *obj)
 {
 #if FA_HAVE_VALGRIND
@@ -57,6 +68,99 @@ static void large_track_free(const fa_heap *h, void *obj)
     }
 #endif
     (void)h, (void)obj;
+}
+
+/* ---- free blocks kept for reuse (the large lock) ----
+ *
+ * A free large block is kept, up to the bounds in heap_impl.h, rather than
+ * unmapped: programs grow vectors and hash tables and free I/O buffers all
+ * the time, and a map and unmap each cost a system call and page faults.
+ * A request takes the smallest kept block that holds it and is at most
+ * half again as big; a kept block unused for FA_LARGE_KEEP_MS goes back. */
+
+static void kept_remove_locked(fa_heap *h, size_t i)
+{
+    h->kept_bytes -= h->kept[i].block->map_size;
+    h->kept[i] = h->kept[--h->nkept];
+}
+
+/* The smallest kept block of at least `map` bytes and at most 1.5 times
+ * that, taken out; NULL when none fits. */
+static fa_large *kept_take_locked(fa_heap *h, size_t map)
+{
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < h->nkept; i++) {
+        size_t size = h->kept[i].block->map_size;
+        if (size >= map && size - map <= map / 2 &&
+            (best == SIZE_MAX || size < h->kept[best].block->map_size)) {
+            best = i;
+        }
+    }
+    if (best == SIZE_MAX) {
+        return NULL;
+    }
+    fa_large *b = h->kept[best].block;
+    kept_remove_locked(h, best);
+    h->large_reuses++;
+    return b;
+}
+
+/* The oldest kept block, taken out (for room). */
+static fa_large *kept_oldest_locked(fa_heap *h)
+{
+    size_t old = 0;
+    for (size_t i = 1; i < h->nkept; i++) {
+        if (h->kept[i].since < h->kept[old].since) {
+            old = i;
+        }
+    }
+    fa_large *b = h->kept[old].block;
+    kept_remove_locked(h, old);
+    return b;
+}
+
+/* Unmaps the kept blocks unused since before `until` (every one for
+ * UINT64_MAX); the bytes. */
+static size_t kept_release_locked(fa_heap *h, uint64_t until)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < h->nkept;) {
+        if (h->kept[i].since < until) {
+            fa_large *b = h->kept[i].block;
+            size_t size = b->map_size;
+            kept_remove_locked(h, i);
+            fa_heap_source_unmap(h, b, size);
+            bytes += size;
+        } else {
+            i++;
+        }
+    }
+    return bytes;
+}
+
+/* Keeps free block b when the bounds allow, making room by unmapping the
+ * oldest; false when b is not to be kept. */
+static bool kept_put_locked(fa_heap *h, fa_large *b, uint64_t now)
+{
+    size_t size = b->map_size;
+    if (size > FA_LARGE_KEEP_MAX) {
+        return false;
+    }
+    while (h->nkept == FA_LARGE_KEEP_SLOTS ||
+           h->kept_bytes + size > FA_LARGE_KEEP_BYTES) {
+        fa_large *old = kept_oldest_locked(h);
+        fa_heap_source_unmap(h, old, old->map_size);
+    }
+    b->magic = FA_LARGE_KEPT_MAGIC;
+    h->kept[h->nkept++] = (struct fa_large_kept){b, now};
+    h->kept_bytes += size;
+    return true;
+}
+
+static uint64_t keep_horizon(uint64_t now)
+{
+    uint64_t keep = (uint64_t)FA_LARGE_KEEP_MS * 1000000u;
+    return now > keep ? now - keep : 0;
 }
 
 void *fa_large_alloc(fa_heap *h, size_t n, size_t align, bool *zeroed)
@@ -69,8 +173,12 @@ void *fa_large_alloc(fa_heap *h, size_t n, size_t align, bool *zeroed)
     size_t map = n <= SIZE_MAX - offset ? large_map_size(h, offset + n) : 0;
     bool fresh = false;
     pthread_mutex_lock(&large_lock);
-    char *mem =
-        map != 0 ? fa_heap_source_map(h, map, FA_HEAP_CHUNK, &fresh) : NULL;
+    char *mem = map != 0 ? (char *)kept_take_locked(h, map) : NULL;
+    if (mem != NULL) {
+        map = ((fa_large *)(void *)mem)->map_size;
+    } else if (map != 0) {
+        mem = fa_heap_source_map(h, map, FA_HEAP_CHUNK, &fresh);
+    }
     if (mem == NULL) {
         pthread_mutex_unlock(&large_lock);
         errno = ENOMEM;
@@ -113,15 +221,95 @@ void fa_large_free(fa_large *b, void *obj)
               (char *)obj == (char *)b + b->offset);
     fa_heap *h = b->heap;
     large_track_free(h, obj);
+    uint64_t now = fa_os_now_ns();
     pthread_mutex_lock(&large_lock);
     large_unlink_locked(h, b);
-    fa_heap_source_unmap(h, b, b->map_size);
+    kept_release_locked(h, keep_horizon(now));
+    if (!kept_put_locked(h, b, now)) {
+        fa_heap_source_unmap(h, b, b->map_size);
+    }
     pthread_mutex_unlock(&large_lock);
+}
+
+size_t fa_large_trim(fa_heap *h)
+{
+    pthread_mutex_lock(&large_lock);
+    size_t bytes = kept_release_locked(h, UINT64_MAX);
+    pthread_mutex_unlock(&large_lock);
+    return bytes;
+}
+
+/* Moves b's pages to a new mapping of `map` bytes aligned as blocks are,
+ * without copying; the block there, or NULL (b untouched). Large lock
+ * held, `map - b->map_size` bytes counted already. */
+static fa_large *large_move_locked(fa_heap *h, fa_large *b, size_t map)
+{
+    fa_large *to = fa_os_map(map, FA_HEAP_CHUNK);
+    if (to == NULL) {
+        return NULL;
+    }
+    if (!fa_addrmap_add(to)) {
+        fa_os_unmap(to, map);
+        return NULL;
+    }
+    fa_list_remove(&h->large, &b->link);
+    if (!fa_os_remap_move(b, b->map_size, map, to)) {
+        fa_list_push(&h->large, &b->link);
+        fa_addrmap_remove(to);
+        fa_os_unmap(to, map);
+        return NULL;
+    }
+    fa_addrmap_remove(b);
+    fa_list_push(&h->large, &to->link);
+    return to;
+}
+
+void *fa_large_grow(fa_large *b, size_t n)
+{
+    fa_heap *h = b->heap;
+    size_t map = n <= SIZE_MAX - b->offset ? b->offset + n : 0;
+    size_t page = fa_os_page_size();
+    map =
+        map != 0 && map <= SIZE_MAX - page ? (map + page - 1) & ~(page - 1) : 0;
+    if (!h->os_source || map <= b->map_size) {
+        return NULL;
+    }
+    size_t more = map - b->map_size;
+    size_t usable = b->map_size - b->offset;
+    void *obj = (char *)b + b->offset;
+    fa_large *to = NULL;
+    pthread_mutex_lock(&large_lock);
+    if (fa_bytes_reserve(&h->held, h->max_bytes, more)) {
+        to = fa_os_remap_in_place(b, b->map_size, map)
+                 ? b
+                 : large_move_locked(h, b, map);
+        if (to != NULL) {
+            h->large_bytes += more;
+            h->large_usable += more;
+            to->map_size = map;
+            to->size = n;
+        } else {
+            atomic_fetch_sub(&h->held, more);
+        }
+    }
+    pthread_mutex_unlock(&large_lock);
+    if (to == NULL) {
+        return NULL;
+    }
+    void *moved = (char *)to + to->offset;
+    if (moved == obj) {
+        large_track_resize(h, obj, usable, map - to->offset);
+    } else {
+        large_track_free(h, obj);
+        large_track_alloc(h, moved, map - to->offset, true);
+    }
+    return moved;
 }
 
 void fa_large_release_all(fa_heap *h)
 {
     pthread_mutex_lock(&large_lock);
+    kept_release_locked(h, UINT64_MAX);
     fa_list_node *n = h->large;
     h->large = NULL;
     pthread_mutex_unlock(&large_lock);
@@ -141,6 +329,9 @@ void fa_large_stats(const fa_heap *h, fa_heap_counters *out)
     out->live_bytes += h->large_usable;
     out->large_allocs = h->large_allocs;
     out->large_frees = h->large_frees;
+    out->large_kept = h->nkept;
+    out->large_kept_bytes = h->kept_bytes;
+    out->large_reuses = h->large_reuses;
     pthread_mutex_unlock(&large_lock);
 }
 
@@ -176,11 +367,31 @@ static bool large_list_ok_locked(const fa_heap *h)
     return true;
 }
 
+static bool kept_ok_locked(const fa_heap *h)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < h->nkept; i++) {
+        const fa_large *b = h->kept[i].block;
+        if (b->magic != FA_LARGE_KEPT_MAGIC || b->heap != h) {
+            fa_heap_report(FA_ERR_CORRUPT, h, b,
+                           "a kept large block's header is broken");
+            return false;
+        }
+        bytes += b->map_size;
+    }
+    if (h->nkept > FA_LARGE_KEEP_SLOTS || bytes != h->kept_bytes) {
+        fa_heap_report(FA_ERR_CORRUPT, h, h,
+                       "the kept large blocks are miscounted");
+        return false;
+    }
+    return true;
+}
+
 bool fa_large_check(const fa_heap *h, size_t *bytes)
 {
     pthread_mutex_lock(&large_lock);
-    bool ok = large_list_ok_locked(h);
-    *bytes = h->large_bytes;
+    bool ok = large_list_ok_locked(h) && kept_ok_locked(h);
+    *bytes = h->large_bytes + h->kept_bytes;
     pthread_mutex_unlock(&large_lock);
     return ok;
 }

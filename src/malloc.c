@@ -340,6 +340,12 @@ static void *realloc_in(fa_heap *h, void *p, size_t n)
         return NULL;
     }
     size_t usable = usable_of(kind, hdr);
+    if (kind == OBJ_LARGE && n > usable) {
+        void *q = fa_large_grow(hdr, n); /* nothing copied */
+        if (q != NULL) {
+            return q;
+        }
+    }
     if (keep_in_place(p, usable, n)) {
         if (kind == OBJ_LARGE) {
             ((fa_large *)hdr)->size = n;

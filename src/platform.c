@@ -59,6 +59,23 @@ void fa_os_unmap(void *mem, size_t size)
     errno = saved;
 }
 
+bool fa_os_remap_in_place(void *mem, size_t old_size, size_t new_size)
+{
+    int saved = errno;
+    bool ok = mremap(mem, old_size, new_size, 0) != MAP_FAILED;
+    errno = saved;
+    return ok;
+}
+
+bool fa_os_remap_move(void *mem, size_t old_size, size_t new_size, void *dst)
+{
+    int saved = errno;
+    bool ok = mremap(mem, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED,
+                     dst) != MAP_FAILED;
+    errno = saved;
+    return ok;
+}
+
 size_t fa_os_page_size(void)
 {
     static size_t cached;

@@ -14,6 +14,13 @@
  * writable and zeroed; NULL when the OS refuses. Unmap keeps errno. */
 void *fa_os_map(size_t size, size_t align);
 void fa_os_unmap(void *mem, size_t size);
+/* Grows or shrinks a mapping where it is, without moving it; false when
+ * the pages after it are taken (or the OS cannot). */
+bool fa_os_remap_in_place(void *mem, size_t old_size, size_t new_size);
+/* Moves a mapping's pages onto `dst` (a mapping of new_size bytes, which
+ * it replaces), growing it to new_size without copying; false when the OS
+ * cannot. */
+bool fa_os_remap_move(void *mem, size_t old_size, size_t new_size, void *dst);
 /* The OS page size, a power of two. */
 size_t fa_os_page_size(void);
 
