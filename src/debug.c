@@ -24,6 +24,11 @@ bool fa_env_tracking(void)
     return fa_os_env_flag("FIXALLOC_TRACK", true);
 }
 
+bool fa_env_memcheck(void)
+{
+    return fa_os_memcheck_preloaded();
+}
+
 /* ---- the set of a checked pool's chunks: open addressing ---- */
 
 typedef struct chunk_set {

@@ -114,6 +114,12 @@ uintptr_t fa_os_random_word(void)
 
 /* ---- environment ---- */
 
+bool fa_os_memcheck_preloaded(void)
+{
+    const char *v = getenv("LD_PRELOAD");
+    return v != NULL && strstr(v, "vgpreload_memcheck") != NULL;
+}
+
 bool fa_os_env_flag(const char *name, bool unset)
 {
     const char *v = getenv(name);

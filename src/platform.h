@@ -30,6 +30,11 @@ uint64_t fa_os_now_ns(void);
 /* A random word for hardened pools, never zero. */
 uintptr_t fa_os_random_word(void);
 
+/* Whether the process runs under Valgrind's memcheck (whose preload is in
+ * LD_PRELOAD), as opposed to another tool such as cachegrind or callgrind,
+ * which has no use for memory annotations. */
+bool fa_os_memcheck_preloaded(void);
+
 /* An environment switch: false or true when unset or empty, else whether
  * it is something other than "0". */
 bool fa_os_env_flag(const char *name, bool unset);

@@ -672,7 +672,7 @@ int fa_pool_init(fa_pool *p, const fa_config *cfg)
     p->chunk_low = g.chunk - 1;
     p->flags = cfg->flags | (checked ? FA_CHECKED : 0);
     p->checked = checked;
-    p->tracked = fa_track_wanted(fa_env_tracking());
+    p->tracked = fa_track_wanted(fa_env_tracking(), fa_env_memcheck());
     p->link_key = (cfg->flags & FA_HARDENED) ? fa_os_random_word() : 0;
     p->guarded = (p->flags & (FA_CHECKED | FA_HARDENED)) || p->tracked;
     p->size = cfg->size;

@@ -176,6 +176,7 @@ static inline void fa_link_clear(const fa_pool *p, void *slot)
 /* FIXALLOC_CHECK and FIXALLOC_TRACK, read when a pool is created. */
 bool fa_env_checked(void);
 bool fa_env_tracking(void);
+bool fa_env_memcheck(void);
 int fa_debug_init(fa_pool *p);
 /* At destroy: reports objects still live (checked mode), while the chunks
  * are still there; then, after they are gone, frees what init took. */

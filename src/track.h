@@ -33,16 +33,19 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
-/* Whether pools created now should track their memory: under Valgrind or
- * ASan, unless FIXALLOC_TRACK=0 in the environment (debug.c) turns it off,
+/* Whether pools created now should track their memory: under Valgrind's
+ * memcheck (`memcheck`: not under cachegrind or callgrind, which would
+ * only see the guarded slow paths cost 5-10 times the fast ones) or ASan,
+ * unless FIXALLOC_TRACK=0 in the environment (debug.c) turns it off,
  * which lets the fast paths themselves run under those tools. */
-static inline bool fa_track_wanted(bool allowed)
+static inline bool fa_track_wanted(bool allowed, bool memcheck)
 {
 #if FA_HAVE_VALGRIND
     if (allowed && RUNNING_ON_VALGRIND) {
-        return true;
+        return memcheck;
     }
 #endif
+    (void)memcheck;
     return allowed && FA_HAVE_ASAN;
 }
 
