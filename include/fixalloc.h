@@ -669,8 +669,11 @@ FA_API void *fa_calloc(size_t count, size_t n);
  * would be; otherwise a new object gets the first min(n, usable) bytes
  * and p is freed. n == 0 asks for an
  * object of 0 bytes, as fa_malloc(0): the result must be freed, and p is
- * freed only when a new object is returned. On failure NULL with errno
- * ENOMEM, and p is untouched.
+ * freed only when a new object is returned. A large block of the OS
+ * source grows without a copy where it can (in place, or its pages moved
+ * to a new address). On failure NULL with errno ENOMEM, and p is
+ * untouched; NULL with errno EINVAL, after a report, for a p that no heap
+ * holds.
  */
 FA_API void *fa_realloc(void *p, size_t n);
 

@@ -76,6 +76,7 @@ static fa_chunk *chunk_new(fa_pool *p)
     if (((uintptr_t)c & p->chunk_low) != 0) {
         fa_report_pool(FA_ERR_CORRUPT, p, c,
                        "the page source returned a misaligned block");
+        p->source.unmap(p->source.ctx, c, p->chunk_size); /* not kept */
         return NULL;
     }
     c->magic = FA_CHUNK_MAGIC;
@@ -279,7 +280,9 @@ static void *pop_guarded(fa_pool *p)
 {
     void *obj = p->fast_free;
     void *next = fa_link_get(p, obj);
-    if (!link_ok(p, p->cur, next)) {
+    /* A link zeroed by a write after free would end the list early:
+     * the list's length is known (fast_len), so the early end is seen. */
+    if (!link_ok(p, p->cur, next) || (next == NULL && fa_fast_len(p) > 1)) {
         fa_report_pool(FA_ERR_CORRUPT, p, obj,
                        "the free-list link in this free "
                        "object was overwritten");
@@ -698,6 +701,9 @@ int fa_pool_init(fa_pool *p, const fa_config *cfg)
 
 int fa_pool_reserve(fa_pool *p, size_t n)
 {
+    if (!FA_HANDLE_OK(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
+        return EINVAL;
+    }
     /* Every slot that is not live is free or uncarved, in some chunk. */
     size_t room = p->nchunks * p->nslots - fa_pool_live(p);
     while (room < n) {
@@ -713,6 +719,9 @@ int fa_pool_reserve(fa_pool *p, size_t n)
 
 size_t fa_pool_trim(fa_pool *p)
 {
+    if (!FA_HANDLE_OK(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
+        return 0;
+    }
     size_t before = p->nchunks;
     if (p->cur != NULL && fa_chunk_live(p, p->cur) == 0) {
         retire_current(p);

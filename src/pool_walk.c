@@ -47,6 +47,9 @@ static void walk_chunk(const fa_pool *p, const fa_chunk *c,
 
 void fa_pool_walk(fa_pool *p, void (*fn)(void *obj, void *arg), void *arg)
 {
+    if (!FA_HANDLE_OK(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
+        return;
+    }
     if (p->cur != NULL) {
         walk_chunk(p, p->cur, fn, arg);
     }

@@ -8,6 +8,10 @@
 
 void fa_pool_stats(const fa_pool *p, fa_stats *out)
 {
+    if (!FA_HANDLE_OK(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
+        *out = (fa_stats){.name = "unnamed"};
+        return;
+    }
     size_t live = fa_pool_live(p);
     *out = (fa_stats){
         .name = p->name,

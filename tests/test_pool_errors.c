@@ -210,6 +210,99 @@ static void corrupt_check(int how)
     /* The pool is broken: leave it (this test runs in its own process). */
 }
 
+/* A destroyed or never-initialised pool is reported by every call, and
+ * no call touches memory through it. */
+START_TEST(bad_pool_every_call)
+{
+    fa_error_handler old = tu_errors_install();
+    fa_pool dead;
+    fa_config c = tu_small_config(NULL);
+    tu_pool_init_ok(&dead, &c);
+    fa_pool_destroy(&dead);
+    fa_pool zero;
+    memset(&zero, 0, sizeof zero);
+    fa_pool *pools[] = {&dead, &zero};
+    int x;
+    for (int k = 0; k < 2; k++) {
+        fa_pool *p = pools[k];
+        tu_errors_reset();
+        TU_NULL(fa_pool_alloc(p));
+        fa_pool_free(p, &x);
+        TU_INT_EQ(fa_pool_reserve(p, 10), EINVAL);
+        TU_EQ(fa_pool_trim(p), 0);
+        fa_pool_walk(p, NULL, NULL);
+        fa_stats st;
+        fa_pool_stats(p, &st);
+        TU_EQ(st.live, 0);
+        TU_CHECK(!fa_pool_check(p));
+        TU_INT_EQ(tu_err.count, 7);
+        TU_INT_EQ(tu_err.kind, FA_ERR_BAD_POOL);
+    }
+    fa_set_error_handler(old);
+}
+END_TEST
+
+/* A page source that hands out a misaligned block: reported, and the block
+ * goes back to it. */
+static void *misaligned_map(void *ctx, size_t size, size_t align, bool *zeroed)
+{
+    tu_source *src = ctx;
+    char *mem = src->inner->map(src->inner->ctx, size * 2, align, zeroed);
+    src->maps++;
+    return mem != NULL ? mem + 64 : NULL;
+}
+
+static void misaligned_unmap(void *ctx, void *mem, size_t size)
+{
+    tu_source *src = ctx;
+    src->unmaps++;
+    src->inner->unmap(src->inner->ctx, (char *)mem - 64, size * 2);
+}
+
+START_TEST(misaligned_block_given_back)
+{
+    tu_source src = {0};
+    src.inner = fa_os_source();
+    fa_source bad = {misaligned_map, misaligned_unmap, &src};
+    fa_config c = tu_small_config(&bad);
+    fa_pool p;
+    tu_pool_init_ok(&p, &c);
+    fa_error_handler old = tu_errors_install();
+    errno = 0;
+    TU_NULL(fa_pool_alloc(&p));
+    TU_INT_EQ(errno, ENOMEM);
+    TU_INT_EQ(tu_err.kind, FA_ERR_CORRUPT);
+    TU_EQ(src.maps, 1);
+    TU_EQ(src.unmaps, 1);
+    fa_set_error_handler(old);
+    fa_pool_destroy(&p);
+}
+END_TEST
+
+/* Checked mode: a freed object's link zeroed (a write after free) would
+ * end the free list early and drop the rest of it; the pop sees it. */
+START_TEST(checked_zeroed_link_reported)
+{
+    fa_config c = tu_small_config(NULL);
+    c.flags = FA_CHECKED;
+    fa_pool p;
+    tu_pool_init_ok(&p, &c);
+    void *v[10];
+    tu_pool_alloc_n(&p, v, 10);
+    for (int i = 9; i >= 0; i--) {
+        fa_pool_free(&p, v[i]); /* list: v[0], v[1], ... */
+    }
+    fa_error_handler old = tu_errors_install();
+    memset(v[0], 0, sizeof(void *)); /* the write after free */
+    void *a = fa_pool_alloc(&p);
+    TU_CHECK(a == NULL || tu_err.count > 0);
+    TU_GE(tu_err.count, 1);
+    TU_CHECK(tu_err.kind == FA_ERR_CORRUPT ||
+             tu_err.kind == FA_ERR_WRITE_AFTER_FREE);
+    fa_set_error_handler(old);
+}
+END_TEST
+
 START_TEST(check_detects_cycle)
 {
     corrupt_check(0);
@@ -252,6 +345,9 @@ static Suite *suite(void)
     tcase_add_test(tc, error_foreign_free_handled);
     tcase_add_test(tc, error_interior_free_handled);
     tcase_add_test(tc, error_unnamed_pool);
+    tcase_add_test(tc, bad_pool_every_call);
+    tcase_add_test(tc, misaligned_block_given_back);
+    tcase_add_test(tc, checked_zeroed_link_reported);
     tcase_add_test(tc, check_detects_cycle);
     tcase_add_test(tc, check_detects_bad_link);
     tcase_add_test(tc, check_fresh_pools);
