@@ -267,6 +267,20 @@ void fa_free_sized(void *p, size_t n)
 
 /* ---- sizes, owners, realloc ---- */
 
+/* Whether small object p (chunk header hdr) is live: always, unless its
+ * heap is checked and knows it is not (reported as a double free: it was
+ * freed already). */
+static bool small_live(const void *hdr, const void *p)
+{
+    const fa_pool *pool = fa_pool_of_header(hdr);
+    if (!fa_pool_is_checked(pool) || fa_pool_slot_live(pool, p)) {
+        return true;
+    }
+    fa_heap_report(FA_ERR_DOUBLE_FREE, heap_of_chunk(hdr), p,
+                   "realloc of an object that is not allocated");
+    return false;
+}
+
 static size_t usable_of(enum obj_kind kind, const void *hdr)
 {
     if (kind == OBJ_LARGE) {
@@ -336,6 +350,10 @@ static void *realloc_in(fa_heap *h, void *p, size_t n)
     void *hdr;
     enum obj_kind kind = classify(p, &hdr);
     if (kind != OBJ_SMALL && kind != OBJ_LARGE) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (kind == OBJ_SMALL && !small_live(hdr, p)) {
         errno = EINVAL;
         return NULL;
     }

@@ -344,5 +344,8 @@ void fa_pool_chunk_release(fa_pool *p, void *chunk);
 /* Whether obj is the start of a carved slot of one of p's chunks, judged
  * from the chunk header (pool_walk.c; for checkers: reads the header). */
 bool fa_pool_holds_slot(const fa_pool *p, const void *obj);
+/* Whether obj is a live object of checked pool p (its live bit is set);
+ * false for a pool that is not checked. */
+bool fa_pool_slot_live(const fa_pool *p, const void *obj);
 
 #endif /* FIXALLOC_POOL_IMPL_H */

@@ -207,6 +207,31 @@ START_TEST(large_realloc_grows)
 }
 END_TEST
 
+/* A checked heap reports a realloc of a freed object as a double free, and
+ * never hands the object out twice. */
+START_TEST(checked_realloc_of_freed_object)
+{
+    fa_heap_config cfg = {.flags = FA_CHECKED};
+    fa_heap *h = tu_heap_create_ok(&cfg);
+    void *p = fa_heap_malloc(h, 40);
+    TU_NOT_NULL(p);
+    fa_free(p);
+    fa_error_handler old = tu_errors_install();
+    errno = 0;
+    TU_NULL(fa_heap_realloc(h, p, 30));
+    TU_INT_EQ(errno, EINVAL);
+    TU_INT_EQ(tu_err.count, 1);
+    TU_INT_EQ(tu_err.kind, FA_ERR_DOUBLE_FREE);
+    fa_set_error_handler(old);
+    void *a = fa_heap_malloc(h, 40), *b = fa_heap_malloc(h, 40);
+    TU_CHECK(a != b);
+    fa_free(a);
+    fa_free(b);
+    TU_CHECK(fa_heap_check(h));
+    fa_heap_destroy(h);
+}
+END_TEST
+
 START_TEST(stats_are_per_heap)
 {
     fa_heap_config ca = {.name = "alpha"}, cb = {.name = "beta"};
@@ -651,6 +676,7 @@ static Suite *suite(void)
     tcase_add_test(tc, free_and_trim_give_bytes_back);
     tcase_add_test(tc, stats_are_per_heap);
     tcase_add_test(tc, large_blocks_kept_and_reused);
+    tcase_add_test(tc, checked_realloc_of_freed_object);
     tcase_add_test(tc, large_realloc_grows);
     tcase_add_test(tc, cap_refuses_with_enomem);
     tcase_add_test(tc, zero_heap_objects_read_as_zeros);
