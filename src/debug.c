@@ -302,3 +302,9 @@ bool fa_debug_free(fa_pool *p, fa_chunk *c, void *obj)
     fa_track_free(p->tracked, p, obj, p->slot);
     return true;
 }
+
+bool fa_pool_slot_live(const fa_pool *p, const void *obj)
+{
+    return fa_pool_holds_slot(p, obj) &&
+           fa_debug_is_live(p, fa_chunk_of(p, obj), obj);
+}

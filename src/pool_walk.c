@@ -206,9 +206,3 @@ bool fa_pool_holds_slot(const fa_pool *p, const void *obj)
            (const char *)obj >= base && (const char *)obj < c->carve &&
            fa_slot_aligned(p, (size_t)((const char *)obj - base));
 }
-
-bool fa_pool_slot_live(const fa_pool *p, const void *obj)
-{
-    return fa_pool_holds_slot(p, obj) &&
-           fa_debug_is_live(p, fa_chunk_of(p, obj), obj);
-}
