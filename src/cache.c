@@ -103,8 +103,9 @@ static void shed_empty(fa_cache *c, fa_pool *p, size_t keep)
     }
 }
 
-/* A chunk from the depot for a pool that would map one. */
-static void take_depot(fa_cache *c, fa_pool *p)
+/* A chunk from the depot for a pool that would map one; false when the
+ * depot has none. */
+static bool take_depot(fa_cache *c, fa_pool *p)
 {
     pthread_mutex_lock(&c->lock);
     void *chunk = depot_get_locked(c);
@@ -112,6 +113,48 @@ static void take_depot(fa_cache *c, fa_pool *p)
     if (chunk != NULL) {
         fa_pool_chunk_attach(p, chunk);
     }
+    return chunk != NULL;
+}
+
+/* Looking for an empty chunk of another class of the same heap in the
+ * calling thread's pools. */
+typedef struct sibling_search {
+    const fa_cache *c;
+    fa_tentry *to;
+    bool found;
+} sibling_search;
+
+static void take_from_sibling(fa_tentry *e, void *arg)
+{
+    sibling_search *s = arg;
+    const fa_cache *other = e->cache;
+    if (s->found || other == s->c || other->owner != s->c->owner ||
+        other->chunk_size != s->c->chunk_size ||
+        fa_pool_empty_chunks(&e->pool) == 0) {
+        return;
+    }
+    void *chunk = fa_pool_chunk_detach(&e->pool);
+    if (chunk != NULL) {
+        /* The bytes move with the chunk (under the registry lock, which
+         * fork takes: a child finds them counted once). */
+        fa_cache *from = e->cache, *to = s->to->cache;
+        atomic_fetch_sub_explicit(&from->held, from->chunk_size,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&to->held, to->chunk_size,
+                                  memory_order_relaxed);
+        fa_pool_chunk_adopt(&s->to->pool, chunk);
+        s->found = true;
+    }
+}
+
+/* A heap's classes share their chunk size and have no callbacks: a pool
+ * that would map a chunk takes an empty one from the thread's pool of
+ * another class first (a program that moves from one size to another
+ * reuses the memory at once, rather than after the decay). */
+static void take_sibling(fa_cache *c, fa_tentry *e)
+{
+    sibling_search s = {c, e, false};
+    fa_thread_each_entry(take_from_sibling, &s);
 }
 
 /* Decay of the depot: the chunks it held unused for a whole window (its
@@ -217,6 +260,25 @@ static void note_empty(fa_tentry *e)
     }
 }
 
+/* A thread's last look at its quiet entries, ns. */
+static _Thread_local uint64_t tls_quiet_look;
+
+/* An entry of the calling thread for a cache it has not swept for two
+ * decay times (a size class it stopped using): what it owes goes, and its
+ * empty chunks beyond the kept ones leave, as a closing window would. */
+static void settle_quiet(fa_tentry *e, void *arg)
+{
+    uint64_t now = *(const uint64_t *)arg;
+    fa_cache *c = e->cache;
+    if (now - e->last_sweep < 2 * c->decay_ns) {
+        return;
+    }
+    settle(c, e, c->keep_empty);
+    e->low_empty = fa_pool_empty_chunks(&e->pool);
+    e->last_sweep = e->window_start = now;
+    e->window_sweeps = 0;
+}
+
 /*
  * Every FA_SWEEP_TICKS slow paths of a thread: the settling above, where
  * the empty chunks that leave are those that stayed unused for a whole
@@ -244,6 +306,13 @@ static void sweep(fa_cache *c, fa_tentry *e)
         e->window_sweeps = 0;
     }
     depot_decay(c, now);
+    e->last_sweep = now;
+    /* Once a decay time, the thread's other caches: one it stopped using
+     * gets no sweep of its own. */
+    if (now - tls_quiet_look >= c->decay_ns) {
+        tls_quiet_look = now;
+        fa_thread_each_entry(settle_quiet, &now);
+    }
 }
 
 /* Sets up a zero entry for c: its pool, then its place on c's list. */
@@ -255,7 +324,7 @@ static bool entry_bind(fa_cache *c, fa_tentry *e)
     fa_pool_untrack_peak(&e->pool);
     e->cache = c;
     e->toff = c->toff;
-    e->window_start = fa_os_now_ns();
+    e->window_start = e->last_sweep = fa_os_now_ns();
     fa_registry_bind(c, e);
     return true;
 }
@@ -326,8 +395,9 @@ static __attribute__((noinline)) void *alloc_slow(fa_cache *c)
     if (atomic_load_explicit(&e->inbox, memory_order_relaxed) != NULL) {
         take_inbox(e);
     }
-    if (fa_pool_needs_chunk(&e->pool)) {
-        take_depot(c, &e->pool);
+    if (fa_pool_needs_chunk(&e->pool) && !take_depot(c, &e->pool) &&
+        c->owner != NULL) {
+        take_sibling(c, e);
     }
     void *obj = fa_pool_alloc(&e->pool);
     note_empty(e);

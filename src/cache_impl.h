@@ -44,6 +44,7 @@ typedef struct fa_tentry {
                              * decay window */
     uint64_t window_start;  /* when this decay window began, ns */
     uint32_t window_sweeps; /* sweeps in it */
+    uint64_t last_sweep;    /* when the owner last swept it, ns */
     uint64_t sent;          /* objects this thread freed into others' pools */
     uint64_t taken;         /* objects taken from the inbox into the pool */
     /* the registry lock */
@@ -169,6 +170,9 @@ void fa_registry_remove(struct fa_cache *c);
 /* The calling thread's entry at c's offset, bound or not; NULL when the
  * thread is exiting or its table cannot be had. */
 fa_tentry *fa_thread_entry(const struct fa_cache *c);
+/* Calls fn(e, arg) on every bound entry of the calling thread's table
+ * (registry lock held meanwhile); nothing for a thread without a table. */
+void fa_thread_each_entry(void (*fn)(fa_tentry *e, void *arg), void *arg);
 /* Links a freshly set-up entry onto c's list of bound entries. */
 void fa_registry_bind(struct fa_cache *c, fa_tentry *e);
 void fa_registry_lock(void);

@@ -186,6 +186,22 @@ fa_tentry *fa_thread_entry(const fa_cache *c)
     return (fa_tentry *)(void *)(tab + c->toff);
 }
 
+void fa_thread_each_entry(void (*fn)(fa_tentry *e, void *arg), void *arg)
+{
+    char *tab = fa_tls_table;
+    if (tab == (char *)&unbound_table) {
+        return;
+    }
+    fa_registry_lock();
+    for (uint32_t id = 0; id < reg_hiwater; id++) {
+        fa_tentry *e = table_entry((fa_ttab *)(void *)tab, id);
+        if (e->cache != NULL) {
+            fn(e, arg);
+        }
+    }
+    fa_registry_unlock();
+}
+
 /* The thread key's destructor: every entry of the exiting thread settles
  * (its outbox goes, its inbox comes in, its empty chunks leave), and the
  * table waits for the next new thread. */

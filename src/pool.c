@@ -767,6 +767,24 @@ void fa_pool_chunk_attach(fa_pool *p, void *chunk)
     list_push(p, c, FA_LIST_EMPTY);
 }
 
+void fa_pool_chunk_adopt(fa_pool *p, void *chunk)
+{
+    fa_chunk *c = chunk;
+    FA_ASSERT(c->magic == FA_CHUNK_MAGIC && c->nlive == 0 && p->first == NULL &&
+              p->release == NULL && !p->checked);
+    c->pool = p;
+    c->free = NULL;
+    c->carve = c->hwm = fa_chunk_base(p, c);
+    c->zeroed = false;
+    if (!fa_debug_chunk_new(p, c)) {
+        /* Only checked pools can fail here, and they adopt nothing. */
+        fa_pool_chunk_release(p, c);
+        return;
+    }
+    p->nchunks++;
+    list_push(p, c, FA_LIST_EMPTY);
+}
+
 void fa_pool_chunk_release(fa_pool *p, void *chunk)
 {
     p->nchunks++; /* chunk_release counts it out again */

@@ -340,6 +340,10 @@ static inline size_t fa_pool_empty_chunks(const fa_pool *p)
 void *fa_pool_chunk_detach(fa_pool *p);
 void fa_pool_chunk_attach(fa_pool *p, void *chunk);
 void fa_pool_chunk_release(fa_pool *p, void *chunk);
+/* As attach, for an empty chunk detached from a pool of another slot size
+ * with the same chunk size: carved anew for p. Only for pools without
+ * `first` and `release` and not checked (a heap's classes). */
+void fa_pool_chunk_adopt(fa_pool *p, void *chunk);
 
 /* Whether obj is the start of a carved slot of one of p's chunks, judged
  * from the chunk header (pool_walk.c; for checkers: reads the header). */

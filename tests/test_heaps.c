@@ -232,6 +232,46 @@ START_TEST(checked_realloc_of_freed_object)
 }
 END_TEST
 
+/* A program that moves from one size to another reuses the memory at
+ * once: a class whose pool would map a chunk takes an empty one of another
+ * class from the thread's pools first. */
+START_TEST(phase_shift_reuses_chunks)
+{
+    tu_source src;
+    tu_source_init(&src, NULL);
+    fa_heap_config cfg = {.source = &src.source};
+    fa_heap *h = tu_heap_create_ok(&cfg);
+    size_t bytes = 8u << 20;
+    void **v = tu_xmalloc(bytes / 64 * sizeof *v);
+    for (size_t i = 0; i < bytes / 64; i++) {
+        v[i] = fa_heap_malloc(h, 64);
+        TU_NOT_NULL(v[i]);
+    }
+    for (size_t i = 0; i < bytes / 64; i++) {
+        fa_free(v[i]);
+    }
+    size_t maps = src.maps;
+    size_t held = tu_heap_stats(h).bytes_held;
+    for (size_t i = 0; i < bytes / 256; i++) {
+        v[i] = fa_heap_malloc(h, 256);
+        TU_NOT_NULL(v[i]);
+        memset(v[i], 0x6b, 256);
+    }
+    /* At most a few chunks more than the first phase held. */
+    TU_LE(src.maps - maps, 4);
+    TU_LE(tu_heap_stats(h).bytes_held, held + 4 * FA_HEAP_CHUNK);
+    TU_CHECK(fa_heap_check(h));
+    for (size_t i = 0; i < bytes / 256; i++) {
+        fa_free(v[i]);
+    }
+    TU_CHECK(fa_heap_check(h));
+    free(v);
+    fa_heap_destroy(h);
+    TU_EQ(src.maps, src.unmaps);
+    tu_source_fini(&src);
+}
+END_TEST
+
 START_TEST(stats_are_per_heap)
 {
     fa_heap_config ca = {.name = "alpha"}, cb = {.name = "beta"};
@@ -677,6 +717,7 @@ static Suite *suite(void)
     tcase_add_test(tc, stats_are_per_heap);
     tcase_add_test(tc, large_blocks_kept_and_reused);
     tcase_add_test(tc, checked_realloc_of_freed_object);
+    tcase_add_test(tc, phase_shift_reuses_chunks);
     tcase_add_test(tc, large_realloc_grows);
     tcase_add_test(tc, cap_refuses_with_enomem);
     tcase_add_test(tc, zero_heap_objects_read_as_zeros);
