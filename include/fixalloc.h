@@ -701,6 +701,28 @@ FA_API void fa_free_sized(void *p, size_t n);
 /* The bytes usable at p (at least those asked for); 0 for NULL. */
 FA_API size_t fa_usable_size(const void *p);
 
+/* ---------------------------------------------------------------------
+ * The drop-in malloc
+ * ------------------------------------------------------------------- */
+
+/*
+ * libfixalloc-malloc.so (pkg-config fixalloc-malloc, CMake
+ * fixalloc::malloc) is this library with malloc, free, calloc, realloc,
+ * reallocarray, aligned_alloc, memalign, posix_memalign, valloc, pvalloc,
+ * malloc_usable_size, malloc_trim, mallopt, malloc_stats, glibc's
+ * __libc_* names for them, and C++ operator new and delete in every form,
+ * all on the default heap. Link it, or run any program on it:
+ *
+ *     LD_PRELOAD=libfixalloc-malloc.so program
+ *
+ * Pointers it did not hand out (from the dynamic loader, before it was
+ * loaded) are told apart and never followed: a free of one is counted and
+ * ignored. Environment: FIXALLOC_CHECK=1 (every class checked),
+ * FIXALLOC_TRACK=0, FIXALLOC_STATS=1 (the default heap's counters on
+ * stderr at exit), FIXALLOC_VERBOSE=1 (the options in force, when the heap
+ * starts). The same calls also stay available under their fa_ names.
+ */
+
 #ifdef __cplusplus
 }
 #endif
