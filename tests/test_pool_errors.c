@@ -283,6 +283,9 @@ END_TEST
  * end the free list early and drop the rest of it; the pop sees it. */
 START_TEST(checked_zeroed_link_reported)
 {
+    if (tu_under_memory_tool()) {
+        return; /* the write after free is theirs to report first */
+    }
     fa_config c = tu_small_config(NULL);
     c.flags = FA_CHECKED;
     fa_pool p;
