@@ -429,7 +429,7 @@ function table(title, unit, arr, fmt,   i, j, p, a, v, b, ratio, g, n, w, wp) {
     if (unit == "s") {
         printf "| worst x %s |", base
         for (j = 1; j <= na; j++)
-            printf n[j] ? " %.2fx %s |" : " - |", w[j], wp[j]
+            printf n[j] && A[j] != base ? " %.2fx %s |" : " - |", w[j], wp[j]
         printf "\n"
     }
     printf "\n"
