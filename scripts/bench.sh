@@ -54,6 +54,13 @@ fi
 elapsed=$(( $(date +%s) - started ))
 echo "bench: $kind run took ${elapsed} s (build included); CSV $out/$kind.csv"
 
+# The programs under LD_PRELOAD (bench/preload.sh), smaller in the quick run.
+if [ "$kind" = quick ]; then
+    echo
+    sh bench/preload.sh --quick $dir ||
+        echo "bench: the programs under LD_PRELOAD reported errors" >&2
+fi
+
 [ "$kind" = bench ] || exit 0
 {
     echo "# Benchmark results"
@@ -92,3 +99,10 @@ if [ -x $dir/bench/bench_cpp_containers ]; then
     $dir/bench/bench_cpp_containers | tee $dir/cpp.md
     { echo; cat $dir/cpp.md; } >>bench/RESULTS.md
 fi
+
+# The programs under LD_PRELOAD (bench/preload.sh): their tables last.
+echo
+sh bench/preload.sh $dir >$dir/preload.md ||
+    echo "bench: the programs under LD_PRELOAD reported errors" >&2
+cat $dir/preload.md
+{ echo; cat $dir/preload.md; } >>bench/RESULTS.md

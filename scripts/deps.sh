@@ -15,7 +15,7 @@ test)  pkgs="build-essential cmake pkg-config check valgrind clang libclang-rt-d
              debhelper dpkg-dev fakeroot lintian groff man-db" ;;
 bench) pkgs="build-essential cmake pkg-config valgrind gnuplot-nox
              libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev
-             libtbb-dev libboost-dev dpdk-dev" ;;
+             libtbb-dev libboost-dev dpdk-dev lua5.4 sqlite3" ;;
 *) echo "usage: $0 test|bench" >&2; exit 2 ;;
 esac
 
