@@ -23,7 +23,7 @@ root=$(pwd)
 
 quick=0
 rounds=""
-programs="python3-dicts,python3-threads,lua5.4,sqlite3,gcc-O2,pipeline,perl"
+programs="python3-dicts,python3-threads,lua5.4,sqlite3,gcc-O2,pipeline,perl,large-blocks"
 allocators="glibc,jemalloc,tcmalloc,mimalloc,fixalloc"
 cpu=""
 build="build-bench"
@@ -273,6 +273,12 @@ my $s = join("|", @a[0 .. 9]); $s =~ s/(\d+)/$1*2/ge;
 printf "%d %d %s %s %s\n", scalar(keys %h), scalar(keys %r), $k[0], $k[-1], $s;
 EOF
     echo "exec perl '$work/words.pl' $(n 210000)"
+}
+
+add_large_blocks() {
+    # Large blocks: 32 KiB to 4 MiB, replaced at random, some grown by
+    # realloc (bench/large_blocks.c).
+    echo "exec '$build/bench/bench_large_blocks' $(n 20000)"
 }
 
 progs=""
