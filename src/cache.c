@@ -127,13 +127,20 @@ typedef struct sibling_search {
 static void take_from_sibling(fa_tentry *e, void *arg)
 {
     sibling_search *s = arg;
-    const fa_cache *other = e->cache;
+    fa_cache *other = e->cache;
     if (s->found || other == s->c || other->owner != s->c->owner ||
-        other->chunk_size != s->c->chunk_size ||
-        fa_pool_empty_chunks(&e->pool) == 0) {
+        other->chunk_size != s->c->chunk_size) {
         return;
     }
-    void *chunk = fa_pool_chunk_detach(&e->pool);
+    /* The sibling's own empty chunks, else its depot's. */
+    void *chunk = NULL;
+    if (fa_pool_empty_chunks(&e->pool) > 0) {
+        chunk = fa_pool_chunk_detach(&e->pool);
+    } else {
+        pthread_mutex_lock(&other->lock);
+        chunk = depot_get_locked(other);
+        pthread_mutex_unlock(&other->lock);
+    }
     if (chunk != NULL) {
         /* The bytes move with the chunk (under the registry lock, which
          * fork takes: a child finds them counted once). */

@@ -197,11 +197,13 @@ void *fa_large_alloc(fa_heap *h, size_t n, size_t align, bool *zeroed)
     h->large_allocs++;
     pthread_mutex_unlock(&large_lock);
     void *obj = mem + offset;
+    /* Open to the caller (under Valgrind) before it is cleared: a kept
+     * block was closed when it was freed. */
+    large_track_alloc(h, obj, map - offset, fresh);
     if ((h->flags & FA_ZERO) && !fresh) {
         memset(obj, 0, map - offset);
         fresh = true;
     }
-    large_track_alloc(h, obj, map - offset, fresh);
     *zeroed = fresh;
     return obj;
 }
