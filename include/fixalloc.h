@@ -616,7 +616,8 @@ FA_API fa_heap *fa_heap_of(const void *p);
 
 /* As fa_malloc, fa_calloc, fa_realloc and fa_aligned_alloc, from heap h.
  * fa_heap_realloc keeps p (of any heap) in place when it may, and
- * otherwise moves it to h. */
+ * otherwise moves it to h. A NULL h is reported (FA_ERR_BAD_POOL, object
+ * "heap"): NULL with errno EINVAL. */
 FA_API void *fa_heap_malloc(fa_heap *h, size_t n);
 FA_API void *fa_heap_calloc(fa_heap *h, size_t count, size_t n);
 FA_API void *fa_heap_realloc(fa_heap *h, void *p, size_t n);

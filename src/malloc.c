@@ -99,8 +99,20 @@ static inline void *heap_alloc(fa_heap *h, size_t n)
     return large_malloc(h, n);
 }
 
+/* A NULL heap handle, reported: NULL with errno EINVAL. (fa_malloc never
+ * has one: its heap is the default one.) */
+static FA_COLD void *null_heap(void)
+{
+    fa_bad_handle(NULL, FA_OBJ_HEAP);
+    errno = EINVAL;
+    return NULL;
+}
+
 void *fa_heap_malloc(fa_heap *h, size_t n)
 {
+    if (FA_UNLIKELY(h == NULL)) {
+        return null_heap();
+    }
     return heap_alloc(h, n);
 }
 
@@ -122,6 +134,9 @@ void *fa_malloc(size_t n)
 
 void *fa_heap_calloc(fa_heap *h, size_t k, size_t n)
 {
+    if (FA_UNLIKELY(h == NULL)) {
+        return null_heap();
+    }
     size_t total;
     if (__builtin_mul_overflow(k, n, &total)) {
         errno = ENOMEM;
@@ -160,6 +175,9 @@ static unsigned log2_of(size_t pow2)
 
 void *fa_heap_aligned_alloc(fa_heap *h, size_t align, size_t n)
 {
+    if (FA_UNLIKELY(h == NULL)) {
+        return null_heap();
+    }
     if (!is_pow2(align) || align > FA_HEAP_ALIGN_MAX) {
         errno = EINVAL;
         return NULL;
@@ -380,6 +398,9 @@ static void *realloc_in(fa_heap *h, void *p, size_t n)
 
 void *fa_heap_realloc(fa_heap *h, void *p, size_t n)
 {
+    if (FA_UNLIKELY(h == NULL)) {
+        return null_heap();
+    }
     return realloc_in(h, p, n);
 }
 

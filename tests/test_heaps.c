@@ -272,6 +272,27 @@ START_TEST(phase_shift_reuses_chunks)
 }
 END_TEST
 
+/* A NULL heap handle is reported by every call that takes one. */
+START_TEST(null_heap_reported)
+{
+    fa_error_handler old = tu_errors_install();
+    errno = 0;
+    TU_NULL(fa_heap_malloc(NULL, 10));
+    TU_INT_EQ(errno, EINVAL);
+    TU_NULL(fa_heap_calloc(NULL, 2, 10));
+    TU_NULL(fa_heap_aligned_alloc(NULL, 64, 10));
+    TU_NULL(fa_heap_realloc(NULL, NULL, 10));
+    TU_EQ(fa_heap_trim(NULL), 0);
+    fa_heap_counters s;
+    fa_heap_stats(NULL, &s);
+    TU_CHECK(!fa_heap_check(NULL));
+    TU_INT_EQ(tu_err.count, 7);
+    TU_INT_EQ(tu_err.kind, FA_ERR_BAD_POOL);
+    TU_STR_EQ(tu_err.object, "heap");
+    fa_set_error_handler(old);
+}
+END_TEST
+
 START_TEST(stats_are_per_heap)
 {
     fa_heap_config ca = {.name = "alpha"}, cb = {.name = "beta"};
@@ -718,6 +739,7 @@ static Suite *suite(void)
     tcase_add_test(tc, large_blocks_kept_and_reused);
     tcase_add_test(tc, checked_realloc_of_freed_object);
     tcase_add_test(tc, phase_shift_reuses_chunks);
+    tcase_add_test(tc, null_heap_reported);
     tcase_add_test(tc, large_realloc_grows);
     tcase_add_test(tc, cap_refuses_with_enomem);
     tcase_add_test(tc, zero_heap_objects_read_as_zeros);

@@ -582,6 +582,8 @@ void tu_record_handler(const fa_error *err)
              err->pool != NULL ? err->pool : "");
     snprintf(tu_err.detail, sizeof tu_err.detail, "%s",
              err->detail != NULL ? err->detail : "");
+    snprintf(tu_err.object, sizeof tu_err.object, "%s",
+             err->object != NULL ? err->object : "");
 }
 
 /* ------------------------------------------------------------------ */

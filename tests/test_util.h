@@ -225,6 +225,7 @@ typedef struct tu_errors {
     fa_error_kind kind;
     const void *addr;
     char pool[128];
+    char object[16]; /* "pool", "cache" or "heap" */
     char detail[256];
     bool pool_was_null, detail_was_null;
 } tu_errors;
