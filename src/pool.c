@@ -7,9 +7,6 @@
 #include <errno.h>
 #include <string.h>
 
-/* The default chunk: at least this big, and holding at least FA_MIN_SLOTS. */
-#define FA_CHUNK_DEFAULT ((size_t)64 * 1024)
-#define FA_MIN_SLOTS ((size_t)32)
 /* One carve batch in fast mode links at most this many bytes of slots. */
 #define FA_CARVE_BYTES ((size_t)4096)
 
@@ -586,118 +583,7 @@ void fa_pool_free_bulk(fa_pool *p, void *const *objs, size_t n)
     }
 }
 
-/* ---- init, reserve, trim, destroy ---- */
-
-static bool is_pow2(size_t x)
-{
-    return x != 0 && (x & (x - 1)) == 0;
-}
-
-static size_t round_up(size_t x, size_t align)
-{
-    return (x + align - 1) & ~(align - 1);
-}
-
-static size_t default_chunk_size(size_t slot)
-{
-    size_t want = FA_CHUNK_HEADER + FA_MIN_SLOTS * slot;
-    size_t chunk = FA_CHUNK_DEFAULT;
-    while (chunk < want && chunk < FA_CHUNK_MAX) {
-        chunk <<= 1;
-    }
-    return chunk;
-}
-
-/* Slots per chunk: as many as fit after the header and, in checked mode,
- * a bitmap of one bit per slot. */
-static size_t slots_per_chunk(size_t chunk, size_t slot, bool checked)
-{
-    size_t n = (chunk - FA_CHUNK_HEADER) / slot;
-    while (checked && n > 0 &&
-           FA_CHUNK_HEADER + (n + 63) / 64 * 8 + n * slot > chunk) {
-        n--;
-    }
-    return n;
-}
-
-typedef struct geometry {
-    size_t slot, chunk, nslots;
-} geometry;
-
-/* The geometry a config asks for: 0, or EINVAL. */
-static int config_geometry(const fa_config *cfg, bool checked, geometry *g)
-{
-    size_t align = cfg->align != 0 ? cfg->align : (cfg->size >= 16 ? 16 : 8);
-    if (cfg->size == 0 || cfg->size > FA_CHUNK_MAX || !is_pow2(align) ||
-        align > FA_ALIGN_MAX) {
-        return EINVAL;
-    }
-    if (align < _Alignof(void *)) {
-        align = _Alignof(void *); /* the free-list link must be aligned */
-    }
-    size_t size = cfg->size < sizeof(void *) ? sizeof(void *) : cfg->size;
-    g->slot = round_up(size, align);
-    g->chunk =
-        cfg->chunk_size != 0 ? cfg->chunk_size : default_chunk_size(g->slot);
-    if (!is_pow2(g->chunk) || g->chunk < FA_CHUNK_MIN ||
-        g->chunk > FA_CHUNK_MAX || g->chunk - FA_CHUNK_HEADER < g->slot) {
-        return EINVAL;
-    }
-    g->nslots = slots_per_chunk(g->chunk, g->slot, checked);
-    return g->nslots == 0 ? EINVAL : 0;
-}
-
-/* The refusals that are not about geometry. */
-static bool config_valid(const fa_config *cfg, const fa_source *src,
-                         size_t chunk)
-{
-    return (cfg->flags & ~(unsigned)(FA_ZERO | FA_CHECKED | FA_HARDENED)) ==
-               0 &&
-           !((cfg->flags & FA_ZERO) && cfg->first != NULL) &&
-           (cfg->max_bytes == 0 || cfg->max_bytes >= chunk) &&
-           src->map != NULL && src->unmap != NULL;
-}
-
-int fa_pool_init(fa_pool *p, const fa_config *cfg)
-{
-    if (p == NULL || cfg == NULL) {
-        return EINVAL;
-    }
-    bool checked = (cfg->flags & FA_CHECKED) || fa_env_checked();
-    const fa_source *src = cfg->source != NULL ? cfg->source : fa_os_source();
-    geometry g;
-    if (config_geometry(cfg, checked, &g) != 0 ||
-        !config_valid(cfg, src, g.chunk)) {
-        return EINVAL;
-    }
-    memset(p, 0, sizeof *p);
-    p->fast_last = FA_NO_CHUNK;
-    p->chunk_low = g.chunk - 1;
-    p->flags = cfg->flags | (checked ? FA_CHECKED : 0);
-    p->checked = checked;
-    p->tracked = fa_track_wanted(fa_env_tracking(), fa_env_memcheck());
-    p->link_key = (cfg->flags & FA_HARDENED) ? fa_os_random_word() : 0;
-    p->guarded = (p->flags & (FA_CHECKED | FA_HARDENED)) || p->tracked;
-    p->size = cfg->size;
-    p->slot = g.slot;
-    p->chunk_size = g.chunk;
-    p->nslots = g.nslots;
-    p->first_offset = g.chunk - g.nslots * g.slot;
-    p->slot_divisor = UINT64_MAX / g.slot + 1;
-    p->max_bytes = cfg->max_bytes;
-    p->first = cfg->first;
-    p->release = cfg->release;
-    p->arg = cfg->arg;
-    p->source = *src;
-    p->name = cfg->name != NULL ? cfg->name : "unnamed";
-    int err = fa_debug_init(p);
-    if (err != 0) {
-        memset(p, 0, sizeof *p);
-        return err;
-    }
-    p->magic = FA_POOL_MAGIC;
-    return 0;
-}
+/* ---- reserve, trim, destroy ---- */
 
 int fa_pool_reserve(fa_pool *p, size_t n)
 {
