@@ -346,6 +346,20 @@ for f in src/*.c src/*.h; do
         problem "$design: ${f#src/} has _locked functions; the _locked table does not name it"
 done
 
+# ---- sizes: no library file over 800 lines, no C file over 1000 ----
+
+for f in src/*; do
+    checks=$((checks + 1))
+    n=$(wc -l < "$f")
+    [ "$n" -le 800 ] || problem "$f: $n lines; a library file keeps under 800 (split it by concept)"
+done
+for f in tests/*.c tests/*/*.c bench/*.c; do
+    [ -f "$f" ] || continue
+    checks=$((checks + 1))
+    n=$(wc -l < "$f")
+    [ "$n" -le 1000 ] || problem "$f: $n lines; a C file keeps under 1000"
+done
+
 # ---- 8. the platform contract ----
 
 # Only platform.c calls the OS services and the C-runtime allocator
