@@ -584,9 +584,10 @@ typedef struct fa_heap_counters {
     size_t cached;     /* freed objects on their way back to the pool
                         * of the thread that allocated them */
     size_t cached_bytes;
-    size_t bytes_held;      /* bytes held from the source now */
+    size_t bytes_held;      /* bytes held from the source now: chunk_bytes
+                             * + large_bytes + large_kept_bytes */
     size_t chunk_bytes;     /* of them, in class chunks */
-    size_t large_bytes;     /* of them, in large blocks */
+    size_t large_bytes;     /* of them, in live large blocks */
     size_t max_bytes;       /* the cap; 0 for none */
     uint64_t allocs, frees; /* ever, small and large */
     uint64_t large_allocs, large_frees;

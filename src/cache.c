@@ -664,26 +664,38 @@ static size_t depot_drain(fa_cache *c)
     }
 }
 
-void fa_cache_destroy(fa_cache *c)
+static void cache_destroy(fa_cache *c, bool region)
 {
     if (c == NULL || !fa_cache_ok(c)) {
         return;
     }
+    void (*destroy)(fa_pool *) =
+        region ? fa_pool_destroy_region : fa_pool_destroy;
     c->magic = 0;
     fa_registry_lock();
     while (c->entries != NULL) {
         fa_tentry *e = fa_list_entry(c->entries, fa_tentry, reg_link);
         /* A pool that a fork froze may be half-changed: its chunks stay. */
         if (!fa_entry_frozen_locked(e)) {
-            fa_pool_destroy(&e->pool);
+            destroy(&e->pool);
         }
         fa_entry_unbind_locked(e);
     }
     fa_registry_unlock();
     fa_registry_remove(c);
     depot_drain(c);
-    fa_pool_destroy(&c->direct.pool);
+    destroy(&c->direct.pool);
     cache_free_record(c);
+}
+
+void fa_cache_destroy(fa_cache *c)
+{
+    cache_destroy(c, false);
+}
+
+void fa_cache_destroy_region(fa_cache *c)
+{
+    cache_destroy(c, true);
 }
 
 /* ---- reserve, trim, walk ---- */

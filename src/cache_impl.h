@@ -251,6 +251,10 @@ static inline size_t fa_cache_toff_of_pool(const fa_pool *p)
     return fa_entry_of_pool(p)->toff;
 }
 
+/* fa_cache_destroy for a heap's class cache: live objects die with it, as
+ * with the heap, without a leak report. */
+void fa_cache_destroy_region(struct fa_cache *c);
+
 /* The owner a heap gave its class cache (fa_cache_set_owner), or NULL. */
 static inline void *fa_cache_owner(const struct fa_cache *c)
 {

@@ -55,7 +55,7 @@ static int name_classes(fa_heap *h)
 static void destroy_caches(fa_heap *h)
 {
     for (size_t i = 0; i < FA_SIZE_CLASSES; i++) {
-        fa_cache_destroy(h->cache[i]);
+        fa_cache_destroy_region(h->cache[i]);
         h->cache[i] = NULL;
     }
 }

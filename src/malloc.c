@@ -376,7 +376,7 @@ static void *realloc_in(fa_heap *h, void *p, size_t n)
         return NULL;
     }
     size_t usable = usable_of(kind, hdr);
-    if (kind == OBJ_LARGE && n > usable) {
+    if (kind == OBJ_LARGE && n > usable && ((fa_large *)hdr)->heap == h) {
         void *q = fa_large_grow(hdr, n); /* nothing copied */
         if (q != NULL) {
             return q;

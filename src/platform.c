@@ -245,12 +245,13 @@ void fa_os_record_free(void *p)
         return;
     }
     rec_prefix *r = (rec_prefix *)(void *)((char *)p - REC_PREFIX);
-    if (r->shift == 0) {
+    size_t shift = r->shift; /* read before the link overwrites it */
+    if (shift == 0) {
         fa_os_unmap(r, r->map_size);
         return;
     }
     pthread_mutex_lock(&rec_lock);
-    *(void **)(void *)r = rec_lists[r->shift];
-    rec_lists[r->shift] = r;
+    *(void **)(void *)r = rec_lists[shift];
+    rec_lists[shift] = r;
     pthread_mutex_unlock(&rec_lock);
 }

@@ -686,12 +686,14 @@ static void release_list(fa_pool *p, fa_list_node *n)
     }
 }
 
-void fa_pool_destroy(fa_pool *p)
+static void pool_destroy(fa_pool *p, bool report_leaks)
 {
     if (!FA_HANDLE_OK(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
         return;
     }
-    fa_debug_leaks(p);
+    if (report_leaks) {
+        fa_debug_leaks(p);
+    }
     if (p->cur != NULL) {
         chunk_release(p, p->cur);
     }
@@ -700,4 +702,14 @@ void fa_pool_destroy(fa_pool *p)
     release_list(p, p->empty);
     fa_debug_destroy(p);
     memset(p, 0, sizeof *p);
+}
+
+void fa_pool_destroy(fa_pool *p)
+{
+    pool_destroy(p, true);
+}
+
+void fa_pool_destroy_region(fa_pool *p)
+{
+    pool_destroy(p, false);
 }

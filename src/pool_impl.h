@@ -318,6 +318,10 @@ static inline bool fa_pool_needs_chunk(const fa_pool *p)
  * per-thread pools, whose peaks mean nothing alone. */
 void fa_pool_untrack_peak(fa_pool *p);
 
+/* fa_pool_destroy for a pool whose objects die with it by design (a
+ * heap's, which is a region): no leak report in checked mode. */
+void fa_pool_destroy_region(fa_pool *p);
+
 /* fa_pool_free past its fast path: for a caller that tried
  * fa_pool_try_free already. */
 void fa_pool_free_miss(fa_pool *p, void *obj);

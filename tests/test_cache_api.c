@@ -462,6 +462,39 @@ START_TEST(default_bounds)
 }
 END_TEST
 
+/* Creating and destroying caches over and over holds no memory: the
+ * records of a destroyed cache are reused. */
+static size_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0, resident = 0;
+    if (f != NULL) {
+        if (fscanf(f, "%lu %lu", &pages, &resident) != 2) {
+            resident = 0;
+        }
+        fclose(f);
+    }
+    return (size_t)resident * 4096;
+}
+
+START_TEST(create_destroy_holds_nothing)
+{
+    fa_config cfg = tu_config(64);
+    for (int i = 0; i < 200; i++) { /* warm up */
+        fa_cache_destroy(tu_cache_create_ok(&cfg, NULL));
+    }
+    size_t before = rss_bytes();
+    for (size_t i = 0; i < tu_scaled(5000, 500); i++) {
+        fa_cache *c = tu_cache_create_ok(&cfg, NULL);
+        fa_cache_free(c, fa_cache_alloc(c));
+        fa_cache_destroy(c);
+    }
+    size_t after = rss_bytes();
+    TU_ASSERT(after < before + ((size_t)2 << 20),
+              "RSS grew from %zu to %zu bytes", before, after);
+}
+END_TEST
+
 START_TEST(too_many_caches)
 {
     fa_config cfg = tu_config(16);
@@ -550,6 +583,7 @@ static Suite *suite(void)
     tcase_add_test(tc, exit_bounds_empty_chunks);
     tcase_add_test(tc, decay_gives_back_idle_chunks);
     tcase_add_test(tc, default_bounds);
+    tcase_add_test(tc, create_destroy_holds_nothing);
     tcase_add_test(tc, checked_cache_sees_double_free);
     tcase_add_test(tc, stats_print_names_the_cache);
     tcase_add_test(tc, too_many_caches);

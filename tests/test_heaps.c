@@ -293,6 +293,35 @@ START_TEST(null_heap_reported)
 }
 END_TEST
 
+/* A heap is a region: destroying a checked one with objects still live
+ * reports nothing, and realloc into another heap moves a large block there
+ * (it does not grow it in its old heap). */
+START_TEST(heap_region_and_realloc_across_heaps)
+{
+    fa_heap_config cfg = {.flags = FA_CHECKED};
+    fa_heap *a = tu_heap_create_ok(&cfg);
+    for (int i = 0; i < 100; i++) {
+        TU_NOT_NULL(fa_heap_malloc(a, (size_t)(16 + i * 37)));
+    }
+    fa_error_handler old = tu_errors_install();
+    fa_heap_destroy(a);
+    TU_INT_EQ(tu_err.count, 0);
+    fa_set_error_handler(old);
+
+    fa_heap *x = tu_heap_create_ok(NULL), *y = tu_heap_create_ok(NULL);
+    void *p = fa_heap_malloc(x, 100 * 1024);
+    TU_NOT_NULL(p);
+    void *q = fa_heap_realloc(y, p, 400 * 1024);
+    TU_NOT_NULL(q);
+    TU_CHECK(fa_heap_of(q) == y);
+    fa_free(q);
+    TU_CHECK(fa_heap_check(x));
+    TU_CHECK(fa_heap_check(y));
+    fa_heap_destroy(x);
+    fa_heap_destroy(y);
+}
+END_TEST
+
 START_TEST(stats_are_per_heap)
 {
     fa_heap_config ca = {.name = "alpha"}, cb = {.name = "beta"};
@@ -740,6 +769,7 @@ static Suite *suite(void)
     tcase_add_test(tc, checked_realloc_of_freed_object);
     tcase_add_test(tc, phase_shift_reuses_chunks);
     tcase_add_test(tc, null_heap_reported);
+    tcase_add_test(tc, heap_region_and_realloc_across_heaps);
     tcase_add_test(tc, large_realloc_grows);
     tcase_add_test(tc, cap_refuses_with_enomem);
     tcase_add_test(tc, zero_heap_objects_read_as_zeros);
