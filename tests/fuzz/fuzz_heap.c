@@ -53,6 +53,9 @@ typedef struct object {
     uint32_t id;
     int heap;
     bool aligned; /* from aligned_alloc: not for fa_free_sized */
+    /* A large block, or may be one: a request above FA_SMALL_MAX, or an
+     * alignment that no class gives (a block of a few pages then). */
+    bool maybe_large;
 } object;
 
 typedef struct heap_model {
@@ -226,7 +229,8 @@ static void adopt(model *m, int k, unsigned char *p, size_t n, size_t align,
     if (zero || (m->hm[k].cfg.flags & FA_ZERO)) {
         verify_zero(p, n);
     }
-    object o = {p, n, m->next_id++, k, align != 0};
+    object o = {p, n,          m->next_id++,
+                k, align != 0, align != 0 || usable > FA_SMALL_MAX};
     stamp(p, n, o.id);
     if (usable > n) {
         p[usable - 1] = 0x5a; /* the usable size is usable */
@@ -344,7 +348,7 @@ static void do_free(model *m, unsigned pick, bool sized, bool twice)
     verify(o.p, o.size, o.size, o.id);
     /* A small object's chunk stays after its free; a large block may
      * go back to the source at once. */
-    bool small = !o.aligned && fa_usable_size(o.p) <= FA_SMALL_MAX;
+    bool small = !o.maybe_large;
     if (sized && !o.aligned) {
         fa_free_sized(o.p, o.size);
     } else {
@@ -372,7 +376,6 @@ static void do_realloc(model *m, unsigned pick, size_t n, uint8_t arg)
     if (n > o.size && n - o.size > MAX_BYTES - m->bytes) {
         return;
     }
-    bool old_large = fa_usable_size(o.p) > FA_SMALL_MAX;
     /* fa_realloc stays in p's heap; fa_heap_realloc moves p to its heap
      * when p does not stay in place. */
     int to = (arg & 8) ? pick_heap(m, (uint8_t)(arg >> 4)) : o.heap;
@@ -388,7 +391,7 @@ static void do_realloc(model *m, unsigned pick, size_t n, uint8_t arg)
     int heap = q == o.p ? o.heap : to;
     /* A large block that grows by moving its pages (no copy) stays in its
      * heap at its new address, even when fa_heap_realloc names another. */
-    if (q != o.p && old_large && fa_heap_of(q) == heap_at(m, o.heap)) {
+    if (q != o.p && o.maybe_large && fa_heap_of(q) == heap_at(m, o.heap)) {
         heap = o.heap;
     }
     size_t usable = fa_usable_size(q);
@@ -410,6 +413,7 @@ static void do_realloc(model *m, unsigned pick, size_t n, uint8_t arg)
     o.size = n;
     o.heap = heap;
     o.aligned = false;
+    o.maybe_large = (q == o.p && o.maybe_large) || usable > FA_SMALL_MAX;
     stamp(q, n, o.id);
     m->objs[i] = o;
 }
