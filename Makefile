@@ -6,13 +6,18 @@
 #                         package and man pages under DIR (default
 #                         /usr/local); builds no test
 #   make deb              the Debian packages, in build-deb/ (scripts/deb.sh)
+#   make fuzz             the libFuzzer targets (clang, ASan+UBSan), in
+#                         build-fuzz/, each run for FIXALLOC_FUZZ_SECONDS
+#                         (default 600) from its seed corpus; corpora grow
+#                         in build-fuzz/corpus_*, crash inputs land in
+#                         build-fuzz/; FUZZ_FLAGS adds libFuzzer options
 #   make clean            everything the builds and benchmarks wrote
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # The build directory of `make` and `make install`.
 BUILD ?= build
 
-.PHONY: all test bench bench-quick instructions install deb clean
+.PHONY: all test bench bench-quick instructions install deb fuzz clean
 
 all:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -41,6 +46,23 @@ install:
 
 deb:
 	sh scripts/deb.sh
+
+FIXALLOC_FUZZ_SECONDS ?= 600
+FUZZ_FLAGS ?=
+
+fuzz:
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DFIXALLOC_TESTS=OFF \
+	    -DFIXALLOC_FUZZ=ON -DFIXALLOC_SANITIZE=address,undefined
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_pool fuzz_cache fuzz_heap
+	@status=0; for t in pool cache heap; do \
+	    seeds=tests/fuzz/corpus_$$t; [ $$t = pool ] && seeds=tests/fuzz/corpus; \
+	    mkdir -p build-fuzz/corpus_$$t; \
+	    echo "=== fuzz_$$t: $(FIXALLOC_FUZZ_SECONDS) s"; \
+	    build-fuzz/tests/fuzz/fuzz_$$t -max_len=4096 \
+	        -max_total_time=$(FIXALLOC_FUZZ_SECONDS) \
+	        -artifact_prefix=build-fuzz/ $(FUZZ_FLAGS) \
+	        build-fuzz/corpus_$$t $$seeds || status=1; \
+	done; exit $$status
 
 # build/ and build-*/ hold every build (tests, sanitizers, benchmark,
 # consumer, packages); bench/results/quick* is what bench-quick writes.

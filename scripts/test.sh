@@ -5,8 +5,8 @@
 #   3. ASan+UBSan build, every test;
 #   4. ThreadSanitizer build, every test;
 #   5. every test under Valgrind memcheck (zero errors, no leaks);
-#   6. the fuzz target (libFuzzer, ASan+UBSan): the seed corpus, then
-#      FIXALLOC_FUZZ_SECONDS (default 60) of fuzzing;
+#   6. the fuzz targets (libFuzzer, ASan+UBSan; pools, caches, heaps): each
+#      its seed corpus, then FIXALLOC_FUZZ_SECONDS (default 20) of fuzzing;
 #   7. install, then build and run a consumer through pkg-config and through
 #      CMake's find_package;
 #   8. the drop-in malloc: real programs (python3, lua5.4, sqlite3, gcc, a
@@ -65,20 +65,37 @@ stage "valgrind memcheck" build-test-valgrind -DCMAKE_C_COMPILER=gcc \
     -DFIXALLOC_VALGRIND=ON
 
 echo "=== fuzz"
+# Each target (fuzz_pool, fuzz_cache, fuzz_heap) replays its seed corpus,
+# then fuzzes for FIXALLOC_FUZZ_SECONDS (default 20) from it and from what
+# earlier runs found; one test per target. Crash inputs go to $dir/.
 dir=build-test-fuzz
 if cmake -S . -B $dir -DCMAKE_C_COMPILER=clang -DFIXALLOC_TESTS=OFF \
         -DFIXALLOC_FUZZ=ON -DFIXALLOC_SANITIZE=address,undefined \
         >"$dir.log" 2>&1 &&
-   cmake --build $dir -j "$JOBS" >>"$dir.log" 2>&1 &&
-   mkdir -p $dir/corpus &&
-   $dir/tests/fuzz/fuzz_pool -max_len=4096 \
-        -max_total_time="${FIXALLOC_FUZZ_SECONDS:-60}" \
-        $dir/corpus tests/fuzz/corpus >>"$dir.log" 2>&1; then
-    grep -E '^Done' "$dir.log"
-    passed=$((passed + 1))
+   cmake --build $dir -j "$JOBS" --target fuzz_pool fuzz_cache fuzz_heap \
+        >>"$dir.log" 2>&1; then
+    for target in pool cache heap; do
+        seeds=tests/fuzz/corpus_$target
+        [ "$target" = pool ] && seeds=tests/fuzz/corpus
+        log=$dir/fuzz_$target.log
+        mkdir -p $dir/corpus_$target
+        if $dir/tests/fuzz/fuzz_$target "$seeds"/* >"$log" 2>&1 &&
+           $dir/tests/fuzz/fuzz_$target -max_len=4096 \
+                -max_total_time="${FIXALLOC_FUZZ_SECONDS:-20}" \
+                -artifact_prefix=$dir/ \
+                $dir/corpus_$target "$seeds" >>"$log" 2>&1; then
+            echo "fuzz_$target: $(grep -E '^#[0-9]+.*DONE' "$log" | tail -n 1)"
+            passed=$((passed + 1))
+        else
+            tail -n 40 "$log"
+            echo "fuzz_$target: failed (log: $log)"
+            failed=$((failed + 1))
+        fi
+    done
 else
     tail -n 40 "$dir.log"
-    failed=$((failed + 1))
+    echo "fuzz: build failed"
+    failed=$((failed + 3))
 fi
 
 echo "=== installed package"

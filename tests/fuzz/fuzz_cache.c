@@ -1,0 +1,699 @@
+/*
+ * fuzz_cache.c - a libFuzzer target: the input is a program of cache
+ * operations run by two threads in lockstep, checked against a model.
+ *
+ * The first byte says how many caches (two or three) and whether ASan
+ * tracking is off (so that the fast paths are fuzzed too); the next two
+ * bytes of each cache configure it: object size, flags (plain, FA_ZERO,
+ * FA_HARDENED, FA_CHECKED and mixes), a small chunk size, sometimes a
+ * max_bytes cap, and options (remote_batch, thread_empty_chunks,
+ * decay_ms, depot_bytes, all small, so that programs cross batches,
+ * chunks and decay windows; a small depot also keeps the record of each
+ * cache small, and the library does not reuse the records of destroyed
+ * caches, so a process grows by each cache it creates). Each following pair of
+ * bytes is one operation; the top bit of its first byte gives it to one of two
+ * threads. The threads take turns, one operation a turn, so that a run is the
+ * same every time: alloc, free of an object the thread holds, hand-over of an
+ * object to the other thread, free of an object the other thread handed
+ * over (a remote free when the other thread allocated it), bulk alloc and
+ * free, reserve, trim, stats, walk and check, and, on checked caches, a
+ * deliberate double free that must be reported once and change nothing.
+ *
+ * Every object is stamped over its whole size and verified before it is
+ * freed. Stats are compared with the model whenever they are exact: the
+ * calling thread's counts always are, the other thread's when it called
+ * fa_cache_stats or fa_cache_trim after its last call on the cache (it is
+ * parked meanwhile), a checked cache's always (one pool under a lock). At
+ * the end, after both threads exited, the main thread checks the stats,
+ * walks every cache against the model, runs fa_cache_check, frees every
+ * object and expects trim to give every chunk back.
+ */
+#define _POSIX_C_SOURCE 200809L /* setenv */
+
+#include <fixalloc.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_CACHES 3
+#define HEADER (1 + 2 * MAX_CACHES)
+#define MAX_HELD 512 /* objects a thread holds */
+#define MAX_BOX 128  /* objects handed to a thread, not yet taken */
+#define MAX_OPS 2048 /* operations of one thread */
+#define MAX_BULK 32
+/* Turns a waiting thread spins before it sleeps on the condition. */
+#define SPIN 4096
+
+typedef struct object {
+    unsigned char *p;
+    uint32_t id;
+    uint8_t k; /* the cache */
+} object;
+
+typedef struct cache_model {
+    fa_cache *c;
+    size_t size;
+    size_t align;
+    unsigned flags;
+    bool capped; /* max_bytes set: allocations may fail with ENOMEM */
+    size_t live;
+    uint64_t allocs, frees;
+    unsigned char *last_freed; /* checked caches: for the double free */
+} cache_model;
+
+typedef struct worker {
+    uint8_t ops[MAX_OPS][2];
+    size_t nops;
+    object held[MAX_HELD];
+    size_t nheld;
+    object box[MAX_BOX]; /* handed over by the other thread */
+    size_t nbox;
+    /* A call on the cache since the thread's last stats or trim: its
+     * published counts may be behind. */
+    bool dirty[MAX_CACHES];
+} worker;
+
+typedef struct world {
+    cache_model cm[MAX_CACHES];
+    int ncaches;
+    worker w[2];
+    uint32_t next_id;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_int turn;
+    int sleepers;
+    bool done[2];
+} world;
+
+static atomic_int reports[FA_ERR_BAD_POOL + 1];
+
+/* The last report, for a failure's message: its strings may not outlive
+ * the call. */
+static fa_error last_report;
+static char last_pool[64], last_detail[160];
+
+static void record_report(const fa_error *err)
+{
+    last_report = *err;
+    snprintf(last_pool, sizeof last_pool, "%s", err->pool ? err->pool : "");
+    snprintf(last_detail, sizeof last_detail, "%s",
+             err->detail ? err->detail : "");
+    int kind = (int)err->kind;
+    if (kind < 0 || kind > FA_ERR_BAD_POOL) {
+        kind = 0;
+    }
+    atomic_fetch_add(&reports[kind], 1);
+}
+
+static int total_reports(void)
+{
+    int n = 0;
+    for (int i = 0; i <= FA_ERR_BAD_POOL; i++) {
+        n += atomic_load(&reports[i]);
+    }
+    return n;
+}
+
+static void fail(const char *what)
+{
+    if (last_report.kind != 0) {
+        fprintf(stderr, "fuzz_cache: last report: %s in %s '%s' at %p: %s\n",
+                fa_error_kind_name(last_report.kind), last_report.object,
+                last_pool, last_report.addr, last_detail);
+    }
+    fprintf(stderr, "fuzz_cache: %s\n", what);
+    abort();
+}
+
+/* ---- objects ---- */
+
+/* The harness's own loops over object bytes are not instrumented: their
+ * comparisons would cost more than the library's calls and guide nothing. */
+#define NO_COVERAGE __attribute__((no_sanitize("coverage"), noinline))
+
+NO_COVERAGE static unsigned char pattern(uint32_t id, size_t i)
+{
+    return (unsigned char)(id * 131u + i * 7u + 1u);
+}
+
+NO_COVERAGE static void stamp(unsigned char *p, size_t size, uint32_t id)
+{
+    for (size_t i = 0; i < size; i++) {
+        p[i] = pattern(id, i);
+    }
+}
+
+NO_COVERAGE static void verify(const object *o, size_t size)
+{
+    for (size_t i = 0; i < size; i++) {
+        if (o->p[i] != pattern(o->id, i)) {
+            fail("an object's contents changed while it was live");
+        }
+    }
+}
+
+NO_COVERAGE static bool all_zero(const unsigned char *p, size_t size)
+{
+    unsigned char any = 0;
+    for (size_t i = 0; i < size; i++) {
+        any |= p[i];
+    }
+    return any == 0;
+}
+
+/* A fresh object: checks it, stamps it, counts it. */
+static object adopt(world *W, int k, unsigned char *p)
+{
+    cache_model *cm = &W->cm[k];
+    if ((uintptr_t)p % cm->align != 0) {
+        fail("a misaligned object");
+    }
+    if (!all_zero(p, (cm->flags & FA_ZERO) ? cm->size : sizeof(void *))) {
+        fail("an object does not read as zero where it must");
+    }
+    if (p == cm->last_freed) {
+        cm->last_freed = NULL; /* handed out again: no double free now */
+    }
+    object o = {p, W->next_id++, (uint8_t)k};
+    stamp(p, cm->size, o.id);
+    cm->live++;
+    cm->allocs++;
+    return o;
+}
+
+/* Checks an object about to be freed and counts the free. */
+static void release(world *W, const object *o)
+{
+    cache_model *cm = &W->cm[o->k];
+    verify(o, cm->size);
+    if (cm->live == 0) {
+        fail("the model freed more than it allocated");
+    }
+    cm->live--;
+    cm->frees++;
+    if (cm->flags & FA_CHECKED) {
+        cm->last_freed = o->p;
+    }
+}
+
+/* ---- taking turns ---- */
+
+static inline void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static void wait_turn(world *W, int t)
+{
+    for (int i = 0; i < SPIN; i++) {
+        if (atomic_load_explicit(&W->turn, memory_order_acquire) == t) {
+            return;
+        }
+        relax();
+    }
+    pthread_mutex_lock(&W->mu);
+    while (atomic_load_explicit(&W->turn, memory_order_acquire) != t) {
+        W->sleepers++;
+        pthread_cond_wait(&W->cv, &W->mu);
+        W->sleepers--;
+    }
+    pthread_mutex_unlock(&W->mu);
+}
+
+/* Gives the turn to the other thread, unless it has finished. */
+static void pass_turn(world *W, int t, bool finished)
+{
+    pthread_mutex_lock(&W->mu);
+    W->done[t] = W->done[t] || finished;
+    if (!W->done[1 - t]) {
+        atomic_store_explicit(&W->turn, 1 - t, memory_order_release);
+    }
+    if (W->sleepers > 0) {
+        pthread_cond_broadcast(&W->cv);
+    }
+    pthread_mutex_unlock(&W->mu);
+}
+
+/* ---- operations ---- */
+
+/* alloc; `must` when a reserve promised it */
+static void do_alloc(world *W, int t, int k, bool must)
+{
+    worker *w = &W->w[t];
+    cache_model *cm = &W->cm[k];
+    if (w->nheld == MAX_HELD) {
+        return;
+    }
+    w->dirty[k] = true;
+    errno = 0;
+    unsigned char *p = fa_cache_alloc(cm->c);
+    if (p == NULL) {
+        if (cm->capped && errno == ENOMEM && !must) {
+            return;
+        }
+        fail("alloc failed");
+    }
+    w->held[w->nheld++] = adopt(W, k, p);
+}
+
+static object take(object *list, size_t *n, size_t i)
+{
+    object o = list[i];
+    list[i] = list[--*n];
+    return o;
+}
+
+static void do_free_held(world *W, int t, unsigned pick)
+{
+    worker *w = &W->w[t];
+    if (w->nheld == 0) {
+        return;
+    }
+    object o = take(w->held, &w->nheld, pick % w->nheld);
+    release(W, &o);
+    w->dirty[o.k] = true;
+    fa_cache_free(W->cm[o.k].c, o.p);
+}
+
+static void do_give(world *W, int t, unsigned pick)
+{
+    worker *w = &W->w[t];
+    worker *to = &W->w[1 - t];
+    if (w->nheld == 0 || to->nbox == MAX_BOX) {
+        return;
+    }
+    to->box[to->nbox++] = take(w->held, &w->nheld, pick % w->nheld);
+}
+
+/* Frees an object handed over (bit 0 of pick clear), or keeps it. */
+static void do_receive(world *W, int t, unsigned pick)
+{
+    worker *w = &W->w[t];
+    if (w->nbox == 0) {
+        return;
+    }
+    object o = take(w->box, &w->nbox, (pick >> 1) % w->nbox);
+    if ((pick & 1) && w->nheld < MAX_HELD) {
+        w->held[w->nheld++] = o;
+        return;
+    }
+    release(W, &o);
+    w->dirty[o.k] = true;
+    fa_cache_free(W->cm[o.k].c, o.p);
+}
+
+static void do_alloc_bulk(world *W, int t, int k, unsigned arg)
+{
+    worker *w = &W->w[t];
+    cache_model *cm = &W->cm[k];
+    size_t n = arg % (MAX_BULK + 1);
+    if (n > MAX_HELD - w->nheld) {
+        n = MAX_HELD - w->nheld;
+    }
+    void *out[MAX_BULK];
+    w->dirty[k] = true;
+    errno = 0;
+    size_t got = fa_cache_alloc_bulk(cm->c, out, n);
+    if (got > n || (got < n && !(cm->capped && errno == ENOMEM))) {
+        fail("bulk alloc fell short");
+    }
+    for (size_t i = 0; i < got; i++) {
+        w->held[w->nheld++] = adopt(W, k, out[i]);
+    }
+}
+
+/* Frees objects of cache k, the thread's own and handed-over ones mixed,
+ * with a NULL among them when arg says so. */
+static void do_free_bulk(world *W, int t, int k, unsigned arg)
+{
+    worker *w = &W->w[t];
+    void *objs[MAX_BULK + 1];
+    size_t n = 0;
+    size_t want = arg % (MAX_BULK + 1);
+    for (size_t i = w->nheld; i-- > 0 && n < want;) {
+        if (w->held[i].k == k && (arg & 64 || n % 2 == 0)) {
+            object o = take(w->held, &w->nheld, i);
+            release(W, &o);
+            objs[n++] = o.p;
+        }
+    }
+    for (size_t i = w->nbox; i-- > 0 && n < want;) {
+        if (w->box[i].k == k) {
+            object o = take(w->box, &w->nbox, i);
+            release(W, &o);
+            objs[n++] = o.p;
+        }
+    }
+    if (arg & 128) {
+        objs[n++] = NULL;
+    }
+    w->dirty[k] = true;
+    fa_cache_free_bulk(W->cm[k].c, objs, n);
+}
+
+static void do_reserve(world *W, int t, int k, unsigned arg)
+{
+    worker *w = &W->w[t];
+    cache_model *cm = &W->cm[k];
+    size_t n = arg % 48;
+    w->dirty[k] = true;
+    int err = fa_cache_reserve(cm->c, n);
+    if (err == ENOMEM && cm->capped) {
+        return;
+    }
+    if (err != 0) {
+        fail("reserve failed");
+    }
+    /* The promise: n allocations without a source call, so without
+     * failing even under a cap. */
+    for (size_t i = 0; i < n && (arg & 128); i++) {
+        do_alloc(W, t, k, true);
+    }
+}
+
+static void compare_stats(const cache_model *cm, const fa_cache_counters *s)
+{
+    if (s->live != cm->live || s->allocs != cm->allocs ||
+        s->frees != cm->frees) {
+        fprintf(stderr,
+                "fuzz_cache: stats live %zu allocs %llu frees %llu, "
+                "model %zu %llu %llu\n",
+                s->live, (unsigned long long)s->allocs,
+                (unsigned long long)s->frees, cm->live,
+                (unsigned long long)cm->allocs, (unsigned long long)cm->frees);
+        fail("stats differ from the model");
+    }
+}
+
+static void do_stats(world *W, int t, int k)
+{
+    cache_model *cm = &W->cm[k];
+    fa_cache_counters s;
+    fa_cache_stats(cm->c, &s);
+    W->w[t].dirty[k] = false;
+    if (!W->w[1 - t].dirty[k] || (cm->flags & FA_CHECKED)) {
+        compare_stats(cm, &s);
+    } else if (s.allocs > cm->allocs) {
+        fail("stats count more allocations than were made");
+    }
+}
+
+static void do_trim(world *W, int t, int k)
+{
+    fa_cache_trim(W->cm[k].c);
+    W->w[t].dirty[k] = false; /* trim publishes the caller's counts */
+    /* The chunk of the last freed object may be gone: a free of it is a
+     * foreign pointer now, no longer a double free. */
+    W->cm[k].last_freed = NULL;
+}
+
+typedef struct walk_ctx {
+    unsigned char **sorted;
+    size_t n;
+    size_t seen;
+} walk_ctx;
+
+NO_COVERAGE static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (unsigned char *const *)a;
+    uintptr_t y = (uintptr_t) * (unsigned char *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void see(void *obj, void *arg)
+{
+    walk_ctx *ctx = arg;
+    ctx->seen++;
+    unsigned char *key = obj;
+    if (bsearch(&key, ctx->sorted, ctx->n, sizeof key, cmp_ptr) == NULL) {
+        fail("walk visited an object that is not live");
+    }
+}
+
+static size_t collect(const world *W, int k, unsigned char **out)
+{
+    size_t n = 0;
+    for (int t = 0; t < 2; t++) {
+        const worker *w = &W->w[t];
+        for (size_t i = 0; i < w->nheld; i++) {
+            if (w->held[i].k == k) {
+                out[n++] = w->held[i].p;
+            }
+        }
+        for (size_t i = 0; i < w->nbox; i++) {
+            if (w->box[i].k == k) {
+                out[n++] = w->box[i].p;
+            }
+        }
+    }
+    return n;
+}
+
+/* Walks cache k (only while the other thread is parked) against the
+ * model's live set, then checks it. */
+static void do_walk_check(world *W, int k)
+{
+    static unsigned char *sorted[2 * (MAX_HELD + MAX_BOX)];
+    walk_ctx ctx = {sorted, collect(W, k, sorted), 0};
+    if (ctx.n != W->cm[k].live) {
+        fail("the model lost count of its objects");
+    }
+    qsort(sorted, ctx.n, sizeof *sorted, cmp_ptr);
+    fa_cache_walk(W->cm[k].c, see, &ctx);
+    if (ctx.seen != ctx.n) {
+        fail("walk missed live objects");
+    }
+    if (!fa_cache_check(W->cm[k].c)) {
+        fail("fa_cache_check failed");
+    }
+}
+
+static void do_double_free(world *W, int k)
+{
+    cache_model *cm = &W->cm[k];
+    if (!(cm->flags & FA_CHECKED) || cm->last_freed == NULL) {
+        return;
+    }
+    int before = total_reports();
+    int doubles = atomic_load(&reports[FA_ERR_DOUBLE_FREE]);
+    fa_cache_free(cm->c, cm->last_freed);
+    if (total_reports() != before + 1 ||
+        atomic_load(&reports[FA_ERR_DOUBLE_FREE]) != doubles + 1) {
+        fail("a double free in a checked cache was not reported once");
+    }
+}
+
+static void step(world *W, int t, uint8_t op, uint8_t arg)
+{
+    int k = (op & 3) % W->ncaches;
+    switch ((op >> 2) & 31) {
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+    case 4: do_alloc(W, t, k, false); break;
+    case 5:
+    case 6:
+    case 7:
+    case 8: do_free_held(W, t, arg); break;
+    case 9:
+    case 10:
+    case 11: do_give(W, t, arg); break;
+    case 12:
+    case 13:
+    case 14:
+    case 15: do_receive(W, t, arg); break;
+    case 16:
+    case 17: do_alloc_bulk(W, t, k, arg); break;
+    case 18:
+    case 19: do_free_bulk(W, t, k, arg); break;
+    case 20: do_reserve(W, t, k, arg); break;
+    case 21: do_trim(W, t, k); break;
+    case 22:
+    case 23: do_stats(W, t, k); break;
+    case 24: do_walk_check(W, k); break;
+    case 25: do_double_free(W, k); break;
+    default:
+        if (arg & 1) {
+            do_alloc(W, t, k, false);
+        } else {
+            do_free_held(W, t, arg >> 1);
+        }
+        break;
+    }
+}
+
+typedef struct thread_arg {
+    world *W;
+    int t;
+} thread_arg;
+
+static void *run(void *argp)
+{
+    thread_arg *a = argp;
+    world *W = a->W;
+    worker *w = &W->w[a->t];
+    for (size_t i = 0; i < w->nops; i++) {
+        wait_turn(W, a->t);
+        step(W, a->t, w->ops[i][0], w->ops[i][1]);
+        pass_turn(W, a->t, i + 1 == w->nops);
+    }
+    if (w->nops == 0) {
+        wait_turn(W, a->t);
+        pass_turn(W, a->t, true);
+    }
+    return NULL;
+}
+
+/* ---- setup and the end ---- */
+
+static void setup(world *W, const uint8_t *hdr)
+{
+    static const size_t sizes[] = {8, 16, 24, 40, 64, 100, 256, 1000};
+    static const unsigned flags[] = {0,
+                                     FA_ZERO,
+                                     FA_HARDENED,
+                                     FA_CHECKED,
+                                     FA_ZERO | FA_HARDENED,
+                                     FA_CHECKED | FA_ZERO,
+                                     FA_CHECKED | FA_HARDENED,
+                                     0};
+    W->ncaches = 2 + (hdr[0] & 1);
+    if (hdr[0] & 2) {
+        setenv("FIXALLOC_TRACK", "0", 1);
+    } else {
+        unsetenv("FIXALLOC_TRACK");
+    }
+    for (int k = 0; k < W->ncaches; k++) {
+        uint8_t b = hdr[1 + 2 * k];
+        uint8_t o = hdr[2 + 2 * k];
+        cache_model *cm = &W->cm[k];
+        size_t chunk = (size_t)4096 << (b >> 7);
+        fa_config cfg = {
+            .size = sizes[b & 7],
+            .chunk_size = chunk,
+            .max_bytes = (b & 8) ? chunk * 6 : 0,
+            .flags = flags[(b >> 4) & 7],
+            .name = "fuzz",
+        };
+        fa_cache_options opt = {
+            .remote_batch = o & 7,
+            .thread_empty_chunks = (o >> 3) & 3,
+            .decay_ms = 1 + ((o >> 5) & 3),
+            .depot_bytes = (o & 128) ? chunk * 4 : chunk,
+        };
+        cm->c = fa_cache_create_opts(&cfg, &opt);
+        if (cm->c == NULL) {
+            fail("a valid config was refused");
+        }
+        cm->size = cfg.size;
+        cm->align = cfg.size >= 16 ? 16 : 8;
+        cm->flags = cfg.flags;
+        cm->capped = cfg.max_bytes != 0;
+    }
+}
+
+static void finish(world *W)
+{
+    for (int k = 0; k < W->ncaches; k++) {
+        cache_model *cm = &W->cm[k];
+        fa_cache_counters s;
+        fa_cache_stats(cm->c, &s);
+        compare_stats(cm, &s);
+        if (s.threads != 0 && !(cm->flags & FA_CHECKED) && s.threads != 1) {
+            fail("pools of exited threads counted as running");
+        }
+        do_walk_check(W, k);
+    }
+    /* Every object goes, from the main thread: remote frees into the
+     * pools of the exited threads. */
+    for (int t = 0; t < 2; t++) {
+        worker *w = &W->w[t];
+        while (w->nheld > 0) {
+            object o = take(w->held, &w->nheld, w->nheld - 1);
+            release(W, &o);
+            fa_cache_free(W->cm[o.k].c, o.p);
+        }
+        while (w->nbox > 0) {
+            object o = take(w->box, &w->nbox, w->nbox - 1);
+            release(W, &o);
+            fa_cache_free(W->cm[o.k].c, o.p);
+        }
+    }
+    for (int k = 0; k < W->ncaches; k++) {
+        cache_model *cm = &W->cm[k];
+        fa_cache_counters s;
+        fa_cache_trim(cm->c);
+        fa_cache_stats(cm->c, &s);
+        compare_stats(cm, &s);
+        if (s.pool.bytes_held != 0) {
+            fail("trim kept chunks after every object was freed");
+        }
+        if (!fa_cache_check(cm->c)) {
+            fail("fa_cache_check failed at the end");
+        }
+        fa_cache_destroy(cm->c);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+    if (len < HEADER) {
+        return 0;
+    }
+    world *W = calloc(1, sizeof *W);
+    if (W == NULL) {
+        return 0;
+    }
+    for (int i = 0; i <= FA_ERR_BAD_POOL; i++) {
+        atomic_store(&reports[i], 0);
+    }
+    fa_set_error_handler(record_report);
+    pthread_mutex_init(&W->mu, NULL);
+    pthread_cond_init(&W->cv, NULL);
+    setup(W, data);
+    for (size_t i = HEADER; i + 1 < len; i += 2) {
+        worker *w = &W->w[data[i] >> 7];
+        if (w->nops < MAX_OPS) {
+            w->ops[w->nops][0] = data[i];
+            w->ops[w->nops][1] = data[i + 1];
+            w->nops++;
+        }
+    }
+    pthread_t th[2];
+    thread_arg args[2] = {{W, 0}, {W, 1}};
+    for (int t = 0; t < 2; t++) {
+        if (pthread_create(&th[t], NULL, run, &args[t]) != 0) {
+            fail("pthread_create failed");
+        }
+    }
+    for (int t = 0; t < 2; t++) {
+        pthread_join(th[t], NULL);
+    }
+    /* Reports are expected only from the deliberate double frees, each
+     * checked where it was made. */
+    int doubles = atomic_load(&reports[FA_ERR_DOUBLE_FREE]);
+    if (total_reports() != doubles) {
+        fail("an unexpected error report");
+    }
+    finish(W);
+    if (total_reports() != doubles) {
+        fail("an unexpected error report at the end");
+    }
+    pthread_cond_destroy(&W->cv);
+    pthread_mutex_destroy(&W->mu);
+    free(W);
+    fa_set_error_handler(NULL);
+    unsetenv("FIXALLOC_TRACK");
+    return 0;
+}
