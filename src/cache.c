@@ -325,7 +325,7 @@ static void sweep(fa_cache *c, fa_tentry *e)
 /* Sets up a zero entry for c: its pool, then its place on c's list. */
 static bool entry_bind(fa_cache *c, fa_tentry *e)
 {
-    if (fa_pool_init(&e->pool, &c->cfg) != 0) {
+    if (fa_pool_init_like(&e->pool, &c->cfg, &c->direct.pool) != 0) {
         return false;
     }
     fa_pool_untrack_peak(&e->pool);

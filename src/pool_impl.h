@@ -221,6 +221,11 @@ static inline fa_pool *fa_pool_of_header(const void *hdr)
     return ((const fa_chunk *)hdr)->pool;
 }
 
+/* fa_pool_init with the checked and tracked modes of `like` rather than
+ * of the environment now: pools that pass chunks between them (a cache's
+ * per-thread pools) must agree on both, whenever each was set up. */
+int fa_pool_init_like(fa_pool *p, const fa_config *cfg, const fa_pool *like);
+
 /* The pool's configuration, as fa_pool_init settled it. */
 static inline unsigned fa_pool_flags(const fa_pool *p)
 {

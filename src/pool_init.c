@@ -81,12 +81,10 @@ static bool config_valid(const fa_config *cfg, const fa_source *src,
            src->map != NULL && src->unmap != NULL;
 }
 
-int fa_pool_init(fa_pool *p, const fa_config *cfg)
+/* Sets p up for cfg; `checked` and `tracked` are decided by the caller. */
+static int pool_setup(fa_pool *p, const fa_config *cfg, bool checked,
+                      bool tracked)
 {
-    if (p == NULL || cfg == NULL) {
-        return EINVAL;
-    }
-    bool checked = (cfg->flags & FA_CHECKED) || fa_env_checked();
     const fa_source *src = cfg->source != NULL ? cfg->source : fa_os_source();
     geometry g;
     if (config_geometry(cfg, checked, &g) != 0 ||
@@ -98,7 +96,7 @@ int fa_pool_init(fa_pool *p, const fa_config *cfg)
     p->chunk_low = g.chunk - 1;
     p->flags = cfg->flags | (checked ? FA_CHECKED : 0);
     p->checked = checked;
-    p->tracked = fa_track_wanted(fa_env_tracking(), fa_env_memcheck());
+    p->tracked = tracked;
     p->link_key = (cfg->flags & FA_HARDENED) ? fa_os_random_word() : 0;
     p->guarded = (p->flags & (FA_CHECKED | FA_HARDENED)) || p->tracked;
     p->size = cfg->size;
@@ -120,4 +118,18 @@ int fa_pool_init(fa_pool *p, const fa_config *cfg)
     }
     p->magic = FA_POOL_MAGIC;
     return 0;
+}
+
+int fa_pool_init(fa_pool *p, const fa_config *cfg)
+{
+    if (p == NULL || cfg == NULL) {
+        return EINVAL;
+    }
+    return pool_setup(p, cfg, (cfg->flags & FA_CHECKED) || fa_env_checked(),
+                      fa_track_wanted(fa_env_tracking(), fa_env_memcheck()));
+}
+
+int fa_pool_init_like(fa_pool *p, const fa_config *cfg, const fa_pool *like)
+{
+    return pool_setup(p, cfg, like->checked, like->tracked);
 }

@@ -564,6 +564,39 @@ START_TEST(checked_double_free_aborts)
 }
 END_TEST
 
+/* A thread's pool of a class takes the modes of its heap, not of the
+ * environment when the thread first uses the class: a class takes empty
+ * chunks from its siblings, and an untracked pool would carve a chunk a
+ * tracked one left poisoned (ASan; this test fails there without it). */
+START_TEST(late_classes_keep_the_heap_modes)
+{
+    fa_heap *h = fa_heap_create(NULL);
+    TU_ASSERT(h != NULL, "fa_heap_create failed");
+    enum { N = 20000 };
+    void **v = tu_xmalloc(N * sizeof *v);
+    for (size_t i = 0; i < N; i++) {
+        v[i] = fa_heap_malloc(h, 64);
+        TU_ASSERT(v[i] != NULL, "malloc failed");
+    }
+    for (size_t i = 0; i < N; i++) {
+        fa_free(v[i]);
+    }
+    setenv("FIXALLOC_TRACK", "0", 1);
+    for (size_t i = 0; i < N; i++) {
+        v[i] = fa_heap_malloc(h, 128);
+        TU_ASSERT(v[i] != NULL, "malloc failed");
+        memset(v[i], 0xab, 128);
+    }
+    for (size_t i = 0; i < N; i++) {
+        fa_free(v[i]);
+    }
+    unsetenv("FIXALLOC_TRACK");
+    free(v);
+    TU_CHECK(fa_heap_check(h));
+    fa_heap_destroy(h);
+}
+END_TEST
+
 /* FIXALLOC_CHECK=1 makes the default heap checked. */
 START_TEST(env_makes_default_heap_checked)
 {
@@ -781,6 +814,7 @@ static Suite *suite(void)
     tcase_add_test(tc, checked_heap_sees_misuse);
     tcase_add_test_raise_signal(tc, checked_double_free_aborts, SIGABRT);
     tcase_add_test(tc, env_makes_default_heap_checked);
+    tcase_add_test(tc, late_classes_keep_the_heap_modes);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("threads");
