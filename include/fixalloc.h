@@ -437,7 +437,10 @@ FA_API fa_cache *fa_cache_create(const fa_config *cfg);
 FA_API fa_cache *fa_cache_create_opts(const fa_config *cfg,
                                       const fa_cache_options *opt);
 
-/* Returns an object, or NULL with errno ENOMEM (see max_bytes above). */
+/* Returns an object, or NULL with errno ENOMEM (see max_bytes above).
+ * A NULL cache handle is reported (FA_ERR_BAD_POOL) by this and every
+ * other call that takes one but fa_cache_destroy (a no-op): here NULL with
+ * errno EINVAL, from the others 0, EINVAL or false. */
 FA_API void *fa_cache_alloc(fa_cache *c);
 
 /* Gives an object back; any thread may free any object of the cache.

@@ -427,6 +427,10 @@ static FA_COLD void free_own_sweep(fa_cache *c, fa_tentry *e, void *obj)
 
 static __attribute__((noinline)) void free_slow(fa_cache *c, void *obj)
 {
+    if (c == NULL) {
+        (void)fa_cache_ok(c); /* the report */
+        return;
+    }
     if (obj == NULL) {
         return;
     }
@@ -487,10 +491,12 @@ static __attribute__((noinline)) void free_other(fa_cache *c, void *obj)
 
 /* ---- the public calls ---- */
 
+/* A NULL handle goes to the slow paths, which report it (one test and a
+ * branch never taken on the fast path). */
 void *fa_cache_alloc(fa_cache *c)
 {
     void *obj;
-    if (FA_LIKELY(fa_cache_pop_fast(c->toff, &obj))) {
+    if (FA_LIKELY(c != NULL && fa_cache_pop_fast(c->toff, &obj))) {
         return obj;
     }
     return alloc_slow(c);
@@ -498,7 +504,7 @@ void *fa_cache_alloc(fa_cache *c)
 
 void fa_cache_free(fa_cache *c, void *obj)
 {
-    if (FA_LIKELY(fa_cache_push_fast(c->toff, obj))) {
+    if (FA_LIKELY(c != NULL && fa_cache_push_fast(c->toff, obj))) {
         return;
     }
     free_slow(c, obj);

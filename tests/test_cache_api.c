@@ -340,6 +340,41 @@ START_TEST(walk_visits_live_objects)
 }
 END_TEST
 
+/* A NULL cache handle is reported by every call that takes one, the fast
+ * paths included, and nothing faults. */
+static void count_walk(void *obj, void *arg)
+{
+    (void)obj;
+    ++*(size_t *)arg;
+}
+
+START_TEST(null_cache_reported)
+{
+    fa_error_handler old = tu_errors_install();
+    int x = 0;
+    void *v[2];
+    size_t walked = 0;
+    errno = 0;
+    TU_NULL(fa_cache_alloc(NULL));
+    TU_INT_EQ(errno, EINVAL);
+    fa_cache_free(NULL, &x);
+    TU_EQ(fa_cache_alloc_bulk(NULL, v, 2), 0);
+    fa_cache_free_bulk(NULL, (void *const[]){&x}, 1);
+    TU_INT_EQ(fa_cache_reserve(NULL, 1), EINVAL);
+    TU_EQ(fa_cache_trim(NULL), 0);
+    fa_cache_walk(NULL, count_walk, &walked);
+    fa_cache_counters s;
+    fa_cache_stats(NULL, &s);
+    TU_CHECK(!fa_cache_check(NULL));
+    fa_cache_destroy(NULL);
+    TU_EQ(walked, 0);
+    TU_INT_EQ(tu_err.count, 9); /* destroy(NULL) is a no-op */
+    TU_INT_EQ(tu_err.kind, FA_ERR_BAD_POOL);
+    TU_STR_EQ(tu_err.object, "cache");
+    fa_set_error_handler(old);
+}
+END_TEST
+
 /* A thread that exits gives its empty chunks to the depot, up to
  * depot_bytes, and the rest back to the source; the next pool takes the
  * depot's chunks before the source's. */
@@ -584,6 +619,7 @@ static Suite *suite(void)
     tcase_add_test(tc, decay_gives_back_idle_chunks);
     tcase_add_test(tc, default_bounds);
     tcase_add_test(tc, create_destroy_holds_nothing);
+    tcase_add_test(tc, null_cache_reported);
     tcase_add_test(tc, checked_cache_sees_double_free);
     tcase_add_test(tc, stats_print_names_the_cache);
     tcase_add_test(tc, too_many_caches);
