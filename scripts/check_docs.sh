@@ -23,7 +23,10 @@
 #   7. every atomic variable of src/ and every file with _locked functions
 #      is named in design.md;
 #   8. no file of src/ but platform.c calls the OS services or the C-runtime
-#      allocator that platform.h stands for.
+#      allocator that platform.h stands for;
+#   9. every detail of the README's misuse table (its third column's
+#      backticked texts, up to a number or <placeholder>) is checked word
+#      for word by tests/test_reports.c.
 # Prints one line per problem and exits 1 if there is any; otherwise prints
 # one line "check_docs: OK (...)" and exits 0. Exit 2: not run from a
 # checkout (files missing).
@@ -376,6 +379,26 @@ checks=$((checks + 1))
 if [ -s "$tmp/platform" ]; then
     cat "$tmp/platform"
     problems=$((problems + $(wc -l < "$tmp/platform")))
+fi
+
+# ---- 9. the misuse table's details, each checked by test_reports.c ----
+# Each fixed piece of a detail (between N, <placeholders> and numbers)
+# must be in the test, whose adjacent string literals are joined first.
+flat tests/test_reports.c | sed 's/" *"//g' > "$tmp/reports"
+sed -n '/^| misuse | caught | kind and detail |/,/^$/p' README.md |
+    awk -F'|' 'NR > 2 { print $4 }' | grep -o ': `[^`]*`\|/ `[^`]*`' |
+    sed 's/^[:\/] `//; s/`$//' |
+    sed 's/<[^>]*>/\n/g; s/\bN\b/\n/g; s/0x[0-9a-f]*/\n/g; s/[0-9][0-9]*/\n/g' |
+    sed 's/^[ ,(]*//; s/[ ,()]*$//' | awk 'length($0) > 3' |
+    while read -r piece; do
+        if ! grep -qF -- "$piece" "$tmp/reports"; then
+            echo "check_docs: README's misuse table promises '$piece'; tests/test_reports.c does not check it"
+        fi
+    done > "$tmp/misuse"
+checks=$((checks + 1))
+if [ -s "$tmp/misuse" ]; then
+    cat "$tmp/misuse"
+    problems=$((problems + $(wc -l < "$tmp/misuse")))
 fi
 
 if [ "$problems" -gt 0 ]; then
