@@ -248,6 +248,7 @@ typedef struct fa_pool {
     bool guarded;       /* checked, hardened or tracked: no fast paths */
     bool checked;       /* FA_CHECKED, or FIXALLOC_CHECK in the environment */
     bool tracked;       /* memory annotated for Valgrind or ASan */
+    bool hardened_fast; /* FA_HARDENED alone: a short guarded path */
     uintptr_t link_key; /* FA_HARDENED: the secret links are encoded with */
     void *registry;     /* checked mode: the set of this pool's chunks */
     size_t size, slot, chunk_size, nslots, first_offset;

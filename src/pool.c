@@ -332,6 +332,40 @@ static void *alloc_guarded(fa_pool *p)
     return obj;
 }
 
+/* Hardened pools: pops the cached list when its link decodes to the start
+ * of a carved slot of the current chunk, or to NULL at the list's end;
+ * NULL otherwise, and alloc_guarded then verifies and reports. The counts
+ * are a guarded pool's (avail stays 0): one off the list, one of headroom
+ * or a new peak. */
+static inline void *pop_hardened(fa_pool *p)
+{
+    void **obj = p->fast_free;
+    if (obj == NULL) {
+        return NULL;
+    }
+    /* Never tracked, and link_key is not 0: the link is read directly. */
+    char *next =
+        (char *)((uintptr_t)*obj ^ p->link_key ^ ((uintptr_t)obj >> 12));
+    const fa_chunk *c = p->cur;
+    char *base = fa_chunk_base(p, c);
+    bool ok = next == NULL ? p->fast_gap == 1
+                           : next >= base && next < c->carve &&
+                                 fa_slot_aligned(p, (size_t)(next - base));
+    if (FA_UNLIKELY(!ok)) {
+        return NULL;
+    }
+    p->fast_free = next;
+    *obj = NULL;
+    p->fast_gap--;
+    if (p->headroom_gap != 0) {
+        p->headroom_gap--;
+    } else {
+        p->peak++;
+    }
+    p->allocs++;
+    return obj;
+}
+
 static __attribute__((noinline)) void *alloc_slow(fa_pool *p)
 {
     p->avail++; /* undo the fast path's decrement */
@@ -355,6 +389,20 @@ static __attribute__((noinline)) void *alloc_slow(fa_pool *p)
     return obj;
 }
 
+/* Every allocation the fast path did not make: a hardened pool's short
+ * path first, then the slow path. */
+static __attribute__((noinline)) void *alloc_miss(fa_pool *p)
+{
+    if (p->hardened_fast && p->magic == FA_POOL_MAGIC) {
+        void *obj = pop_hardened(p);
+        if (obj != NULL) {
+            p->avail++; /* undo the fast path's decrement */
+            return obj;
+        }
+    }
+    return alloc_slow(p);
+}
+
 /* The fast path: pop the cached list of the current chunk. avail > 0
  * means the list is not empty and live stays at or below its peak. The
  * link is cleared, so an object never shows a pointer into the pool, and
@@ -368,7 +416,7 @@ static inline void *alloc_one(fa_pool *p)
         p->allocs++;
         return obj;
     }
-    return alloc_slow(p);
+    return alloc_miss(p);
 }
 
 void *fa_pool_alloc(fa_pool *p)
@@ -521,6 +569,28 @@ static void free_guarded(fa_pool *p, fa_chunk *c, void *obj)
     }
 }
 
+/* Hardened pools: pushes an object of the current chunk that is the start
+ * of a carved slot and not the list's head (the checks free_is_valid makes
+ * there; the chunk, being current, is this pool's); false otherwise, and
+ * free_careful then verifies and reports. */
+static inline bool push_hardened(fa_pool *p, fa_chunk *c, void *obj)
+{
+    char *base = fa_chunk_base(p, c);
+    if (c != p->cur || (char *)obj < base || (char *)obj >= c->carve ||
+        !fa_slot_aligned(p, (size_t)((char *)obj - base)) ||
+        obj == p->fast_free) {
+        return false;
+    }
+    /* Never tracked, and link_key is not 0: the link is written directly
+     * (fa_link_set's encoding). */
+    *(uintptr_t *)obj =
+        (uintptr_t)p->fast_free ^ p->link_key ^ ((uintptr_t)obj >> 12);
+    p->fast_free = obj;
+    p->fast_gap++; /* count_free_cached, for a guarded pool */
+    p->headroom_gap++;
+    return true;
+}
+
 /* Pools without a fast free: guarded ones, and FA_ZERO ones, which clear
  * each object as it is freed. */
 static FA_COLD void free_careful(fa_pool *p, fa_chunk *c, void *obj)
@@ -544,7 +614,7 @@ static FA_COLD void free_careful(fa_pool *p, fa_chunk *c, void *obj)
 /* Every free the fast path did not take. In a pool with fast frees, an
  * object of the current chunk always takes the fast path, so here it is
  * in another chunk. */
-__attribute__((noinline)) void fa_pool_free_miss(fa_pool *p, void *obj)
+static __attribute__((noinline)) void free_miss(fa_pool *p, void *obj)
 {
     if (obj == NULL || !FA_HANDLE_OK_DEREF(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
         return;
@@ -558,6 +628,18 @@ __attribute__((noinline)) void fa_pool_free_miss(fa_pool *p, void *obj)
     if (free_is_valid(p, c, obj)) {
         free_to_other(p, c, obj);
     }
+}
+
+/* A hardened pool's short path first (a test of one flag for the others),
+ * then free_miss. */
+void fa_pool_free_miss(fa_pool *p, void *obj)
+{
+    if (FA_UNLIKELY(p->hardened_fast) && obj != NULL &&
+        p->magic == FA_POOL_MAGIC &&
+        push_hardened(p, fa_chunk_of(p, obj), obj)) {
+        return;
+    }
+    free_miss(p, obj);
 }
 
 /* The fast path (pool_impl.h): push onto the cached list when the object

@@ -99,6 +99,10 @@ static int pool_setup(fa_pool *p, const fa_config *cfg, bool checked,
     p->tracked = tracked;
     p->link_key = (cfg->flags & FA_HARDENED) ? fa_os_random_word() : 0;
     p->guarded = (p->flags & (FA_CHECKED | FA_HARDENED)) || p->tracked;
+    /* Hardened only (no checks, annotations or zeroing to run): the
+     * guarded paths' own short paths serve the current chunk. */
+    p->hardened_fast =
+        p->link_key != 0 && !checked && !p->tracked && !(p->flags & FA_ZERO);
     p->size = cfg->size;
     p->slot = g.slot;
     p->chunk_size = g.chunk;
