@@ -41,6 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_report.h"
+
 #define MAX_CACHES 3
 #define HEADER (1 + 2 * MAX_CACHES)
 #define MAX_HELD 512 /* objects a thread holds */
@@ -91,51 +93,12 @@ typedef struct world {
     bool done[2];
 } world;
 
-static atomic_int reports[FA_ERR_BAD_POOL + 1];
-
-/* The last report, for a failure's message: its strings may not outlive
- * the call. */
-static fa_error last_report;
-static char last_pool[64], last_detail[160];
-
-static void record_report(const fa_error *err)
-{
-    last_report = *err;
-    snprintf(last_pool, sizeof last_pool, "%s", err->pool ? err->pool : "");
-    snprintf(last_detail, sizeof last_detail, "%s",
-             err->detail ? err->detail : "");
-    int kind = (int)err->kind;
-    if (kind < 0 || kind > FA_ERR_BAD_POOL) {
-        kind = 0;
-    }
-    atomic_fetch_add(&reports[kind], 1);
-}
-
-static int total_reports(void)
-{
-    int n = 0;
-    for (int i = 0; i <= FA_ERR_BAD_POOL; i++) {
-        n += atomic_load(&reports[i]);
-    }
-    return n;
-}
-
 static void fail(const char *what)
 {
-    if (last_report.kind != 0) {
-        fprintf(stderr, "fuzz_cache: last report: %s in %s '%s' at %p: %s\n",
-                fa_error_kind_name(last_report.kind), last_report.object,
-                last_pool, last_report.addr, last_detail);
-    }
-    fprintf(stderr, "fuzz_cache: %s\n", what);
-    abort();
+    fuzz_fail("fuzz_cache", what);
 }
 
 /* ---- objects ---- */
-
-/* The harness's own loops over object bytes are not instrumented: their
- * comparisons would cost more than the library's calls and guide nothing. */
-#define NO_COVERAGE __attribute__((no_sanitize("coverage"), noinline))
 
 NO_COVERAGE static unsigned char pattern(uint32_t id, size_t i)
 {
@@ -482,11 +445,11 @@ static void do_double_free(world *W, int k)
     if (!(cm->flags & FA_CHECKED) || cm->last_freed == NULL) {
         return;
     }
-    int before = total_reports();
-    int doubles = atomic_load(&reports[FA_ERR_DOUBLE_FREE]);
+    int before = fuzz_reports_total();
+    int doubles = fuzz_reports(FA_ERR_DOUBLE_FREE);
     fa_cache_free(cm->c, cm->last_freed);
-    if (total_reports() != before + 1 ||
-        atomic_load(&reports[FA_ERR_DOUBLE_FREE]) != doubles + 1) {
+    if (fuzz_reports_total() != before + 1 ||
+        fuzz_reports(FA_ERR_DOUBLE_FREE) != doubles + 1) {
         fail("a double free in a checked cache was not reported once");
     }
 }
@@ -655,10 +618,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     if (W == NULL) {
         return 0;
     }
-    for (int i = 0; i <= FA_ERR_BAD_POOL; i++) {
-        atomic_store(&reports[i], 0);
-    }
-    fa_set_error_handler(record_report);
+    fuzz_reports_reset();
     pthread_mutex_init(&W->mu, NULL);
     pthread_cond_init(&W->cv, NULL);
     setup(W, data);
@@ -682,12 +642,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     }
     /* Reports are expected only from the deliberate double frees, each
      * checked where it was made. */
-    int doubles = atomic_load(&reports[FA_ERR_DOUBLE_FREE]);
-    if (total_reports() != doubles) {
+    int doubles = fuzz_reports(FA_ERR_DOUBLE_FREE);
+    if (fuzz_reports_total() != doubles) {
         fail("an unexpected error report");
     }
     finish(W);
-    if (total_reports() != doubles) {
+    if (fuzz_reports_total() != doubles) {
         fail("an unexpected error report at the end");
     }
     pthread_cond_destroy(&W->cv);

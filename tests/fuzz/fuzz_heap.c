@@ -35,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_report.h"
+
 #define HEAPS 3 /* the default heap, and two of the target's own */
 #define HEADER 3
 #define MAX_OBJS 512
@@ -74,41 +76,12 @@ typedef struct model {
     uint32_t next_id;
 } model;
 
-static int reports[FA_ERR_BAD_POOL + 1];
-static int nreports;
-
-/* The last report, for a failure's message: its strings may not outlive
- * the call. */
-static fa_error last_report;
-static char last_pool[64], last_detail[160];
-
-static void record_report(const fa_error *err)
-{
-    last_report = *err;
-    snprintf(last_pool, sizeof last_pool, "%s", err->pool ? err->pool : "");
-    snprintf(last_detail, sizeof last_detail, "%s",
-             err->detail ? err->detail : "");
-    int kind = (int)err->kind;
-    reports[kind >= 0 && kind <= FA_ERR_BAD_POOL ? kind : 0]++;
-    nreports++;
-}
-
 static void fail(const char *what)
 {
-    if (last_report.kind != 0) {
-        fprintf(stderr, "fuzz_heap: last report: %s in %s '%s' at %p: %s\n",
-                fa_error_kind_name(last_report.kind), last_report.object,
-                last_pool, last_report.addr, last_detail);
-    }
-    fprintf(stderr, "fuzz_heap: %s\n", what);
-    abort();
+    fuzz_fail("fuzz_heap", what);
 }
 
 /* ---- patterns: whole when small, ends and a word every STRIDE when large */
-
-/* The harness's own loops over object bytes are not instrumented: their
- * comparisons would cost more than the library's calls and guide nothing. */
-#define NO_COVERAGE __attribute__((no_sanitize("coverage"), noinline))
 
 NO_COVERAGE static unsigned char pattern(uint32_t id, size_t i)
 {
@@ -327,10 +300,11 @@ static object take(model *m, size_t i)
 
 static void do_double_free(model *m, const object *o)
 {
-    int before = nreports;
-    int doubles = reports[FA_ERR_DOUBLE_FREE];
+    int before = fuzz_reports_total();
+    int doubles = fuzz_reports(FA_ERR_DOUBLE_FREE);
     fa_free(o->p);
-    if (nreports != before + 1 || reports[FA_ERR_DOUBLE_FREE] != doubles + 1) {
+    if (fuzz_reports_total() != before + 1 ||
+        fuzz_reports(FA_ERR_DOUBLE_FREE) != doubles + 1) {
         fail("a double free in a checked heap was not reported once");
     }
     (void)m;
@@ -551,14 +525,15 @@ static void heap_destroy(model *m, int k)
     }
     if (real) {
         destroys++;
-        int leaks = reports[FA_ERR_LEAK];
+        int leaks = fuzz_reports(FA_ERR_LEAK);
         fa_heap_destroy(hm->h);
         /* A checked heap reports the classes that still had live objects
          * as leaks, although a destroyed heap takes its objects with it. */
-        if (reports[FA_ERR_LEAK] != leaks && !(hm->cfg.flags & FA_CHECKED)) {
+        if (fuzz_reports(FA_ERR_LEAK) != leaks &&
+            !(hm->cfg.flags & FA_CHECKED)) {
             fail("an unchecked heap reported a leak at destroy");
         }
-        allowed_leaks += reports[FA_ERR_LEAK] - leaks;
+        allowed_leaks += fuzz_reports(FA_ERR_LEAK) - leaks;
         kept[hm->ci] = NULL;
     } else {
         fa_heap_trim(hm->h);
@@ -666,10 +641,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     if (m == NULL) {
         return 0;
     }
-    memset(reports, 0, sizeof reports);
-    nreports = 0;
     allowed_leaks = 0;
-    fa_set_error_handler(record_report);
+    fuzz_reports_reset();
     if (data[0] & 4) {
         setenv("FIXALLOC_TRACK", "0", 1);
     } else {
@@ -710,7 +683,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     if (data[0] & 16) {
         fa_heap_trim(m->hm[0].h);
     }
-    if (nreports != reports[FA_ERR_DOUBLE_FREE] + allowed_leaks) {
+    if (fuzz_reports_total() !=
+        fuzz_reports(FA_ERR_DOUBLE_FREE) + allowed_leaks) {
         fail("an unexpected error report");
     }
     free(m);

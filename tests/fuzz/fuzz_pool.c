@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_report.h"
+
 #define POOLS 4
 #define MAX_LIVE 4096
 
@@ -37,10 +39,6 @@ typedef struct model {
     void *last_freed[POOLS];
 } model;
 
-/* The harness's own loops over object bytes are not instrumented: their
- * comparisons would cost more than the library's calls and guide nothing. */
-#define NO_COVERAGE __attribute__((no_sanitize("coverage"), noinline))
-
 static int reports;
 
 static void count_report(const fa_error *err)
@@ -51,8 +49,7 @@ static void count_report(const fa_error *err)
 
 static void fail(const char *what)
 {
-    fprintf(stderr, "fuzz_pool: %s\n", what);
-    abort();
+    fuzz_fail("fuzz_pool", what);
 }
 
 NO_COVERAGE static void stamp(unsigned char *obj, size_t size, uint32_t id)
