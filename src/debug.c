@@ -237,21 +237,38 @@ void fa_debug_poison(fa_pool *p, char *first_slot, size_t n)
     }
 }
 
+/* The offset of the first byte in [from, to) of b that is not FA_POISON,
+ * or `to`: a word at a time (slots are whole words), then the byte. */
+static size_t first_unpoisoned(const unsigned char *b, size_t from, size_t to)
+{
+    const uint64_t poison = UINT64_C(0x0101010101010101) * FA_POISON;
+    size_t i = from;
+    for (; i + sizeof(uint64_t) <= to; i += sizeof(uint64_t)) {
+        uint64_t w;
+        memcpy(&w, b + i, sizeof w);
+        if (w != poison) {
+            break;
+        }
+    }
+    while (i < to && b[i] == FA_POISON) {
+        i++;
+    }
+    return i;
+}
+
 /* Verifies that a slot coming back from the free list kept its poison. */
 static void verify_poison(fa_pool *p, void *obj)
 {
     const unsigned char *b = obj;
     fa_track_open(p->tracked, obj, p->slot);
-    for (size_t i = sizeof(void *); i < p->slot; i++) {
-        if (b[i] != FA_POISON) {
-            char detail[120];
-            snprintf(detail, sizeof detail,
-                     "byte %zu of the object changed "
-                     "while it was free (0x%02x, expected 0x%02x)",
-                     i, b[i], FA_POISON);
-            fa_report_pool(FA_ERR_WRITE_AFTER_FREE, p, obj, detail);
-            break;
-        }
+    size_t i = first_unpoisoned(b, sizeof(void *), p->slot);
+    if (i < p->slot) {
+        char detail[120];
+        snprintf(detail, sizeof detail,
+                 "byte %zu of the object changed "
+                 "while it was free (0x%02x, expected 0x%02x)",
+                 i, b[i], FA_POISON);
+        fa_report_pool(FA_ERR_WRITE_AFTER_FREE, p, obj, detail);
     }
     fa_track_close(p->tracked, obj, p->slot);
 }
