@@ -784,6 +784,144 @@ START_TEST(fork_child_uses_the_heap)
 }
 END_TEST
 
+/* Fork under load: two threads hammer every path of the default heap
+ * (small and large objects handed between them, realloc, trim, a heap of
+ * their own created and destroyed, short threads that exit) while the
+ * main thread forks again and again; every child finds the heap
+ * consistent, allocates from every class and a large block, and passes
+ * the check. */
+typedef struct heap_hammer {
+    atomic_bool stop;
+    _Atomic(void *) slot[64]; /* objects handed between the threads */
+} heap_hammer;
+
+static void *short_thread(void *arg)
+{
+    (void)arg;
+    void *p = fa_malloc(100);
+    fa_free(p);
+    return NULL;
+}
+
+static void hammer_side_paths(tu_rng *rng)
+{
+    switch (tu_rng_below(rng, 64)) {
+    case 0: fa_heap_trim(fa_heap_default()); break;
+    case 1: {
+        fa_heap *own = fa_heap_create(NULL);
+        if (own != NULL) {
+            void *p = fa_heap_malloc(own, 5000);
+            fa_free(p);
+            fa_heap_destroy(own);
+        }
+        break;
+    }
+    case 2: {
+        pthread_t t;
+        if (pthread_create(&t, NULL, short_thread, NULL) == 0) {
+            pthread_join(t, NULL);
+        }
+        break;
+    }
+    default: break;
+    }
+}
+
+static void *heap_hammer_thread(void *arg)
+{
+    heap_hammer *h = arg;
+    tu_rng rng;
+    tu_rng_seed(&rng, (uint64_t)(uintptr_t)&rng);
+    void *mine[32] = {NULL};
+    while (!atomic_load(&h->stop)) {
+        size_t k = tu_rng_below(&rng, 32);
+        if (mine[k] != NULL) {
+            void *old = atomic_exchange(&h->slot[k * 2 % 64], mine[k]);
+            fa_free(old);
+        }
+        size_t n = tu_random_size(&rng, 16);
+        mine[k] = fa_malloc(n);
+        if (mine[k] == NULL) {
+            tu_thread_fail("malloc(%zu) failed", n);
+            break;
+        }
+        memset(mine[k], 0x5a, n < 64 ? n : 64);
+        if (tu_rng_below(&rng, 8) == 0) {
+            void *r = fa_realloc(mine[k], n * 2 + 1);
+            if (r == NULL) {
+                tu_thread_fail("realloc failed");
+                break;
+            }
+            mine[k] = r;
+        }
+        hammer_side_paths(&rng);
+    }
+    for (int k = 0; k < 32; k++) {
+        fa_free(mine[k]);
+    }
+    return NULL;
+}
+
+static int heap_child_after_fork(void)
+{
+    fa_heap *h = fa_heap_default();
+    if (!fa_heap_check(h)) {
+        return 2;
+    }
+    void *v[64];
+    for (int i = 0; i < 64; i++) {
+        size_t n = i == 63 ? 300000 : (size_t)1 << (i % 15);
+        v[i] = fa_malloc(n);
+        if (v[i] == NULL) {
+            return 1;
+        }
+        memset(v[i], 0x33, n < 256 ? n : 256);
+    }
+    for (int i = 0; i < 64; i++) {
+        fa_free(v[i]);
+    }
+    if (!fa_heap_check(h)) {
+        return 3;
+    }
+    fa_heap_trim(h);
+    return fa_heap_check(h) ? 0 : 4;
+}
+
+START_TEST(heap_fork_under_load)
+{
+    if (tu_under_valgrind()) {
+        return; /* as fork_under_load in test_cache_fork.c */
+    }
+    heap_hammer *h = calloc(1, sizeof *h);
+    TU_NOT_NULL(h);
+    pthread_t t[2] = {tu_spawn(heap_hammer_thread, h),
+                      tu_spawn(heap_hammer_thread, h)};
+    int forks = (int)tu_scaled(40, 5);
+    for (int i = 0; i < forks; i++) {
+        tu_sleep_ms(1);
+        fflush(NULL);
+        pid_t pid = fork();
+        TU_INT_GE(pid, 0);
+        if (pid == 0) {
+            _exit(heap_child_after_fork());
+        }
+        int status = 0;
+        TU_INT_EQ(waitpid(pid, &status, 0), pid);
+        TU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "fork %d: child failed: status %#x", i, status);
+    }
+    atomic_store(&h->stop, true);
+    tu_join(t[0]);
+    tu_join(t[1]);
+    tu_check_thread_failures();
+    for (int k = 0; k < 64; k++) {
+        fa_free(atomic_load(&h->slot[k]));
+    }
+    TU_CHECK(fa_heap_check(fa_heap_default()));
+    free(h);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 
 static Suite *suite(void)
@@ -823,6 +961,7 @@ static Suite *suite(void)
     tcase_add_test(tc, destroy_while_threads_hold_pools);
     if (!TU_TSAN) {
         tcase_add_test(tc, fork_child_uses_the_heap);
+        tcase_add_test(tc, heap_fork_under_load);
     }
     suite_add_tcase(s, tc);
     return s;
