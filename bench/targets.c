@@ -159,6 +159,22 @@ static bool beats_peers(const bench_run *run, const series *s, int fa,
     return any && all_below;
 }
 
+/* The verdict that fa_cache (row `cache`) is below each peer that ran
+ * workload `wl` at s's size. */
+static void peers_verdict(const bench_run *run, const series *s, int cache,
+                          const char *wl)
+{
+    char peers[256];
+    if (cache < 0 || !s->ran[cache]) {
+        return;
+    }
+    bool ok = beats_peers(run, s, cache, peers, sizeof peers);
+    if (peers[0] != '\0') {
+        verdict(ok, "%s %zu B: fa_cache %s (target: below 1x each)", wl,
+                s->size, peers);
+    }
+}
+
 /* (7) at a trim size, not a target: what each fixalloc row's trim call
  * gave back, and the peer that gave back the most. */
 static void trim_line(const bench_run *run, const series *s)
@@ -205,7 +221,6 @@ void print_targets(const bench_run *run)
             continue;
         }
         double r;
-        char peers[256];
         switch (s->w) {
         case WL_HOT:
             if (!isnan(r = ratio(s, pool, bare))) {
@@ -238,15 +253,7 @@ void print_targets(const bench_run *run)
                         "(target <= 2x)",
                         s->size, r);
             }
-            if (cache >= 0 && s->ran[cache]) {
-                bool ok = beats_peers(run, s, cache, peers, sizeof peers);
-                if (peers[0] != '\0') {
-                    verdict(ok,
-                            "(1) %zu B: fa_cache %s (target: below 1x "
-                            "each)",
-                            s->size, peers);
-                }
-            }
+            peers_verdict(run, s, cache, "(1)");
             for (size_t i = 0; i < run->nrows; i++) {
                 if ((run->rows[i].caps & BENCH_HOT_ONLY) &&
                     !isnan(r = ratio(s, (int)i, pool))) {
@@ -288,15 +295,7 @@ void print_targets(const bench_run *run)
                         "(target <= 2x)",
                         s->size, r);
             }
-            if (cache >= 0 && s->ran[cache]) {
-                bool ok = beats_peers(run, s, cache, peers, sizeof peers);
-                if (peers[0] != '\0') {
-                    verdict(ok,
-                            "(5) %zu B: fa_cache %s (target: below 1x "
-                            "each)",
-                            s->size, peers);
-                }
-            }
+            peers_verdict(run, s, cache, "(5)");
             break;
         case WL_PAIRS2:
             if (!isnan(r = ratio(s, cache, bare))) {
@@ -305,15 +304,7 @@ void print_targets(const bench_run *run)
                         "lists (target <= 1.5x)",
                         s->size, r);
             }
-            if (cache >= 0 && s->ran[cache]) {
-                bool ok = beats_peers(run, s, cache, peers, sizeof peers);
-                if (peers[0] != '\0') {
-                    verdict(ok,
-                            "(6) %zu B: fa_cache %s (target: below 1x "
-                            "each)",
-                            s->size, peers);
-                }
-            }
+            peers_verdict(run, s, cache, "(6)");
             break;
         case WL_MIXED:
         case WL_LARSON:

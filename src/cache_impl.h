@@ -80,8 +80,8 @@ typedef struct fa_ttab {
     /* Entries start half a page in: a chunk's first slot, the one a hot
      * alloc-free pair uses, lies 64 bytes into a page, and a pool's fast
      * fields at the same page offset would make each load of them wait
-     * on the store to the object's link (4 KiB aliasing: 2.2 ns a pair
-     * against 2.0, and 5-11 ns with two threads). */
+     * on the store to the object's link (4 KiB aliasing; design.md,
+     * "The cache", has the figures). */
     alignas(2048) char entries[FA_CACHE_SLOTS * FA_TENTRY_SIZE];
 } fa_ttab;
 

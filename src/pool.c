@@ -344,14 +344,11 @@ static inline void *pop_hardened(fa_pool *p)
         return NULL;
     }
     /* Never tracked, and link_key is not 0: the link is read directly. */
-    char *next =
-        (char *)((uintptr_t)*obj ^ p->link_key ^ ((uintptr_t)obj >> 12));
-    const fa_chunk *c = p->cur;
-    char *base = fa_chunk_base(p, c);
-    bool ok = next == NULL ? p->fast_gap == 1
-                           : next >= base && next < c->carve &&
-                                 fa_slot_aligned(p, (size_t)(next - base));
-    if (FA_UNLIKELY(!ok)) {
+    char *next = (char *)((uintptr_t)*obj ^ fa_link_key_mix(p, obj));
+    /* pop_guarded's test: a NULL link ends a list of one object only
+     * (avail is 0 here, so fast_gap is the list's length). */
+    if (FA_UNLIKELY(!link_ok(p, p->cur, next) ||
+                    (next == NULL && p->fast_gap > 1))) {
         return NULL;
     }
     p->fast_free = next;
@@ -457,16 +454,19 @@ static FA_COLD bool free_invalid(fa_pool *p, fa_chunk *c, void *obj)
 /* The checks that cost nothing measurable, on every free that leaves the
  * fast path: the chunk is this pool's, the pointer is a slot's start, and
  * the slot is carved and not the head of its chunk's free list. */
-static inline bool free_is_valid(fa_pool *p, fa_chunk *c, void *obj)
+static inline bool free_ok(const fa_pool *p, const fa_chunk *c, const void *obj)
 {
     char *base = fa_chunk_base(p, c);
-    if (FA_LIKELY(c->magic == FA_CHUNK_MAGIC && c->pool == p &&
-                  (char *)obj >= base &&
-                  fa_slot_aligned(p, (size_t)((char *)obj - base)) &&
-                  (char *)obj < c->carve && obj != fa_chunk_free_list(p, c))) {
-        return true;
-    }
-    return free_invalid(p, c, obj);
+    return c->magic == FA_CHUNK_MAGIC && c->pool == p &&
+           (const char *)obj >= base &&
+           fa_slot_aligned(p, (size_t)((const char *)obj - base)) &&
+           (const char *)obj < c->carve && obj != fa_chunk_free_list(p, c);
+}
+
+/* free_ok, with a report when it fails. */
+static inline bool free_is_valid(fa_pool *p, fa_chunk *c, void *obj)
+{
+    return FA_LIKELY(free_ok(p, c, obj)) || free_invalid(p, c, obj);
 }
 
 /* Pushes a freed slot onto a list: encoded and annotated when guarded. */
@@ -569,22 +569,15 @@ static void free_guarded(fa_pool *p, fa_chunk *c, void *obj)
     }
 }
 
-/* Hardened pools: pushes an object of the current chunk that is the start
- * of a carved slot and not the list's head (the checks free_is_valid makes
- * there; the chunk, being current, is this pool's); false otherwise, and
- * free_careful then verifies and reports. */
+/* Hardened pools: pushes an object of the current chunk that free_ok
+ * accepts; false otherwise, and free_careful then verifies and reports. */
 static inline bool push_hardened(fa_pool *p, fa_chunk *c, void *obj)
 {
-    char *base = fa_chunk_base(p, c);
-    if (c != p->cur || (char *)obj < base || (char *)obj >= c->carve ||
-        !fa_slot_aligned(p, (size_t)((char *)obj - base)) ||
-        obj == p->fast_free) {
+    if (c != p->cur || !free_ok(p, c, obj)) {
         return false;
     }
-    /* Never tracked, and link_key is not 0: the link is written directly
-     * (fa_link_set's encoding). */
-    *(uintptr_t *)obj =
-        (uintptr_t)p->fast_free ^ p->link_key ^ ((uintptr_t)obj >> 12);
+    /* Never tracked, and link_key is not 0: the link is written directly. */
+    *(uintptr_t *)obj = (uintptr_t)p->fast_free ^ fa_link_key_mix(p, obj);
     p->fast_free = obj;
     p->fast_gap++; /* count_free_cached, for a guarded pool */
     p->headroom_gap++;

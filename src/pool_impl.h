@@ -137,11 +137,17 @@ static inline void *fa_chunk_free_list(const fa_pool *p, const fa_chunk *c)
 
 /* ---- free-list links ---- */
 
+/* The mix of a pool whose link_key is not 0 (hardened). */
+static inline uintptr_t fa_link_key_mix(const fa_pool *p, const void *slot)
+{
+    return p->link_key ^ ((uintptr_t)slot >> 12);
+}
+
 /* What a link is encoded with: nothing, or in hardened mode the pool's
  * secret and the link's own address (its random upper bits). */
 static inline uintptr_t fa_link_mix(const fa_pool *p, const void *slot)
 {
-    return p->link_key == 0 ? 0 : p->link_key ^ ((uintptr_t)slot >> 12);
+    return p->link_key == 0 ? 0 : fa_link_key_mix(p, slot);
 }
 
 /* Reads the link in a free slot. The fast paths, used only by pools without

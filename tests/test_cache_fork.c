@@ -147,8 +147,9 @@ static void *hammer_thread(void *arg)
     return NULL;
 }
 
-static int child_after_fork(fa_cache *c)
+static int child_after_fork(void *arg)
 {
+    fa_cache *c = arg;
     void *v[2000];
     for (int i = 0; i < 2000; i++) {
         v[i] = fa_cache_alloc(c);
@@ -189,20 +190,7 @@ START_TEST(fork_under_load)
     TU_NOT_NULL(h);
     h->c = tu_cache_create_ok(&cfg, NULL);
     pthread_t t[2] = {tu_spawn(hammer_thread, h), tu_spawn(hammer_thread, h)};
-    int forks = (int)tu_scaled(40, 5);
-    for (int i = 0; i < forks; i++) {
-        tu_sleep_ms(1);
-        fflush(NULL);
-        pid_t pid = fork();
-        TU_INT_GE(pid, 0);
-        if (pid == 0) {
-            _exit(child_after_fork(h->c));
-        }
-        int status = 0;
-        TU_INT_EQ(waitpid(pid, &status, 0), pid);
-        TU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "fork %d: child failed: status %#x", i, status);
-    }
+    tu_fork_repeatedly((int)tu_scaled(40, 5), child_after_fork, h->c);
     atomic_store(&h->stop, true);
     tu_join(t[0]);
     tu_join(t[1]);

@@ -862,8 +862,9 @@ static void *heap_hammer_thread(void *arg)
     return NULL;
 }
 
-static int heap_child_after_fork(void)
+static int heap_child_after_fork(void *arg)
 {
+    (void)arg;
     fa_heap *h = fa_heap_default();
     if (!fa_heap_check(h)) {
         return 2;
@@ -896,20 +897,7 @@ START_TEST(heap_fork_under_load)
     TU_NOT_NULL(h);
     pthread_t t[2] = {tu_spawn(heap_hammer_thread, h),
                       tu_spawn(heap_hammer_thread, h)};
-    int forks = (int)tu_scaled(40, 5);
-    for (int i = 0; i < forks; i++) {
-        tu_sleep_ms(1);
-        fflush(NULL);
-        pid_t pid = fork();
-        TU_INT_GE(pid, 0);
-        if (pid == 0) {
-            _exit(heap_child_after_fork());
-        }
-        int status = 0;
-        TU_INT_EQ(waitpid(pid, &status, 0), pid);
-        TU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "fork %d: child failed: status %#x", i, status);
-    }
+    tu_fork_repeatedly((int)tu_scaled(40, 5), heap_child_after_fork, NULL);
     atomic_store(&h->stop, true);
     tu_join(t[0]);
     tu_join(t[1]);

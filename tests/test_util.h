@@ -139,6 +139,13 @@ size_t tu_first_nonzero(const void *obj, size_t n);
 size_t tu_first_not(const void *obj, size_t from, size_t n, uint8_t b);
 
 /* ------------------------------------------------------------------ */
+/* Fork (test_fork.c) */
+
+/* Forks `forks` times, a millisecond apart, while the caller's threads
+ * keep working; each child exits with child(arg), which must be 0. */
+void tu_fork_repeatedly(int forks, int (*child)(void *arg), void *arg);
+
+/* ------------------------------------------------------------------ */
 /* Sorting and small helpers. */
 
 void tu_sort_ptrs(void **a, size_t n);
