@@ -65,6 +65,12 @@ extern "C" {
  * *zeroed to true when the block is known to read as zeros (fresh pages from
  * the OS), which spares the pool from clearing it again.
  * unmap(ctx, mem, size) takes back a block that map returned, whole.
+ * discard(ctx, mem, size), optional, gives back the memory of whole pages
+ * inside a block the pool keeps (fa_pool_trim calls it on page runs of a
+ * chunk that hold no live object); the range stays the pool's, and what it
+ * reads afterwards does not matter. NULL: pages inside a chunk are never
+ * given back, only whole chunks. The OS source's discard is
+ * madvise(MADV_DONTNEED).
  *
  * A pool copies the fa_source at init; `ctx` must outlive the pool. A source
  * is called only from within calls on the pools that use it: a source shared
@@ -74,6 +80,7 @@ typedef struct fa_source {
     void *(*map)(void *ctx, size_t size, size_t align, bool *zeroed);
     void (*unmap)(void *ctx, void *mem, size_t size);
     void *ctx;
+    void (*discard)(void *ctx, void *mem, size_t size); /* may be NULL */
 } fa_source;
 
 /* The operating system: mmap and munmap. Used when a config names no source. */
@@ -245,12 +252,13 @@ typedef struct fa_pool {
     /* private, geometry and callbacks: */
     uint32_t magic;
     unsigned flags;
-    bool guarded;       /* checked, hardened or tracked: no fast paths */
-    bool checked;       /* FA_CHECKED, or FIXALLOC_CHECK in the environment */
-    bool tracked;       /* memory annotated for Valgrind or ASan */
-    bool hardened_fast; /* FA_HARDENED alone: a short guarded path */
-    uintptr_t link_key; /* FA_HARDENED: the secret links are encoded with */
-    void *registry;     /* checked mode: the set of this pool's chunks */
+    bool guarded;        /* checked, hardened or tracked: no fast paths */
+    bool checked;        /* FA_CHECKED, or FIXALLOC_CHECK in the environment */
+    bool tracked;        /* memory annotated for Valgrind or ASan */
+    bool hardened_fast;  /* FA_HARDENED alone: a short guarded path */
+    uint8_t purge_shift; /* log2 of a trim unit inside a chunk; 0: none */
+    uintptr_t link_key;  /* FA_HARDENED: the secret links are encoded with */
+    void *registry;      /* checked mode: the set of this pool's chunks */
     size_t size, slot, chunk_size, nslots, first_offset;
     uint64_t slot_divisor; /* for exact division by slot size */
     size_t max_bytes;
@@ -302,8 +310,11 @@ FA_API void fa_pool_free_bulk(fa_pool *p, void *const *objs, size_t n);
 FA_API int fa_pool_reserve(fa_pool *p, size_t n);
 
 /* Gives every chunk whose slots are all free back to the source, running
- * `release` on each of its slots that was ever carved; returns the bytes
- * given back. */
+ * `release` on each of its slots that was ever carved; then, when the
+ * source can discard pages and the pool has neither `first` nor `release`,
+ * gives back the pages inside chunks that still hold live objects where no
+ * live object lies (docs/design.md, "Purged pages"). Returns the bytes given
+ * back. */
 FA_API size_t fa_pool_trim(fa_pool *p);
 
 /* Calls fn(obj, arg) once for each live object. fn must not allocate from

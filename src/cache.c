@@ -58,6 +58,12 @@ static void counted_unmap(void *ctx, void *mem, size_t size)
     pthread_mutex_unlock(&c->source_lock);
 }
 
+static void counted_discard(void *ctx, void *mem, size_t size)
+{
+    fa_cache *c = ctx;
+    c->inner.discard(c->inner.ctx, mem, size);
+}
+
 /* ---- the depot of empty chunks (cache lock) ---- */
 
 static bool depot_put_locked(fa_cache *c, void *chunk)
@@ -586,7 +592,8 @@ static void cache_config(fa_cache *c, const fa_config *cfg)
     c->cfg = *cfg;
     c->inner = cfg->source != NULL ? *cfg->source : *fa_os_source();
     c->max_bytes = cfg->max_bytes;
-    c->counted = (fa_source){counted_map, counted_unmap, c};
+    c->counted = (fa_source){counted_map, counted_unmap, c,
+                             c->inner.discard ? counted_discard : NULL};
     c->cfg.source = &c->counted;
     c->cfg.max_bytes = 0;
 }

@@ -54,7 +54,15 @@ static void wrap_unmap(void *ctx, void *mem, size_t size)
     fa_heap_source_unmap(h, mem, size);
 }
 
+/* Pages discarded stay mapped, and so stay counted in `held`. */
+static void wrap_discard(void *ctx, void *mem, size_t size)
+{
+    fa_heap *h = ctx;
+    h->inner.discard(h->inner.ctx, mem, size);
+}
+
 fa_source fa_heap_counted_source(fa_heap *h)
 {
-    return (fa_source){wrap_map, wrap_unmap, h};
+    return (fa_source){wrap_map, wrap_unmap, h,
+                       h->inner.discard != NULL ? wrap_discard : NULL};
 }

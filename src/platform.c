@@ -59,6 +59,13 @@ void fa_os_unmap(void *mem, size_t size)
     errno = saved;
 }
 
+void fa_os_discard(void *mem, size_t size)
+{
+    int saved = errno;
+    madvise(mem, size, MADV_DONTNEED);
+    errno = saved;
+}
+
 bool fa_os_remap_in_place(void *mem, size_t old_size, size_t new_size)
 {
     int saved = errno;

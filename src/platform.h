@@ -14,6 +14,9 @@
  * writable and zeroed; NULL when the OS refuses. Unmap keeps errno. */
 void *fa_os_map(size_t size, size_t align);
 void fa_os_unmap(void *mem, size_t size);
+/* Gives back the pages of [mem, mem + size) (page-aligned), keeping the
+ * range mapped: they read as zeros afterwards. */
+void fa_os_discard(void *mem, size_t size);
 /* Grows or shrinks a mapping where it is, without moving it; false when
  * the pages after it are taken (or the OS cannot). */
 bool fa_os_remap_in_place(void *mem, size_t old_size, size_t new_size);

@@ -36,7 +36,7 @@ static fa_list_node **list_head(fa_pool *p, enum fa_chunk_list which)
     return NULL;
 }
 
-static void list_push(fa_pool *p, fa_chunk *c, enum fa_chunk_list which)
+void fa_chunk_push(fa_pool *p, fa_chunk *c, enum fa_chunk_list which)
 {
     FA_ASSERT(which != FA_LIST_CURRENT);
     c->list = (uint8_t)which;
@@ -44,22 +44,16 @@ static void list_push(fa_pool *p, fa_chunk *c, enum fa_chunk_list which)
     fa_list_push(list_head(p, which), &c->link);
 }
 
-static void list_remove(fa_pool *p, fa_chunk *c)
+void fa_chunk_unlist(fa_pool *p, fa_chunk *c)
 {
     FA_ASSERT(c->list != FA_LIST_CURRENT);
     p->nempty -= c->list == FA_LIST_EMPTY;
     fa_list_remove(list_head(p, (enum fa_chunk_list)c->list), &c->link);
 }
 
-/* The first chunk of a list, or NULL. */
-static fa_chunk *list_first(const fa_list_node *head)
-{
-    return head != NULL ? fa_chunk_of_node(head) : NULL;
-}
-
 /* ---- chunks from and back to the source ---- */
 
-static fa_chunk *chunk_new(fa_pool *p)
+fa_chunk *fa_chunk_new(fa_pool *p)
 {
     if (p->max_bytes != 0 && p->max_bytes / p->chunk_size < p->nchunks + 1) {
         return NULL;
@@ -80,9 +74,11 @@ static fa_chunk *chunk_new(fa_pool *p)
     c->pool = p;
     c->link.next = c->link.prev = NULL;
     c->free = NULL;
-    c->carve = c->hwm = fa_chunk_base(p, c);
+    c->carve = fa_chunk_base(p, c);
+    fa_chunk_set_hwm(c, c->carve);
     c->nlive = 0;
     c->zeroed = zeroed;
+    c->purged = 0;
     if (!fa_debug_chunk_new(p, c)) {
         p->source.unmap(p->source.ctx, c, p->chunk_size);
         return NULL;
@@ -92,11 +88,11 @@ static fa_chunk *chunk_new(fa_pool *p)
 }
 
 /* Runs `release` on every slot ever carved and gives the chunk back. */
-static void chunk_release(fa_pool *p, fa_chunk *c)
+void fa_chunk_release(fa_pool *p, fa_chunk *c)
 {
     fa_debug_chunk_release(p, c);
     if (p->release != NULL) {
-        for (char *s = fa_chunk_base(p, c); s < c->hwm; s += p->slot) {
+        for (char *s = fa_chunk_base(p, c); s < fa_chunk_hwm(c); s += p->slot) {
             p->release(p->arg, s);
         }
     }
@@ -114,17 +110,23 @@ static void file_chunk(fa_pool *p, fa_chunk *c)
     if (c->nlive == 0) {
         c->free = NULL;
         c->carve = fa_chunk_base(p, c);
-        list_push(p, c, FA_LIST_EMPTY);
-    } else if (c->free == NULL && c->carve == fa_chunk_end(p, c)) {
-        list_push(p, c, FA_LIST_FULL);
+        if (c->purged != 0) { /* discarded units: carved as if fresh */
+            fa_chunk_set_hwm(c, c->carve);
+            c->zeroed = false;
+            c->purged = 0;
+        }
+        fa_chunk_push(p, c, FA_LIST_EMPTY);
+    } else if (c->free == NULL && c->carve == fa_chunk_end(p, c) &&
+               c->purged == 0) {
+        fa_chunk_push(p, c, FA_LIST_FULL);
     } else {
-        list_push(p, c, FA_LIST_PARTIAL);
+        fa_chunk_push(p, c, FA_LIST_PARTIAL);
     }
 }
 
 /* Stops allocating from the current chunk: its cached free list and live
  * count go back into its header. */
-static void retire_current(fa_pool *p)
+void fa_pool_retire(fa_pool *p)
 {
     fa_chunk *c = p->cur;
     FA_ASSERT(c != NULL && fa_pool_live(p) >= p->others_live);
@@ -141,7 +143,7 @@ static void retire_current(fa_pool *p)
 static void make_current(fa_pool *p, fa_chunk *c)
 {
     FA_ASSERT(p->cur == NULL && c->nlive <= p->others_live);
-    list_remove(p, c);
+    fa_chunk_unlist(p, c);
     p->others_live -= c->nlive;
     c->list = FA_LIST_CURRENT;
     p->cur = c;
@@ -152,12 +154,24 @@ static void make_current(fa_pool *p, fa_chunk *c)
      * check every free: neither has a fast free. */
     bool fast_free = !p->guarded && !(p->flags & FA_ZERO);
     p->fast_last = fast_free ? (uintptr_t)c + p->chunk_low : FA_NO_CHUNK;
-    set_counts(p, carved - c->nlive, fa_headroom(p));
+    set_counts(p, carved - c->nlive - fa_chunk_held(p, c), fa_headroom(p));
 }
 
 static bool chunk_has_room(const fa_pool *p, const fa_chunk *c)
 {
-    return fa_chunk_free_list(p, c) != NULL || c->carve < fa_chunk_end(p, c);
+    return fa_chunk_free_list(p, c) != NULL || c->carve < fa_chunk_end(p, c) ||
+           c->purged != 0;
+}
+
+/* The current chunk c, with its held slots on the cached list when they
+ * are all it has left. */
+static fa_chunk *take_held(fa_pool *p, fa_chunk *c)
+{
+    if (p->fast_free == NULL && c->carve == fa_chunk_end(p, c)) {
+        size_t n = fa_chunk_restore(p, c, &p->fast_free);
+        set_counts(p, fa_fast_len(p) + n, fa_headroom(p));
+    }
+    return c;
 }
 
 /* Returns a current chunk with a free or uncarved slot, moving on to a
@@ -167,21 +181,21 @@ static fa_chunk *ensure_current(fa_pool *p)
 {
     fa_chunk *c = p->cur;
     if (c != NULL && chunk_has_room(p, c)) {
-        return c;
+        return take_held(p, c);
     }
     if (c != NULL) {
-        retire_current(p);
+        fa_pool_retire(p);
     }
-    c = list_first(p->partial != NULL ? p->partial : p->empty);
+    c = fa_chunk_first(p->partial != NULL ? p->partial : p->empty);
     if (c == NULL) {
-        c = chunk_new(p);
+        c = fa_chunk_new(p);
         if (c == NULL) {
             return NULL;
         }
-        list_push(p, c, FA_LIST_EMPTY);
+        fa_chunk_push(p, c, FA_LIST_EMPTY);
     }
     make_current(p, c);
-    return c;
+    return take_held(p, c);
 }
 
 /* ---- carving ---- */
@@ -215,9 +229,10 @@ static void carve_batch(fa_pool *p, fa_chunk *c)
     n = n == 0 ? 1 : (n > left ? left : n);
     char *start = c->carve;
     char *stop = start + n * p->slot;
-    if (stop > c->hwm) {
-        carve_fresh(p, c, c->hwm > start ? c->hwm : start, stop);
-        c->hwm = stop;
+    char *hwm = fa_chunk_hwm(c);
+    if (stop > hwm) {
+        carve_fresh(p, c, hwm > start ? hwm : start, stop);
+        fa_chunk_set_hwm(c, stop);
     }
     /* Linked in ascending address order, as the allocations will go:
      * hardware prefetchers follow ascending streams best. */
@@ -299,10 +314,10 @@ static void *carve_one(fa_pool *p, fa_chunk *c, bool *reused)
 {
     char *obj = c->carve;
     c->carve += p->slot;
-    *reused = obj < c->hwm;
+    *reused = obj < fa_chunk_hwm(c);
     if (!*reused) {
         carve_fresh(p, c, obj, c->carve);
-        c->hwm = c->carve;
+        fa_chunk_set_hwm(c, c->carve);
     }
     fa_link_clear(p, obj);
     return obj;
@@ -514,7 +529,7 @@ static inline void count_free_other(fa_pool *p)
 static FA_COLD void switch_current(fa_pool *p, fa_chunk *c)
 {
     if (p->cur != NULL) {
-        retire_current(p);
+        fa_pool_retire(p);
     }
     make_current(p, c);
 }
@@ -543,7 +558,7 @@ static inline void free_to_other(fa_pool *p, fa_chunk *c, void *obj)
     link_push(p, &c->free, obj);
     count_free_other(p);
     if (FA_UNLIKELY(--c->nlive == 0 || c->list == FA_LIST_FULL)) {
-        list_remove(p, c);
+        fa_chunk_unlist(p, c);
         file_chunk(p, c);
     }
     follow_frees(p, c);
@@ -658,44 +673,7 @@ void fa_pool_free_bulk(fa_pool *p, void *const *objs, size_t n)
     }
 }
 
-/* ---- reserve, trim, destroy ---- */
-
-int fa_pool_reserve(fa_pool *p, size_t n)
-{
-    if (!FA_HANDLE_OK(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
-        return EINVAL;
-    }
-    /* Every slot that is not live is free or uncarved, in some chunk. */
-    size_t room = p->nchunks * p->nslots - fa_pool_live(p);
-    while (room < n) {
-        fa_chunk *c = chunk_new(p);
-        if (c == NULL) {
-            return ENOMEM;
-        }
-        list_push(p, c, FA_LIST_EMPTY);
-        room += p->nslots;
-    }
-    return 0;
-}
-
-size_t fa_pool_trim(fa_pool *p)
-{
-    if (!FA_HANDLE_OK(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
-        return 0;
-    }
-    size_t before = p->nchunks;
-    if (p->cur != NULL && fa_chunk_live(p, p->cur) == 0) {
-        retire_current(p);
-    }
-    fa_chunk *c;
-    while ((c = list_first(p->empty)) != NULL) {
-        list_remove(p, c);
-        chunk_release(p, c);
-    }
-    size_t bytes = (before - p->nchunks) * p->chunk_size;
-    p->bytes_trimmed += bytes;
-    return bytes;
-}
+/* ---- chunks between pools, destroy ---- */
 
 void fa_pool_untrack_peak(fa_pool *p)
 {
@@ -707,13 +685,13 @@ void fa_pool_untrack_peak(fa_pool *p)
 void *fa_pool_chunk_detach(fa_pool *p)
 {
     if (p->empty == NULL && p->cur != NULL && fa_chunk_live(p, p->cur) == 0) {
-        retire_current(p);
+        fa_pool_retire(p);
     }
-    fa_chunk *c = list_first(p->empty);
+    fa_chunk *c = fa_chunk_first(p->empty);
     if (c == NULL) {
         return NULL;
     }
-    list_remove(p, c);
+    fa_chunk_unlist(p, c);
     p->nchunks--;
     return c;
 }
@@ -725,7 +703,7 @@ void fa_pool_chunk_attach(fa_pool *p, void *chunk)
               c->carve == fa_chunk_base(p, c) && c->free == NULL);
     c->pool = p;
     p->nchunks++;
-    list_push(p, c, FA_LIST_EMPTY);
+    fa_chunk_push(p, c, FA_LIST_EMPTY);
 }
 
 void fa_pool_chunk_adopt(fa_pool *p, void *chunk)
@@ -735,28 +713,30 @@ void fa_pool_chunk_adopt(fa_pool *p, void *chunk)
               p->release == NULL && !p->checked);
     c->pool = p;
     c->free = NULL;
-    c->carve = c->hwm = fa_chunk_base(p, c);
+    c->carve = fa_chunk_base(p, c);
+    fa_chunk_set_hwm(c, c->carve);
     c->zeroed = false;
+    c->purged = 0;
     if (!fa_debug_chunk_new(p, c)) {
         /* Only checked pools can fail here, and they adopt nothing. */
         fa_pool_chunk_release(p, c);
         return;
     }
     p->nchunks++;
-    list_push(p, c, FA_LIST_EMPTY);
+    fa_chunk_push(p, c, FA_LIST_EMPTY);
 }
 
 void fa_pool_chunk_release(fa_pool *p, void *chunk)
 {
     p->nchunks++; /* chunk_release counts it out again */
-    chunk_release(p, chunk);
+    fa_chunk_release(p, chunk);
 }
 
 static void release_list(fa_pool *p, fa_list_node *n)
 {
     while (n != NULL) {
         fa_list_node *next = n->next;
-        chunk_release(p, fa_chunk_of_node(n));
+        fa_chunk_release(p, fa_chunk_of_node(n));
         n = next;
     }
 }
@@ -770,7 +750,7 @@ static void pool_destroy(fa_pool *p, bool report_leaks)
         fa_debug_leaks(p);
     }
     if (p->cur != NULL) {
-        chunk_release(p, p->cur);
+        fa_chunk_release(p, p->cur);
     }
     release_list(p, p->partial);
     release_list(p, p->full);

@@ -13,8 +13,8 @@
 #include <string.h>
 
 /* Written into every chunk header and every initialised pool. */
-#define FA_CHUNK_MAGIC UINT64_C(0x6b6e756863616631) /* "1fachunk" */
-#define FA_POOL_MAGIC UINT32_C(0x6c6f6f70)          /* "pool" */
+#define FA_CHUNK_MAGIC UINT32_C(0x6b6e6863) /* "chnk" */
+#define FA_POOL_MAGIC UINT32_C(0x6c6f6f70)  /* "pool" */
 
 /* fa_pool.fast_last when no chunk takes fast frees: a value that no
  * `obj | chunk_low` of a non-NULL object can equal. An all-zero pool has
@@ -48,15 +48,17 @@ enum fa_chunk_list {
  * and `nlive` fields here are stale until the chunk is retired.
  */
 typedef struct fa_chunk {
-    uint64_t magic;    /* FA_CHUNK_MAGIC */
+    uint32_t magic;    /* FA_CHUNK_MAGIC */
+    uint8_t list;      /* enum fa_chunk_list */
+    bool zeroed;       /* slots at or above hwm read as zeros */
     fa_pool *pool;     /* the owner */
     fa_list_node link; /* on the owner's list (enum fa_chunk_list) */
     void *free;        /* free slots, linked through first words */
     char *carve;       /* next slot to carve */
-    char *hwm;         /* high-water mark of carving, ever */
+    uint32_t hwm;      /* high-water mark of carving, ever: bytes from the
+                        * chunk's start (FA_CHUNK_MAX fits) */
     uint32_t nlive;    /* live objects */
-    uint8_t list;      /* enum fa_chunk_list */
-    bool zeroed;       /* slots at or above hwm read as zeros */
+    uint64_t purged;   /* trim units discarded: bit u for unit u */
 } fa_chunk;
 
 _Static_assert(sizeof(fa_chunk) <= FA_CHUNK_HEADER,
@@ -81,6 +83,16 @@ static inline char *fa_chunk_base(const fa_pool *p, const fa_chunk *c)
 static inline char *fa_chunk_end(const fa_pool *p, const fa_chunk *c)
 {
     return (char *)c + p->chunk_size;
+}
+
+static inline char *fa_chunk_hwm(const fa_chunk *c)
+{
+    return (char *)c + c->hwm;
+}
+
+static inline void fa_chunk_set_hwm(fa_chunk *c, const char *hwm)
+{
+    c->hwm = (uint32_t)(hwm - (const char *)c);
 }
 
 /* Slot index of `offset` bytes past base, by multiplying with the
@@ -176,6 +188,61 @@ static inline void fa_link_clear(const fa_pool *p, void *slot)
     memset(slot, 0, sizeof(void *));
     fa_track_close(p->tracked, slot, sizeof(void *));
 }
+
+/* ---- chunk bookkeeping shared by the pool's files (pool.c) ---- */
+
+/* The first chunk of a list, or NULL. */
+static inline fa_chunk *fa_chunk_first(const fa_list_node *head)
+{
+    return head != NULL ? fa_chunk_of_node(head) : NULL;
+}
+
+/* A new chunk from the source, on no list; NULL when the source or
+ * max_bytes refuses. */
+fa_chunk *fa_chunk_new(fa_pool *p);
+/* Runs `release` on every slot ever carved and gives the chunk back. */
+void fa_chunk_release(fa_pool *p, fa_chunk *c);
+void fa_chunk_push(fa_pool *p, fa_chunk *c, enum fa_chunk_list which);
+void fa_chunk_unlist(fa_pool *p, fa_chunk *c);
+/* Stops allocating from the current chunk and files it by its state. */
+void fa_pool_retire(fa_pool *p);
+
+/* ---- purged pages (pool_purge.c) ---- */
+
+size_t fa_chunk_held_slow(const fa_pool *p, const fa_chunk *c);
+
+/* Slots of c held aside because they overlap a discarded unit. */
+static inline size_t fa_chunk_held(const fa_pool *p, const fa_chunk *c)
+{
+    return c->purged == 0 ? 0 : fa_chunk_held_slow(p, c);
+}
+
+/* Whether slot i (counted from the base) overlaps one of the units. */
+static inline bool fa_units_hold(const fa_pool *p, uint64_t units, size_t i)
+{
+    size_t start = p->first_offset + i * p->slot;
+    unsigned a = (unsigned)(start >> p->purge_shift);
+    unsigned b = (unsigned)((start + p->slot - 1) >> p->purge_shift);
+    uint64_t span = b - a >= 63 ? ~UINT64_C(0) : (UINT64_C(2) << (b - a)) - 1;
+    return (units & span << a) != 0;
+}
+
+/* Whether slot i of c is held aside. */
+static inline bool fa_slot_held(const fa_pool *p, const fa_chunk *c, size_t i)
+{
+    return c->purged != 0 && fa_units_hold(p, c->purged, i);
+}
+
+/* Puts c's held slots on the list at *head as free slots and clears
+ * c->purged; returns how many. */
+size_t fa_chunk_restore(fa_pool *p, fa_chunk *c, void **head);
+/* Discards the units of p's partial chunks that hold no live object;
+ * returns the bytes given back. */
+size_t fa_pool_purge(fa_pool *p);
+/* The pool's purge_shift: 0 when the source cannot discard or the pool has
+ * `first` or `release`. */
+uint8_t fa_pool_purge_shift(const fa_config *cfg, const fa_source *src,
+                            size_t chunk);
 
 /* ---- checked mode and tracking (debug.c) ---- */
 
@@ -321,7 +388,8 @@ static inline bool fa_pool_needs_chunk(const fa_pool *p)
 {
     return p->partial == NULL && p->empty == NULL &&
            (p->cur == NULL ||
-            (p->fast_free == NULL && p->cur->carve == fa_chunk_end(p, p->cur)));
+            (p->fast_free == NULL && p->cur->carve == fa_chunk_end(p, p->cur) &&
+             p->cur->purged == 0));
 }
 
 /* Lets p's live count grow without ever leaving the fast path to raise

@@ -114,6 +114,7 @@ static int pool_setup(fa_pool *p, const fa_config *cfg, bool checked,
     p->release = cfg->release;
     p->arg = cfg->arg;
     p->source = *src;
+    p->purge_shift = fa_pool_purge_shift(cfg, src, g.chunk);
     p->name = cfg->name != NULL ? cfg->name : "unnamed";
     int err = fa_debug_init(p);
     if (err != 0) {

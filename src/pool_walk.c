@@ -38,7 +38,8 @@ static void walk_chunk(const fa_pool *p, const fa_chunk *c,
         size_t hi = carved - lo > WINDOW_SLOTS ? lo + WINDOW_SLOTS : carved;
         mark_free(p, c, &w, lo, hi);
         for (size_t i = lo; i < hi; i++) {
-            if ((w.bits[(i - lo) / 64] >> ((i - lo) % 64) & 1) == 0) {
+            if ((w.bits[(i - lo) / 64] >> ((i - lo) % 64) & 1) == 0 &&
+                !fa_slot_held(p, c, i)) {
                 fn(base + i * p->slot, arg);
             }
         }
@@ -100,13 +101,13 @@ static bool chunk_state_ok(const fa_pool *p, const fa_chunk *c, size_t live,
     case FA_LIST_CURRENT:
         return c == p->cur || broken(p, c, "a second current chunk");
     case FA_LIST_EMPTY:
-        return (live == 0 && c->carve == base) ||
+        return (live == 0 && c->carve == base && c->purged == 0) ||
                broken(p, c, "an empty chunk is not reset");
     case FA_LIST_FULL:
-        return (nfree == 0 && carved_all) ||
+        return (nfree == 0 && carved_all && c->purged == 0) ||
                broken(p, c, "a full chunk has room");
     case FA_LIST_PARTIAL:
-        return (live > 0 && (nfree > 0 || !carved_all)) ||
+        return (live > 0 && (nfree > 0 || !carved_all || c->purged != 0)) ||
                broken(p, c, "a partial chunk is full or empty");
     }
     return broken(p, c, "a chunk is on no known list");
@@ -119,9 +120,10 @@ static bool chunk_ok(const fa_pool *p, const fa_chunk *c, size_t *others)
     }
     char *base = fa_chunk_base(p, c);
     char *end = fa_chunk_end(p, c);
-    if (c->carve < base || c->carve > c->hwm || c->hwm > end ||
+    char *hwm = fa_chunk_hwm(c);
+    if (c->carve < base || c->carve > hwm || hwm > end ||
         !fa_slot_aligned(p, (size_t)(c->carve - base)) ||
-        !fa_slot_aligned(p, (size_t)(c->hwm - base))) {
+        !fa_slot_aligned(p, (size_t)(hwm - base))) {
         return broken(p, c, "a chunk's carving marks are out of order");
     }
     size_t nfree;
@@ -129,7 +131,8 @@ static bool chunk_ok(const fa_pool *p, const fa_chunk *c, size_t *others)
         return false;
     }
     size_t live = fa_chunk_live(p, c);
-    if (fa_slot_index(p, (size_t)(c->carve - base)) != live + nfree) {
+    if (fa_slot_index(p, (size_t)(c->carve - base)) !=
+        live + nfree + fa_chunk_held(p, c)) {
         return broken(p, c, "carved slots != live + free in a chunk");
     }
     if (c != p->cur) {

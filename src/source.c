@@ -23,7 +23,13 @@ static void os_unmap(void *ctx, void *mem, size_t size)
     fa_os_unmap(mem, size);
 }
 
-static const fa_source os_source = {os_map, os_unmap, NULL};
+static void os_discard(void *ctx, void *mem, size_t size)
+{
+    (void)ctx;
+    fa_os_discard(mem, size);
+}
+
+static const fa_source os_source = {os_map, os_unmap, NULL, os_discard};
 
 const fa_source *fa_os_source(void)
 {

@@ -51,7 +51,7 @@ START_TEST(create_refused)
     expect_refused(&c, NULL, "max_bytes below one chunk");
     c = tu_config(FA_CHUNK_MAX * 2);
     expect_refused(&c, NULL, "object too large");
-    fa_source bad = {NULL, NULL, NULL};
+    fa_source bad = {NULL, NULL, NULL, NULL};
     c = tu_config(64);
     c.source = &bad;
     expect_refused(&c, NULL, "source without map");

@@ -28,7 +28,7 @@ START_TEST(heap_create_refused)
     errno = 0;
     TU_NULL(fa_heap_create(&cfg));
     TU_INT_EQ(errno, EINVAL);
-    fa_source bad = {NULL, NULL, NULL};
+    fa_source bad = {NULL, NULL, NULL, NULL};
     fa_heap_config cfg2 = {.source = &bad};
     errno = 0;
     TU_NULL(fa_heap_create(&cfg2));

@@ -215,7 +215,7 @@ static void null_unmap(void *ctx, void *mem, size_t size)
 
 START_TEST(init_bad_source)
 {
-    fa_source s = {NULL, null_unmap, NULL};
+    fa_source s = {NULL, null_unmap, NULL, NULL};
     fa_config c = tu_config(64);
     c.source = &s;
     expect_refused(&c, "source without map");

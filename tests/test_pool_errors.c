@@ -263,7 +263,7 @@ START_TEST(misaligned_block_given_back)
 {
     tu_source src = {0};
     src.inner = fa_os_source();
-    fa_source bad = {misaligned_map, misaligned_unmap, &src};
+    fa_source bad = {misaligned_map, misaligned_unmap, &src, NULL};
     fa_config c = tu_small_config(&bad);
     fa_pool p;
     tu_pool_init_ok(&p, &c);
