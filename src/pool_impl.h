@@ -135,6 +135,49 @@ static inline void *fa_chunk_free_list(const fa_pool *p, const fa_chunk *c)
     return c == p->cur ? p->fast_free : c->free;
 }
 
+/*
+ * ---- the chunk map (chunkmap.c) ----
+ * One bit per FA_CHUNK_MIN unit of a 48-bit address space, set exactly
+ * while a chunk of some pool starts there (set in chunk_new before any of
+ * its objects is handed out, cleared in chunk_release before it goes back
+ * to the source). A set bit means the 64 bytes of a chunk header are
+ * mapped at that address, so a slow free reads a would-be header only
+ * after its bit is seen. Two levels: a leaf of bits for each 4 GiB.
+ */
+#define FA_CMAP_UNIT_SHIFT 12
+#define FA_CMAP_LEAF_SHIFT 32
+#define FA_CMAP_TOP ((size_t)1 << (48 - FA_CMAP_LEAF_SHIFT))
+#define FA_CMAP_LEAF_UNITS                                                     \
+    ((size_t)1 << (FA_CMAP_LEAF_SHIFT - FA_CMAP_UNIT_SHIFT))
+
+typedef _Atomic uint64_t fa_cmap_word;
+extern FA_HIDDEN _Atomic(fa_cmap_word *) fa_chunkmap[FA_CMAP_TOP];
+
+/* Records that a chunk starts at `chunk`; false when out of memory. */
+bool fa_chunkmap_add(const void *chunk);
+void fa_chunkmap_remove(const void *chunk);
+
+static inline size_t fa_cmap_unit(uintptr_t addr)
+{
+    return (size_t)(addr >> FA_CMAP_UNIT_SHIFT) & (FA_CMAP_LEAF_UNITS - 1);
+}
+
+/* Whether a chunk of some pool starts at `addr`. Reads only the map. */
+static inline bool fa_chunkmap_has(const void *addr)
+{
+    uintptr_t a = (uintptr_t)addr;
+    if (FA_UNLIKELY((a >> FA_CMAP_LEAF_SHIFT) >= FA_CMAP_TOP)) {
+        return false;
+    }
+    const fa_cmap_word *leaf = atomic_load_explicit(
+        &fa_chunkmap[a >> FA_CMAP_LEAF_SHIFT], memory_order_acquire);
+    size_t u = fa_cmap_unit(a);
+    return leaf != NULL &&
+           (atomic_load_explicit(&leaf[u / 64], memory_order_relaxed) >>
+                (u % 64) &
+            1) != 0;
+}
+
 /* ---- free-list links ---- */
 
 /* The mix of a pool whose link_key is not 0 (hardened). */
