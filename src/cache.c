@@ -421,7 +421,7 @@ static __attribute__((noinline)) void free_other(fa_cache *c, void *obj);
 /* The thread's own object in another of its chunks, on a sweep's turn. */
 static FA_COLD void free_own_sweep(fa_cache *c, fa_tentry *e, void *obj)
 {
-    fa_pool_free_miss(&e->pool, obj);
+    fa_pool_free_miss_mapped(&e->pool, obj);
     sweep(c, e);
 }
 
@@ -446,7 +446,7 @@ static __attribute__((noinline)) void free_slow(fa_cache *c, void *obj)
                 free_own_sweep(c, e, obj);
                 return;
             }
-            fa_pool_free_miss(&e->pool, obj);
+            fa_pool_free_miss_mapped(&e->pool, obj);
             return;
         }
         /* Another thread's object, for the pool the outbox is gathering

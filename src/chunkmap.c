@@ -9,21 +9,21 @@ _Static_assert(FA_CHUNK_MIN == (size_t)1 << FA_CMAP_UNIT_SHIFT,
 
 /* The leaves: one for each 4 GiB of a 48-bit address space, allocated on
  * first use and never freed (they stay reachable). */
-FA_HIDDEN _Atomic(fa_cmap_word *) fa_chunkmap[FA_CMAP_TOP];
+FA_HIDDEN _Atomic(fa_cmap_byte *) fa_chunkmap[FA_CMAP_TOP];
 
-static fa_cmap_word *leaf_for(uintptr_t addr)
+static fa_cmap_byte *leaf_for(uintptr_t addr)
 {
     size_t top = (size_t)(addr >> FA_CMAP_LEAF_SHIFT);
     if (top >= FA_CMAP_TOP) {
         return NULL;
     }
-    fa_cmap_word *leaf =
+    fa_cmap_byte *leaf =
         atomic_load_explicit(&fa_chunkmap[top], memory_order_acquire);
     if (leaf != NULL) {
         return leaf;
     }
-    fa_cmap_word *fresh = fa_os_record_alloc(
-        FA_CMAP_LEAF_UNITS / 64 * sizeof *fresh, sizeof *fresh);
+    fa_cmap_byte *fresh =
+        fa_os_record_alloc(FA_CMAP_LEAF_UNITS * sizeof *fresh, 64);
     if (fresh == NULL) {
         return NULL;
     }
@@ -36,12 +36,11 @@ static fa_cmap_word *leaf_for(uintptr_t addr)
 
 bool fa_chunkmap_add(const void *chunk)
 {
-    fa_cmap_word *leaf = leaf_for((uintptr_t)chunk);
+    fa_cmap_byte *leaf = leaf_for((uintptr_t)chunk);
     if (leaf == NULL) {
         return false;
     }
-    size_t u = fa_cmap_unit((uintptr_t)chunk);
-    atomic_fetch_or(&leaf[u / 64], UINT64_C(1) << (u % 64));
+    atomic_store(&leaf[fa_cmap_unit((uintptr_t)chunk)], 1);
     return true;
 }
 
@@ -51,10 +50,9 @@ void fa_chunkmap_remove(const void *chunk)
     if ((a >> FA_CMAP_LEAF_SHIFT) >= FA_CMAP_TOP) {
         return;
     }
-    fa_cmap_word *leaf = atomic_load_explicit(
+    fa_cmap_byte *leaf = atomic_load_explicit(
         &fa_chunkmap[a >> FA_CMAP_LEAF_SHIFT], memory_order_acquire);
     if (leaf != NULL) {
-        size_t u = fa_cmap_unit(a);
-        atomic_fetch_and(&leaf[u / 64], ~(UINT64_C(1) << (u % 64)));
+        atomic_store(&leaf[fa_cmap_unit(a)], 0);
     }
 }
