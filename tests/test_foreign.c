@@ -175,6 +175,7 @@ END_TEST
 #define NO_HEAP "no heap holds it (freed already, or never a heap's)"
 
 static fa_heap *heap;
+static void *in_default_heap;
 
 /* A heap that is not checked, with a class chunk and a large block. */
 static void heap_setup(void)
@@ -184,7 +185,14 @@ static void heap_setup(void)
     TU_NOT_NULL(heap);
     TU_NOT_NULL(fa_heap_malloc(heap, 64));
     TU_NOT_NULL(fa_heap_malloc(heap, 100000));
-    TU_NOT_NULL(fa_malloc(64)); /* the default heap too */
+    in_default_heap = fa_malloc(64); /* the default heap too */
+    TU_NOT_NULL(in_default_heap);
+}
+
+static void heap_done(void)
+{
+    fa_free(in_default_heap);
+    fa_heap_destroy(heap);
 }
 
 /* fa_realloc, fa_free_sized and fa_usable_size of p: each reports, none
@@ -215,7 +223,7 @@ START_TEST(heap_calls_on_malloc_pointer)
     TU_NOT_NULL(m);
     heap_calls_on_foreign(m);
     free(m);
-    fa_heap_destroy(heap);
+    heap_done();
 }
 END_TEST
 
@@ -225,7 +233,7 @@ START_TEST(heap_calls_on_unmapped_memory)
     char *r = unmapped(FA_HEAP_CHUNK);
     heap_calls_on_foreign(r + 64);
     heap_calls_on_foreign(r + 4096 + 64);
-    fa_heap_destroy(heap);
+    heap_done();
 }
 END_TEST
 
@@ -235,7 +243,7 @@ START_TEST(heap_calls_on_inaccessible_memory)
     char *r = region(FA_HEAP_CHUNK, PROT_NONE);
     heap_calls_on_foreign(r + 64);
     TU_INT_EQ(munmap(r, FA_HEAP_CHUNK), 0);
-    fa_heap_destroy(heap);
+    heap_done();
 }
 END_TEST
 
@@ -251,7 +259,7 @@ START_TEST(heap_free_of_readable_memory_no_heap_holds)
     expect_foreign("heap", "unnamed", NO_HEAP);
     fa_set_error_handler(old);
     TU_INT_EQ(munmap(r, FA_HEAP_CHUNK), 0);
-    fa_heap_destroy(heap);
+    heap_done();
 }
 END_TEST
 
