@@ -548,8 +548,11 @@ FA_API void fa_cache_destroy(fa_cache *c);
  * caches: every call takes its class's lock, and fa_free reports double
  * frees, pointers that no heap holds, interior pointers and writes to
  * freed objects; fa_free_sized reports a size that is not the object's.
- * Without it, fa_free checks the header's magic only (a pointer that no
- * heap gave out is undefined, as with free). FA_HARDENED and
+ * Without it, fa_free_sized, fa_realloc and fa_usable_size still report
+ * a pointer that no heap holds (the heaps' address map is asked before its
+ * memory is read), and so does fa_free past its fast path, which reads the
+ * would-be header's magic first: a pointer whose FA_HEAP_CHUNK-aligned
+ * address is not readable is undefined there, as with free. FA_HARDENED and
  * FA_ZERO apply to every class. Under Valgrind or ASan the class objects
  * are annotated at the granularity of their slot; under Valgrind large
  * objects are client blocks of their usable size.

@@ -361,7 +361,7 @@ static fa_tentry *bound_entry(fa_cache *c)
 static fa_pool *owner_of(fa_cache *c, void *obj)
 {
     const void *hdr = (const void *)((uintptr_t)obj & ~(c->chunk_size - 1));
-    if (fa_is_chunk_header(hdr)) {
+    if (fa_chunkmap_has(hdr) && fa_is_chunk_header(hdr)) {
         fa_pool *p = fa_pool_of_header(hdr);
         if (p == &c->direct.pool || fa_entry_of_pool(p)->cache == c) {
             return p;
@@ -427,7 +427,7 @@ static __attribute__((noinline)) void free_other(fa_cache *c, void *obj);
 /* The thread's own object in another of its chunks, on a sweep's turn. */
 static FA_COLD void free_own_sweep(fa_cache *c, fa_tentry *e, void *obj)
 {
-    fa_pool_free_miss(&e->pool, obj);
+    fa_pool_free_miss_mapped(&e->pool, obj);
     sweep(c, e);
 }
 
@@ -445,14 +445,14 @@ static __attribute__((noinline)) void free_slow(fa_cache *c, void *obj)
      * an unbound entry's pool is named by none). */
     fa_tentry *e = fa_tentry_at(c->toff);
     const void *hdr = (const void *)((uintptr_t)obj & c->chunk_mask);
-    if (FA_LIKELY(fa_is_chunk_header(hdr))) {
+    if (FA_LIKELY(fa_chunkmap_has(hdr) && fa_is_chunk_header(hdr))) {
         fa_pool *to = fa_pool_of_header(hdr);
         if (FA_LIKELY(to == &e->pool)) {
             if (FA_UNLIKELY(++e->ticks >= FA_SWEEP_TICKS)) {
                 free_own_sweep(c, e, obj);
                 return;
             }
-            fa_pool_free_miss(&e->pool, obj);
+            fa_pool_free_miss_mapped(&e->pool, obj);
             return;
         }
         /* Another thread's object, for the pool the outbox is gathering

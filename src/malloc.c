@@ -12,9 +12,10 @@
 enum obj_kind { OBJ_NONE, OBJ_SMALL, OBJ_LARGE, OBJ_BAD };
 
 /* What holds p: its chunk (small) or block (large) at *hdr. A pointer
- * that no heap holds, or that is not an object's start in a large block,
- * is reported (OBJ_BAD); NULL is OBJ_NONE. The checks on a small object
- * are its pool's, on free. */
+ * that no heap holds (the address map, asked before the header is read),
+ * or that is not an object's start in a large block, is reported
+ * (OBJ_BAD); NULL is OBJ_NONE. The checks on a small object are its
+ * pool's, on free. */
 static enum obj_kind classify(const void *p, void **hdr)
 {
     if (p == NULL) {
@@ -22,8 +23,7 @@ static enum obj_kind classify(const void *p, void **hdr)
     }
     uintptr_t unit = (uintptr_t)p & FA_HEAP_CHUNK_MASK;
     *hdr = (void *)unit;
-    if (atomic_load_explicit(&fa_heap_checking, memory_order_relaxed) &&
-        !fa_addrmap_has(unit)) {
+    if (!fa_addrmap_has(unit)) { /* nothing at unit is read before this */
         fa_heap_report(FA_ERR_FOREIGN, NULL, p,
                        "no heap holds it (freed "
                        "already, or never a heap's)");

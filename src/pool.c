@@ -79,7 +79,8 @@ fa_chunk *fa_chunk_new(fa_pool *p)
     c->nlive = 0;
     c->zeroed = zeroed;
     c->purged = 0;
-    if (!fa_debug_chunk_new(p, c)) {
+    if (!fa_chunkmap_add(c) || !fa_debug_chunk_new(p, c)) {
+        fa_chunkmap_remove(c); /* no other chunk starts here: harmless */
         p->source.unmap(p->source.ctx, c, p->chunk_size);
         return NULL;
     }
@@ -97,6 +98,7 @@ void fa_chunk_release(fa_pool *p, fa_chunk *c)
         }
     }
     c->magic = 0;
+    fa_chunkmap_remove(c);
     p->source.unmap(p->source.ctx, c, p->chunk_size);
     p->nchunks--;
 }
@@ -449,11 +451,11 @@ size_t fa_pool_alloc_bulk(fa_pool *p, void **out, size_t n)
 
 /* ---- free ---- */
 
-/* Reports the first always-on check that obj fails (free_is_valid). */
+/* Reports the first check of the chunk map or free_is_valid obj fails. */
 static FA_COLD bool free_invalid(fa_pool *p, fa_chunk *c, void *obj)
 {
     char *base = fa_chunk_base(p, c);
-    if (c->magic != FA_CHUNK_MAGIC || c->pool != p) {
+    if (!fa_chunkmap_has(c) || c->magic != FA_CHUNK_MAGIC || c->pool != p) {
         fa_report_pool(FA_ERR_FOREIGN, p, obj,
                        "no chunk of this pool holds it");
     } else if ((char *)obj < base) {
@@ -619,35 +621,43 @@ static FA_COLD void free_careful(fa_pool *p, fa_chunk *c, void *obj)
     }
 }
 
-/* Every free the fast path did not take. In a pool with fast frees, an
- * object of the current chunk always takes the fast path, so here it is
- * in another chunk. */
-static __attribute__((noinline)) void free_miss(fa_pool *p, void *obj)
+/* Every free the fast path did not take. Nothing at obj's would-be chunk
+ * is read before the chunk map shows that a chunk starts there (`mapped`:
+ * the caller saw it). In a pool with fast frees, an object of the current
+ * chunk always takes the fast path, so here it is in another chunk. */
+static __attribute__((noinline)) void free_miss(fa_pool *p, void *obj,
+                                                bool mapped)
 {
     if (obj == NULL || !FA_HANDLE_OK_DEREF(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
         return;
     }
     fa_chunk *c = fa_chunk_of(p, obj);
-    if (FA_UNLIKELY(p->guarded || (p->flags & FA_ZERO))) {
+    if (FA_LIKELY(!mapped) && FA_UNLIKELY(!fa_chunkmap_has(c))) {
+        free_invalid(p, c, obj); /* reads nothing at c: no chunk starts there */
+    } else if (FA_UNLIKELY(p->guarded || (p->flags & FA_ZERO))) {
         free_careful(p, c, obj);
-        return;
-    }
-    FA_ASSERT(c != p->cur);
-    if (free_is_valid(p, c, obj)) {
+    } else if (free_is_valid(p, c, obj)) {
+        FA_ASSERT(c != p->cur);
         free_to_other(p, c, obj);
     }
 }
 
 /* A hardened pool's short path first (a test of one flag for the others),
  * then free_miss. */
-void fa_pool_free_miss(fa_pool *p, void *obj)
+__attribute__((noinline)) void fa_pool_free_miss(fa_pool *p, void *obj)
 {
     if (FA_UNLIKELY(p->hardened_fast) && obj != NULL &&
         p->magic == FA_POOL_MAGIC &&
         push_hardened(p, fa_chunk_of(p, obj), obj)) {
         return;
     }
-    free_miss(p, obj);
+    free_miss(p, obj, false);
+}
+
+/* A hardened pool's short path is fa_pool_free_miss's (the map again). */
+void fa_pool_free_miss_mapped(fa_pool *p, void *obj)
+{
+    p->hardened_fast ? fa_pool_free_miss(p, obj) : free_miss(p, obj, true);
 }
 
 /* The fast path (pool_impl.h): push onto the cached list when the object

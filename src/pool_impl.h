@@ -147,6 +147,49 @@ static inline void *fa_chunk_free_list(const fa_pool *p, const fa_chunk *c)
     return c == p->cur ? p->fast_free : c->free;
 }
 
+/*
+ * ---- the chunk map (chunkmap.c) ----
+ * One byte per FA_CHUNK_MIN unit of a 48-bit address space, 1 exactly
+ * while a chunk of some pool starts there (set in chunk_new before any of
+ * its objects is handed out, cleared in chunk_release before it goes back
+ * to the source). A set byte means the 64 bytes of a chunk header are
+ * mapped at that address, so a slow free reads a would-be header only
+ * after its byte is seen. Two levels: a leaf for each 4 GiB. Bytes rather
+ * than bits: the lookup is three instructions shorter, and each byte
+ * belongs to one chunk, so it is stored, not changed with a
+ * read-modify-write.
+ */
+#define FA_CMAP_UNIT_SHIFT 12
+#define FA_CMAP_LEAF_SHIFT 32
+#define FA_CMAP_TOP ((size_t)1 << (48 - FA_CMAP_LEAF_SHIFT))
+#define FA_CMAP_LEAF_UNITS                                                     \
+    ((size_t)1 << (FA_CMAP_LEAF_SHIFT - FA_CMAP_UNIT_SHIFT))
+
+typedef _Atomic uint8_t fa_cmap_byte;
+extern FA_HIDDEN _Atomic(fa_cmap_byte *) fa_chunkmap[FA_CMAP_TOP];
+
+/* Records that a chunk starts at `chunk`; false when out of memory. */
+bool fa_chunkmap_add(const void *chunk);
+void fa_chunkmap_remove(const void *chunk);
+
+static inline size_t fa_cmap_unit(uintptr_t addr)
+{
+    return (size_t)(addr >> FA_CMAP_UNIT_SHIFT) & (FA_CMAP_LEAF_UNITS - 1);
+}
+
+/* Whether a chunk of some pool starts at `addr`. Reads only the map. */
+static inline bool fa_chunkmap_has(const void *addr)
+{
+    uintptr_t a = (uintptr_t)addr;
+    if (FA_UNLIKELY((a >> FA_CMAP_LEAF_SHIFT) >= FA_CMAP_TOP)) {
+        return false;
+    }
+    const fa_cmap_byte *leaf = atomic_load_explicit(
+        &fa_chunkmap[a >> FA_CMAP_LEAF_SHIFT], memory_order_acquire);
+    return leaf != NULL && atomic_load_explicit(&leaf[fa_cmap_unit(a)],
+                                                memory_order_relaxed) != 0;
+}
+
 /* ---- free-list links ---- */
 
 /* The mix of a pool whose link_key is not 0 (hardened). */
@@ -402,8 +445,10 @@ void fa_pool_untrack_peak(fa_pool *p);
 void fa_pool_destroy_region(fa_pool *p);
 
 /* fa_pool_free past its fast path: for a caller that tried
- * fa_pool_try_free already. */
+ * fa_pool_try_free already; _mapped for one that saw obj's chunk in the
+ * chunk map too (the pool then does not ask again). */
 void fa_pool_free_miss(fa_pool *p, void *obj);
+void fa_pool_free_miss_mapped(fa_pool *p, void *obj);
 
 /* Empty chunks p holds, ready to hand to another pool. */
 static inline size_t fa_pool_empty_chunks(const fa_pool *p)

@@ -16,8 +16,8 @@
 
 /* The sizes the heap script asks for: several classes, a large block, a
  * large block past FA_HEAP_CHUNK, and zero. */
-static const size_t script_sizes[] = {16,     100,    1000,   4096, 20000,
-                                      300000, 600000, 48,     0,    70000};
+static const size_t script_sizes[] = {16,     100,    1000, 4096, 20000,
+                                      300000, 600000, 48,   0,    70000};
 #define SCRIPT_LEN (sizeof script_sizes / sizeof script_sizes[0])
 
 /* One call of the script on heap h: malloc, calloc, aligned or realloc of
