@@ -29,41 +29,6 @@
  * pool, or in the depot, before it moves on, by default. */
 #define FA_DECAY_MS ((size_t)50)
 
-/* ---- the counted source: the caller's, serialised, against max_bytes */
-
-static void *counted_map(void *ctx, size_t size, size_t align, bool *zeroed)
-{
-    fa_cache *c = ctx;
-    /* The count changes under the lock too, so that the fork handler,
-     * which takes it, never sees a chunk counted but not mapped. */
-    pthread_mutex_lock(&c->source_lock);
-    void *mem = NULL;
-    if (fa_bytes_reserve(&c->held, c->max_bytes, size)) {
-        mem = c->inner.map(c->inner.ctx, size, align, zeroed);
-        if (mem == NULL) {
-            atomic_fetch_sub_explicit(&c->held, size, memory_order_relaxed);
-        }
-    }
-    pthread_mutex_unlock(&c->source_lock);
-    return mem;
-}
-
-static void counted_unmap(void *ctx, void *mem, size_t size)
-{
-    fa_cache *c = ctx;
-    pthread_mutex_lock(&c->source_lock);
-    c->inner.unmap(c->inner.ctx, mem, size);
-    atomic_fetch_sub_explicit(&c->held, size, memory_order_relaxed);
-    atomic_fetch_add_explicit(&c->given_back, size, memory_order_relaxed);
-    pthread_mutex_unlock(&c->source_lock);
-}
-
-static void counted_discard(void *ctx, void *mem, size_t size)
-{
-    fa_cache *c = ctx;
-    c->inner.discard(c->inner.ctx, mem, size);
-}
-
 /* ---- the depot of empty chunks (cache lock) ---- */
 
 static bool depot_put_locked(fa_cache *c, void *chunk)
@@ -592,8 +557,7 @@ static void cache_config(fa_cache *c, const fa_config *cfg)
     c->cfg = *cfg;
     c->inner = cfg->source != NULL ? *cfg->source : *fa_os_source();
     c->max_bytes = cfg->max_bytes;
-    c->counted = (fa_source){counted_map, counted_unmap, c,
-                             c->inner.discard ? counted_discard : NULL};
+    c->counted = fa_cache_counted_source(c);
     c->cfg.source = &c->counted;
     c->cfg.max_bytes = 0;
 }

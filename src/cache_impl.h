@@ -289,4 +289,9 @@ static inline size_t fa_cache_bytes_held(const struct fa_cache *c)
     return atomic_load_explicit(&c->held, memory_order_relaxed);
 }
 
+/* The source every pool of c maps through (cache_source.c): c->inner,
+ * serialised by the source lock, its bytes counted in `held` against
+ * max_bytes; pages discarded stay mapped, so they stay counted. */
+fa_source fa_cache_counted_source(fa_cache *c);
+
 #endif /* FIXALLOC_CACHE_IMPL_H */
