@@ -21,11 +21,11 @@
  * A page source that keeps the blocks of up to 256 KiB given back to it
  * (up to 64 MiB in all) and hands them out again to a request of the same
  * size and a fitting alignment, so that an input's chunks cost no mmap,
- * munmap or page fault. A kept block is poisoned for ASan until it is handed out
- * again: a library that touched a block after giving it back is caught as
+ * munmap or page fault. A kept block is poisoned for ASan until it is handed
+ * out again: a library that touched a block after giving it back is caught as
  * it would be by the munmap. A block fresh from the OS is handed out as
  * zeroed, a kept one as not (with what its last user left in it), so that
- * FA_ZERO is tested over both. Locked: heaps call it from any thread.
+ * FA_ZERO is tested over both. Locked: caches call it from any thread.
  */
 const fa_source *fuzz_source(void);
 
@@ -44,8 +44,7 @@ static inline uint64_t fuzz_word(uint32_t id, size_t word)
 }
 
 void fuzz_stamp(unsigned char *p, size_t from, size_t to, uint32_t id);
-bool fuzz_stamped(const unsigned char *p, size_t from, size_t to,
-                  uint32_t id);
+bool fuzz_stamped(const unsigned char *p, size_t from, size_t to, uint32_t id);
 bool fuzz_zero(const unsigned char *p, size_t from, size_t to);
 
 /*
