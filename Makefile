@@ -10,7 +10,9 @@
 #                         build-fuzz/, each run for FIXALLOC_FUZZ_SECONDS
 #                         (default 600) from its seed corpus; corpora grow
 #                         in build-fuzz/corpus_*, crash inputs land in
-#                         build-fuzz/; FUZZ_FLAGS adds libFuzzer options
+#                         build-fuzz/; FUZZ_FLAGS adds libFuzzer options;
+#                         -max_len is what each target reads of an input
+#                         (scripts/fuzz_max_len.sh)
 #   make clean            everything the builds and benchmarks wrote
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -57,8 +59,9 @@ fuzz:
 	@status=0; for t in pool cache heap; do \
 	    seeds=tests/fuzz/corpus_$$t; [ $$t = pool ] && seeds=tests/fuzz/corpus; \
 	    mkdir -p build-fuzz/corpus_$$t; \
+	    len=$$(sh scripts/fuzz_max_len.sh $$t); \
 	    echo "=== fuzz_$$t: $(FIXALLOC_FUZZ_SECONDS) s"; \
-	    build-fuzz/tests/fuzz/fuzz_$$t -max_len=4096 \
+	    build-fuzz/tests/fuzz/fuzz_$$t -max_len=$$len \
 	        -max_total_time=$(FIXALLOC_FUZZ_SECONDS) \
 	        -artifact_prefix=build-fuzz/ $(FUZZ_FLAGS) \
 	        build-fuzz/corpus_$$t $$seeds || status=1; \

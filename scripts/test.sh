@@ -80,7 +80,8 @@ if cmake -S . -B $dir -DCMAKE_C_COMPILER=clang -DFIXALLOC_TESTS=OFF \
         log=$dir/fuzz_$target.log
         mkdir -p $dir/corpus_$target
         if $dir/tests/fuzz/fuzz_$target "$seeds"/* >"$log" 2>&1 &&
-           $dir/tests/fuzz/fuzz_$target -max_len=4096 \
+           $dir/tests/fuzz/fuzz_$target \
+                -max_len="$(sh scripts/fuzz_max_len.sh $target)" \
                 -max_total_time="${FIXALLOC_FUZZ_SECONDS:-20}" \
                 -artifact_prefix=$dir/ \
                 $dir/corpus_$target "$seeds" >>"$log" 2>&1; then

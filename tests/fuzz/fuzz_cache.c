@@ -12,12 +12,15 @@
  * cache small, and the library does not reuse the records of destroyed
  * caches, so a process grows by each cache it creates). Each following pair of
  * bytes is one operation; the top bit of its first byte gives it to one of two
- * threads. The threads take turns, one operation a turn, so that a run is the
- * same every time: alloc, free of an object the thread holds, hand-over of an
- * object to the other thread, free of an object the other thread handed
- * over (a remote free when the other thread allocated it), bulk alloc and
- * free, reserve, trim, stats, walk and check, and, on checked caches, a
- * deliberate double free that must be reported once and change nothing.
+ * threads. The threads take turns in the order of the input, a turn being
+ * the operations of one thread that follow each other (at most MAX_TURNS
+ * turns and MAX_OPS operations: the rest of a longer input is not read),
+ * so that a run is the same every time: alloc, free of an object the thread
+ * holds, hand-over of an object to the other thread, free of an object the
+ * other thread handed over (a remote free when the other thread allocated it),
+ * bulk alloc and free, reserve, trim, stats, walk and check, and, on checked
+ * caches, a deliberate double free that must be reported once and change
+ * nothing.
  *
  * Every object is stamped over its whole size and verified before it is
  * freed. Stats are compared with the model whenever they are exact: the
@@ -42,15 +45,22 @@
 #include <string.h>
 
 #include "fuzz_report.h"
+#include "fuzz_support.h"
 
 #define MAX_CACHES 3
 #define HEADER (1 + 2 * MAX_CACHES)
 #define MAX_HELD 512 /* objects a thread holds */
 #define MAX_BOX 128  /* objects handed to a thread, not yet taken */
-#define MAX_OPS 2048 /* operations of one thread */
+/* Operations read from an input: the make targets' -max_len is
+ * HEADER + 2 * MAX_OPS. */
+#define MAX_OPS 1024
+/* Turns read from an input: each costs two thread switches. */
+#define MAX_TURNS 64
 #define MAX_BULK 32
-/* Turns a waiting thread spins before it sleeps on the condition. */
-#define SPIN 4096
+/* Turns a waiting thread spins before it sleeps on the condition: few,
+ * for with two cores shared the other thread is often not running. */
+#define SPIN 256
+#define FINISHED 2 /* the turn when every operation ran */
 
 typedef struct object {
     unsigned char *p;
@@ -70,8 +80,6 @@ typedef struct cache_model {
 } cache_model;
 
 typedef struct worker {
-    uint8_t ops[MAX_OPS][2];
-    size_t nops;
     object held[MAX_HELD];
     size_t nheld;
     object box[MAX_BOX]; /* handed over by the other thread */
@@ -85,12 +93,14 @@ typedef struct world {
     cache_model cm[MAX_CACHES];
     int ncaches;
     worker w[2];
+    const uint8_t *ops; /* pairs of bytes, the input's */
+    size_t nops;
+    size_t pos; /* the next operation to run */
     uint32_t next_id;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_int turn;
+    atomic_int turn; /* 0, 1 or FINISHED */
     int sleepers;
-    bool done[2];
 } world;
 
 static void fail(const char *what)
@@ -100,34 +110,16 @@ static void fail(const char *what)
 
 /* ---- objects ---- */
 
-NO_COVERAGE static unsigned char pattern(uint32_t id, size_t i)
+static void stamp(unsigned char *p, size_t size, uint32_t id)
 {
-    return (unsigned char)(id * 131u + i * 7u + 1u);
+    fuzz_stamp(p, 0, size, id);
 }
 
-NO_COVERAGE static void stamp(unsigned char *p, size_t size, uint32_t id)
+static void verify(const object *o, size_t size)
 {
-    for (size_t i = 0; i < size; i++) {
-        p[i] = pattern(id, i);
+    if (!fuzz_stamped(o->p, 0, size, o->id)) {
+        fail("an object's contents changed while it was live");
     }
-}
-
-NO_COVERAGE static void verify(const object *o, size_t size)
-{
-    for (size_t i = 0; i < size; i++) {
-        if (o->p[i] != pattern(o->id, i)) {
-            fail("an object's contents changed while it was live");
-        }
-    }
-}
-
-NO_COVERAGE static bool all_zero(const unsigned char *p, size_t size)
-{
-    unsigned char any = 0;
-    for (size_t i = 0; i < size; i++) {
-        any |= p[i];
-    }
-    return any == 0;
 }
 
 /* A fresh object: checks it, stamps it, counts it. */
@@ -137,7 +129,7 @@ static object adopt(world *W, int k, unsigned char *p)
     if ((uintptr_t)p % cm->align != 0) {
         fail("a misaligned object");
     }
-    if (!all_zero(p, (cm->flags & FA_ZERO) ? cm->size : sizeof(void *))) {
+    if (!fuzz_zero(p, 0, (cm->flags & FA_ZERO) ? cm->size : sizeof(void *))) {
         fail("an object does not read as zero where it must");
     }
     if (p == cm->last_freed) {
@@ -174,31 +166,36 @@ static inline void relax(void)
 #endif
 }
 
-static void wait_turn(world *W, int t)
+/* Waits for thread t's turn: true then, false when every operation ran. */
+static bool wait_turn(world *W, int t)
 {
+    int turn = 0;
     for (int i = 0; i < SPIN; i++) {
-        if (atomic_load_explicit(&W->turn, memory_order_acquire) == t) {
-            return;
+        turn = atomic_load_explicit(&W->turn, memory_order_acquire);
+        if (turn == t || turn == FINISHED) {
+            return turn == t;
         }
         relax();
     }
     pthread_mutex_lock(&W->mu);
-    while (atomic_load_explicit(&W->turn, memory_order_acquire) != t) {
+    for (;;) {
+        turn = atomic_load_explicit(&W->turn, memory_order_acquire);
+        if (turn == t || turn == FINISHED) {
+            break;
+        }
         W->sleepers++;
         pthread_cond_wait(&W->cv, &W->mu);
         W->sleepers--;
     }
     pthread_mutex_unlock(&W->mu);
+    return turn == t;
 }
 
-/* Gives the turn to the other thread, unless it has finished. */
-static void pass_turn(world *W, int t, bool finished)
+/* Gives the turn to thread `next`, or FINISHED. */
+static void give_turn(world *W, int next)
 {
     pthread_mutex_lock(&W->mu);
-    W->done[t] = W->done[t] || finished;
-    if (!W->done[1 - t]) {
-        atomic_store_explicit(&W->turn, 1 - t, memory_order_release);
-    }
+    atomic_store_explicit(&W->turn, next, memory_order_release);
     if (W->sleepers > 0) {
         pthread_cond_broadcast(&W->cv);
     }
@@ -379,25 +376,16 @@ static void do_trim(world *W, int t, int k)
 }
 
 typedef struct walk_ctx {
-    unsigned char **sorted;
-    size_t n;
+    fuzz_set live; /* the live objects not visited yet */
     size_t seen;
 } walk_ctx;
 
-NO_COVERAGE static int cmp_ptr(const void *a, const void *b)
-{
-    uintptr_t x = (uintptr_t) * (unsigned char *const *)a;
-    uintptr_t y = (uintptr_t) * (unsigned char *const *)b;
-    return x < y ? -1 : x > y;
-}
-
-static void see(void *obj, void *arg)
+NO_COVERAGE static void see(void *obj, void *arg)
 {
     walk_ctx *ctx = arg;
     ctx->seen++;
-    unsigned char *key = obj;
-    if (bsearch(&key, ctx->sorted, ctx->n, sizeof key, cmp_ptr) == NULL) {
-        fail("walk visited an object that is not live");
+    if (!fuzz_set_take(&ctx->live, obj)) {
+        fail("walk visited an object that is not live, or one twice");
     }
 }
 
@@ -424,14 +412,20 @@ static size_t collect(const world *W, int k, unsigned char **out)
  * model's live set, then checks it. */
 static void do_walk_check(world *W, int k)
 {
-    static unsigned char *sorted[2 * (MAX_HELD + MAX_BOX)];
-    walk_ctx ctx = {sorted, collect(W, k, sorted), 0};
-    if (ctx.n != W->cm[k].live) {
+    static unsigned char *objs[2 * (MAX_HELD + MAX_BOX)];
+    static void *slots[1 << 12];
+    _Static_assert(2 * 2 * (MAX_HELD + MAX_BOX) <= 1 << 12, "set too small");
+    size_t n = collect(W, k, objs);
+    if (n != W->cm[k].live) {
         fail("the model lost count of its objects");
     }
-    qsort(sorted, ctx.n, sizeof *sorted, cmp_ptr);
+    walk_ctx ctx = {.seen = 0};
+    fuzz_set_init(&ctx.live, slots, 12);
+    for (size_t i = 0; i < n; i++) {
+        fuzz_set_add(&ctx.live, objs[i]);
+    }
     fa_cache_walk(W->cm[k].c, see, &ctx);
-    if (ctx.seen != ctx.n) {
+    if (ctx.seen != n) {
         fail("walk missed live objects");
     }
     if (!fa_cache_check(W->cm[k].c)) {
@@ -499,19 +493,24 @@ typedef struct thread_arg {
     int t;
 } thread_arg;
 
+static int thread_of(const world *W, size_t i)
+{
+    return W->ops[2 * i] >> 7;
+}
+
+/* A thread: on each of its turns, runs its operations up to the next of
+ * the other thread. */
 static void *run(void *argp)
 {
     thread_arg *a = argp;
     world *W = a->W;
-    worker *w = &W->w[a->t];
-    for (size_t i = 0; i < w->nops; i++) {
-        wait_turn(W, a->t);
-        step(W, a->t, w->ops[i][0], w->ops[i][1]);
-        pass_turn(W, a->t, i + 1 == w->nops);
-    }
-    if (w->nops == 0) {
-        wait_turn(W, a->t);
-        pass_turn(W, a->t, true);
+    while (wait_turn(W, a->t)) {
+        size_t i = W->pos;
+        for (; i < W->nops && thread_of(W, i) == a->t; i++) {
+            step(W, a->t, W->ops[2 * i], W->ops[2 * i + 1]);
+        }
+        W->pos = i;
+        give_turn(W, i == W->nops ? FINISHED : 1 - a->t);
     }
     return NULL;
 }
@@ -546,6 +545,7 @@ static void setup(world *W, const uint8_t *hdr)
             .max_bytes = (b & 8) ? chunk * 6 : 0,
             .flags = flags[(b >> 4) & 7],
             .name = "fuzz",
+            .source = fuzz_source(),
         };
         fa_cache_options opt = {
             .remote_batch = o & 7,
@@ -622,14 +622,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     pthread_mutex_init(&W->mu, NULL);
     pthread_cond_init(&W->cv, NULL);
     setup(W, data);
-    for (size_t i = HEADER; i + 1 < len; i += 2) {
-        worker *w = &W->w[data[i] >> 7];
-        if (w->nops < MAX_OPS) {
-            w->ops[w->nops][0] = data[i];
-            w->ops[w->nops][1] = data[i + 1];
-            w->nops++;
+    W->ops = data + HEADER;
+    for (int turns = 0; W->nops < MAX_OPS && W->nops < (len - HEADER) / 2;
+         W->nops++) {
+        if (W->nops == 0 ||
+            thread_of(W, W->nops) != thread_of(W, W->nops - 1)) {
+            if (turns++ == MAX_TURNS) {
+                break;
+            }
         }
     }
+    atomic_store(&W->turn, W->nops == 0 ? FINISHED : thread_of(W, 0));
     pthread_t th[2];
     thread_arg args[2] = {{W, 0}, {W, 1}};
     for (int t = 0; t < 2; t++) {

@@ -4,11 +4,13 @@
  *
  * The first bytes configure four pools (size, alignment, flags, a small
  * chunk size so that programs cross many chunks); each following pair of
- * bytes is one operation on one pool: alloc, free, bulk alloc, bulk free,
+ * bytes (at most MAX_OPS: the rest of a longer input is not read) is one
+ * operation on one pool: alloc, free, bulk alloc, bulk free,
  * reserve, trim, walk, check, and, on checked pools, a deliberate double
  * free that must be reported and change nothing. Every live object is
  * stamped over its whole size and verified before it is freed; walks must
- * see exactly the model's live set.
+ * see exactly the model's live set, each object once. The pools take their
+ * chunks from fuzz_source(), which keeps them from one input to the next.
  */
 #define _POSIX_C_SOURCE 200809L /* setenv */
 
@@ -21,9 +23,13 @@
 #include <string.h>
 
 #include "fuzz_report.h"
+#include "fuzz_support.h"
 
 #define POOLS 4
 #define MAX_LIVE 4096
+/* Operations read from an input: the make targets' -max_len is
+ * POOLS + 2 * MAX_OPS. */
+#define MAX_OPS 512
 
 typedef struct live {
     unsigned char *obj;
@@ -52,30 +58,16 @@ static void fail(const char *what)
     fuzz_fail("fuzz_pool", what);
 }
 
-NO_COVERAGE static void stamp(unsigned char *obj, size_t size, uint32_t id)
+static void stamp(unsigned char *obj, size_t size, uint32_t id)
 {
-    for (size_t i = 0; i < size; i++) {
-        obj[i] = (unsigned char)(id * 31u + i);
-    }
+    fuzz_stamp(obj, 0, size, id);
 }
 
-NO_COVERAGE static void verify(const unsigned char *obj, size_t size,
-                               uint32_t id)
+static void verify(const unsigned char *obj, size_t size, uint32_t id)
 {
-    for (size_t i = 0; i < size; i++) {
-        if (obj[i] != (unsigned char)(id * 31u + i)) {
-            fail("an object's contents changed while it was live");
-        }
+    if (!fuzz_stamped(obj, 0, size, id)) {
+        fail("an object's contents changed while it was live");
     }
-}
-
-NO_COVERAGE static bool all_zero(const unsigned char *obj, size_t size)
-{
-    unsigned char any = 0;
-    for (size_t i = 0; i < size; i++) {
-        any |= obj[i];
-    }
-    return any == 0;
 }
 
 static void setup(model *m, const uint8_t *cfg)
@@ -96,6 +88,7 @@ static void setup(model *m, const uint8_t *cfg)
             .chunk_size = (size_t)4096 << (b >> 7),
             .flags = (unsigned)((b >> 4) & 7),
             .name = "fuzz",
+            .source = fuzz_source(),
         };
         if (fa_pool_init(&m->pool[k], &c) != 0) {
             c.align = 0;
@@ -122,7 +115,7 @@ static void do_alloc(model *m, int k)
     if (((uintptr_t)obj & 7) != 0) {
         fail("a misaligned object");
     }
-    if ((m->pool[k].flags & FA_ZERO) && !all_zero(obj, m->size[k])) {
+    if ((m->pool[k].flags & FA_ZERO) && !fuzz_zero(obj, 0, m->size[k])) {
         fail("an FA_ZERO object is not zero");
     }
     uint32_t id = m->next_id++;
@@ -144,36 +137,28 @@ static void do_free(model *m, int k, size_t pick)
 }
 
 typedef struct seen {
-    unsigned char **sorted; /* the live objects, by address */
-    size_t n;
+    fuzz_set live; /* the live objects not visited yet */
     size_t count;
 } seen;
 
-NO_COVERAGE static int cmp_ptr(const void *a, const void *b)
-{
-    uintptr_t x = (uintptr_t) * (unsigned char *const *)a;
-    uintptr_t y = (uintptr_t) * (unsigned char *const *)b;
-    return x < y ? -1 : x > y;
-}
-
-static void see(void *obj, void *arg)
+NO_COVERAGE static void see(void *obj, void *arg)
 {
     seen *s = arg;
     s->count++;
-    unsigned char *key = obj;
-    if (bsearch(&key, s->sorted, s->n, sizeof key, cmp_ptr) == NULL) {
-        fail("walk visited an object that is not live");
+    if (!fuzz_set_take(&s->live, obj)) {
+        fail("walk visited an object that is not live, or one twice");
     }
 }
 
 static void do_walk(model *m, int k)
 {
-    static unsigned char *sorted[MAX_LIVE];
+    static void *slots[2 * MAX_LIVE];
+    _Static_assert(2 * MAX_LIVE == 1 << 13, "the set holds MAX_LIVE");
+    seen s = {.count = 0};
+    fuzz_set_init(&s.live, slots, 13);
     for (size_t i = 0; i < m->nlive[k]; i++) {
-        sorted[i] = m->objs[k][i].obj;
+        fuzz_set_add(&s.live, m->objs[k][i].obj);
     }
-    seen s = {sorted, m->nlive[k], 0};
-    qsort(sorted, s.n, sizeof *sorted, cmp_ptr);
     fa_pool_walk(&m->pool[k], see, &s);
     if (s.count != m->nlive[k]) {
         fail("walk missed live objects");
@@ -245,6 +230,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         return 0;
     }
     setup(m, data);
+    if (len > POOLS + 2 * MAX_OPS) {
+        len = POOLS + 2 * MAX_OPS;
+    }
     for (size_t i = POOLS; i + 1 < len; i += 2) {
         step(m, data[i], data[i + 1]);
     }

@@ -19,8 +19,4 @@ int fuzz_reports_total(void);
  * crash libFuzzer keeps. `target` names the fuzz target. */
 _Noreturn void fuzz_fail(const char *target, const char *what);
 
-/* The harness's own loops over object bytes are not instrumented: their
- * comparisons would cost more than the library's calls and guide nothing. */
-#define NO_COVERAGE __attribute__((no_sanitize("coverage"), noinline))
-
 #endif /* FUZZ_REPORT_H */
