@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -247,6 +248,8 @@ START_TEST(phase_shift_reuses_chunks)
         v[i] = fa_heap_malloc(h, 64);
         TU_NOT_NULL(v[i]);
     }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (size_t i = 0; i < bytes / 64; i++) {
         fa_free(v[i]);
     }
@@ -257,9 +260,19 @@ START_TEST(phase_shift_reuses_chunks)
         TU_NOT_NULL(v[i]);
         memset(v[i], 0x6b, 256);
     }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     /* At most a few chunks more than the first phase held. */
-    TU_LE(src.maps - maps, 4);
     TU_LE(tu_heap_stats(h).bytes_held, held + 4 * FA_HEAP_CHUNK);
+    /* And none mapped anew, unless the phases took so long (a slow tool,
+     * a loaded machine) that the first phase's chunks decayed meanwhile
+     * (50 ms by default), which is the memory going back as it should. */
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+                (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    if (ms < 25) {
+        TU_LE(src.maps - maps, 4);
+    } else if (tu_verbose()) {
+        printf("phase shift took %.1f ms: reuse not judged\n", ms);
+    }
     TU_CHECK(fa_heap_check(h));
     for (size_t i = 0; i < bytes / 256; i++) {
         fa_free(v[i]);
