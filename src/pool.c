@@ -512,10 +512,10 @@ static void count_free_cached(fa_pool *p)
 /* Counts a free into another chunk: one more of headroom, the cached list
  * unchanged; avail = min(list, headroom) grows only while headroom is the
  * smaller. */
-static inline void count_free_other(fa_pool *p)
+static inline void count_free_other(fa_pool *p, bool guarded)
 {
     p->others_live--;
-    if (p->headroom_gap == 0 && p->fast_gap > 0 && !p->guarded) {
+    if (p->headroom_gap == 0 && p->fast_gap > 0 && !guarded) {
         p->avail++;
         p->fast_gap--;
     } else {
@@ -555,13 +555,28 @@ static inline void follow_frees(fa_pool *p, fa_chunk *c)
 /* A free into a chunk other than the current one: onto the chunk's own
  * list; the chunk changes lists when it stops being full or becomes
  * empty (and is then reset). */
-static inline void free_to_other(fa_pool *p, fa_chunk *c, void *obj)
+/* A chunk that stopped being full or became empty: onto its new list. */
+static FA_COLD void refile(fa_pool *p, fa_chunk *c)
 {
-    link_push(p, &c->free, obj);
-    count_free_other(p);
+    fa_chunk_unlist(p, c);
+    file_chunk(p, c);
+}
+
+/* `guarded` is p->guarded, passed as a constant where the caller knows it
+ * (the stores through obj and c could alias p, so the compiler reads a
+ * field again after them). */
+static inline void free_to_other(fa_pool *p, fa_chunk *c, void *obj,
+                                 bool guarded)
+{
+    if (FA_UNLIKELY(guarded)) {
+        fa_link_set(p, obj, c->free);
+    } else {
+        *(void **)obj = c->free;
+    }
+    c->free = obj;
+    count_free_other(p, guarded);
     if (FA_UNLIKELY(--c->nlive == 0 || c->list == FA_LIST_FULL)) {
-        fa_chunk_unlist(p, c);
-        file_chunk(p, c);
+        refile(p, c);
     }
     follow_frees(p, c);
 }
@@ -582,7 +597,7 @@ static void free_guarded(fa_pool *p, fa_chunk *c, void *obj)
         link_push(p, &p->fast_free, obj);
         count_free_cached(p);
     } else {
-        free_to_other(p, c, obj);
+        free_to_other(p, c, obj, p->guarded);
     }
 }
 
@@ -617,7 +632,7 @@ static FA_COLD void free_careful(fa_pool *p, fa_chunk *c, void *obj)
         link_push(p, &p->fast_free, obj);
         count_free_cached(p);
     } else {
-        free_to_other(p, c, obj);
+        free_to_other(p, c, obj, p->guarded);
     }
 }
 
@@ -638,7 +653,7 @@ static __attribute__((noinline)) void free_miss(fa_pool *p, void *obj,
         free_careful(p, c, obj);
     } else if (free_is_valid(p, c, obj)) {
         FA_ASSERT(c != p->cur);
-        free_to_other(p, c, obj);
+        free_to_other(p, c, obj, false); /* tested just above */
     }
 }
 
