@@ -12,8 +12,7 @@
 static void units_to_slots(const fa_pool *p, const fa_chunk *c, unsigned ua,
                            unsigned ub, size_t *lo, size_t *hi)
 {
-    size_t carved =
-        fa_slot_index(p, (size_t)(c->carve - fa_chunk_base(p, c)));
+    size_t carved = fa_slot_index(p, (size_t)(c->carve - fa_chunk_base(p, c)));
     size_t start = ((size_t)ua << p->purge_shift) - p->first_offset;
     size_t end = ((size_t)ub << p->purge_shift) - p->first_offset;
     *lo = fa_slot_index(p, start);
@@ -122,9 +121,9 @@ static uint64_t purgeable(const fa_pool *p, const fa_chunk *c,
                           const uint32_t *nfree)
 {
     unsigned nunits = (unsigned)(p->chunk_size >> p->purge_shift);
-    unsigned first = (unsigned)((p->first_offset + ((size_t)1 << p->purge_shift) -
-                                 1) >>
-                                p->purge_shift);
+    unsigned first =
+        (unsigned)((p->first_offset + ((size_t)1 << p->purge_shift) - 1) >>
+                   p->purge_shift);
     uint64_t mask = 0;
     for (unsigned u = first; u < nunits; u++) {
         size_t lo, hi;
@@ -194,7 +193,8 @@ static size_t purge_chunk(fa_pool *p, fa_chunk *c)
     hold_slots(p, c, mask);
     unsigned u = 0, ua, ub;
     while (next_run(mask, &u, &ua, &ub)) {
-        p->source.discard(p->source.ctx, (char *)c + ((size_t)ua << p->purge_shift),
+        p->source.discard(p->source.ctx,
+                          (char *)c + ((size_t)ua << p->purge_shift),
                           (size_t)(ub - ua) << p->purge_shift);
     }
     c->purged |= mask;

@@ -123,8 +123,7 @@ static void verify_kept(void *const *v, size_t kept)
 
 /* Takes every slot back and checks that no object is handed out twice
  * and that each can be written; returns how many it took. */
-static size_t take_all(fa_pool *p, void **v, size_t kept, size_t n,
-                       bool zeroed)
+static size_t take_all(fa_pool *p, void **v, size_t kept, size_t n, bool zeroed)
 {
     size_t got = kept;
     while (got < n) {
