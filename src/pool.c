@@ -88,8 +88,9 @@ fa_chunk *fa_chunk_new(fa_pool *p)
     return c;
 }
 
-/* Runs `release` on every slot ever carved and gives the chunk back. */
-void fa_chunk_release(fa_pool *p, fa_chunk *c)
+/* Runs `release` on every slot ever carved and gives the chunk back to
+ * p's source; p's counts do not change. */
+static void chunk_give_back(fa_pool *p, fa_chunk *c)
 {
     fa_debug_chunk_release(p, c);
     if (p->release != NULL) {
@@ -100,6 +101,11 @@ void fa_chunk_release(fa_pool *p, fa_chunk *c)
     c->magic = 0;
     fa_chunkmap_remove(c);
     p->source.unmap(p->source.ctx, c, p->chunk_size);
+}
+
+void fa_chunk_release(fa_pool *p, fa_chunk *c)
+{
+    chunk_give_back(p, c);
     p->nchunks--;
 }
 
@@ -751,10 +757,11 @@ void fa_pool_chunk_adopt(fa_pool *p, void *chunk)
     fa_chunk_push(p, c, FA_LIST_EMPTY);
 }
 
+/* Changes none of p's counts or lists: the depot gives its chunks back
+ * through the direct entry's pool without the cache lock that guards it. */
 void fa_pool_chunk_release(fa_pool *p, void *chunk)
 {
-    p->nchunks++; /* chunk_release counts it out again */
-    fa_chunk_release(p, chunk);
+    chunk_give_back(p, chunk);
 }
 
 static void release_list(fa_pool *p, fa_list_node *n)

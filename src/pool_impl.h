@@ -243,7 +243,8 @@ static inline fa_chunk *fa_chunk_first(const fa_list_node *head)
 /* A new chunk from the source, on no list; NULL when the source or
  * max_bytes refuses. */
 fa_chunk *fa_chunk_new(fa_pool *p);
-/* Runs `release` on every slot ever carved and gives the chunk back. */
+/* Runs `release` on every slot ever carved, gives the chunk back and
+ * counts it out of p. */
 void fa_chunk_release(fa_pool *p, fa_chunk *c);
 void fa_chunk_push(fa_pool *p, fa_chunk *c, enum fa_chunk_list which);
 void fa_chunk_unlist(fa_pool *p, fa_chunk *c);
@@ -462,8 +463,9 @@ static inline size_t fa_pool_empty_chunks(const fa_pool *p)
  * (retiring the current chunk first when it is the only one and holds no
  * object), NULL when p has none; attach makes a detached chunk an empty
  * chunk of p; release gives a detached chunk back to p's source, running
- * `release` on its slots. The chunk keeps its high-water mark, so `first`
- * never runs twice on a slot.
+ * `release` on its slots, and changes nothing of p (the depot's chunks go
+ * back through the direct entry's pool without its lock). The chunk keeps
+ * its high-water mark, so `first` never runs twice on a slot.
  */
 void *fa_pool_chunk_detach(fa_pool *p);
 void fa_pool_chunk_attach(fa_pool *p, void *chunk);

@@ -1,6 +1,7 @@
 /*
  * test_cache_fork.c - fa_cache and fork(): the child uses every cache,
- * including one with a pool of a parent thread the child does not have.
+ * including one with a pool of a parent thread the child does not have,
+ * and finds the caches consistent whatever the other threads were doing.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -206,6 +207,77 @@ START_TEST(fork_under_load)
 }
 END_TEST
 
+/* Fork while another thread gives a depot chunk back (here held in the
+ * chunk's `release` callback, which runs with no lock of the library
+ * held): the child finds the direct entry's pool, through which the depot
+ * gives its chunks back, as consistent as the depot. */
+typedef struct giver {
+    tu_phase gate;
+    fa_cache *cache;
+    atomic_bool armed;
+} giver;
+
+static giver the_giver = {TU_PHASE_INIT, NULL, false};
+
+static void release_slot(void *arg, void *obj)
+{
+    (void)obj;
+    giver *g = arg;
+    if (atomic_exchange(&g->armed, false)) {
+        tu_phase_set(&g->gate, 1);  /* inside the depot's give-back */
+        tu_phase_wait(&g->gate, 2); /* until the parent has forked */
+    }
+}
+
+/* A thread that leaves one empty chunk in the depot as it exits. */
+static void *fill_depot(void *arg)
+{
+    giver *g = arg;
+    fa_cache_free(g->cache, fa_cache_alloc(g->cache));
+    return NULL;
+}
+
+static void *drain_depot(void *arg)
+{
+    giver *g = arg;
+    fa_cache_trim(g->cache);
+    return NULL;
+}
+
+static int child_checks(void *arg)
+{
+    fa_cache *c = arg;
+    if (!fa_cache_check(c)) {
+        return 1;
+    }
+    fa_cache_free(c, fa_cache_alloc(c));
+    fa_cache_trim(c);
+    return fa_cache_check(c) ? 0 : 2;
+}
+
+START_TEST(fork_while_depot_gives_back)
+{
+    giver *g = &the_giver;
+    fa_config cfg = tu_config(64);
+    cfg.release = release_slot;
+    cfg.arg = g;
+    g->cache = tu_cache_create_ok(&cfg, NULL);
+    tu_join(tu_spawn(fill_depot, g));
+    TU_EQ(tu_cache_stats(g->cache).depot_chunks, 1);
+    atomic_store(&g->armed, true);
+    pthread_t t = tu_spawn(drain_depot, g);
+    tu_phase_wait(&g->gate, 1);
+    tu_fork_repeatedly(1, child_checks, g->cache);
+    tu_phase_set(&g->gate, 2);
+    tu_join(t);
+    fa_cache_counters s = tu_cache_stats(g->cache);
+    TU_EQ(s.depot_chunks, 0);
+    TU_EQ(s.live, 0);
+    TU_CHECK(fa_cache_check(g->cache));
+    fa_cache_destroy(g->cache);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 
 static Suite *suite(void)
@@ -217,6 +289,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, fork_child_uses_every_cache);
     tcase_add_test(tc, fork_under_load);
+    tcase_add_test(tc, fork_while_depot_gives_back);
     suite_add_tcase(s, tc);
     return s;
 }
