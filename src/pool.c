@@ -90,7 +90,7 @@ fa_chunk *fa_chunk_new(fa_pool *p)
 
 /* Runs `release` on every slot ever carved and gives the chunk back to
  * p's source; p's counts do not change. */
-static void chunk_give_back(fa_pool *p, fa_chunk *c)
+void fa_chunk_give_back(fa_pool *p, fa_chunk *c)
 {
     fa_debug_chunk_release(p, c);
     if (p->release != NULL) {
@@ -105,7 +105,7 @@ static void chunk_give_back(fa_pool *p, fa_chunk *c)
 
 void fa_chunk_release(fa_pool *p, fa_chunk *c)
 {
-    chunk_give_back(p, c);
+    fa_chunk_give_back(p, c);
     p->nchunks--;
 }
 
@@ -704,64 +704,13 @@ void fa_pool_free_bulk(fa_pool *p, void *const *objs, size_t n)
     }
 }
 
-/* ---- chunks between pools, destroy ---- */
+/* ---- destroy ---- */
 
 void fa_pool_untrack_peak(fa_pool *p)
 {
     size_t live = fa_pool_live(p);
     p->peak = SIZE_MAX / 2 + live;
     set_counts(p, fa_fast_len(p), p->peak - live);
-}
-
-void *fa_pool_chunk_detach(fa_pool *p)
-{
-    if (p->empty == NULL && p->cur != NULL && fa_chunk_live(p, p->cur) == 0) {
-        fa_pool_retire(p);
-    }
-    fa_chunk *c = fa_chunk_first(p->empty);
-    if (c == NULL) {
-        return NULL;
-    }
-    fa_chunk_unlist(p, c);
-    p->nchunks--;
-    return c;
-}
-
-void fa_pool_chunk_attach(fa_pool *p, void *chunk)
-{
-    fa_chunk *c = chunk;
-    FA_ASSERT(c->magic == FA_CHUNK_MAGIC && c->nlive == 0 &&
-              c->carve == fa_chunk_base(p, c) && c->free == NULL);
-    c->pool = p;
-    p->nchunks++;
-    fa_chunk_push(p, c, FA_LIST_EMPTY);
-}
-
-void fa_pool_chunk_adopt(fa_pool *p, void *chunk)
-{
-    fa_chunk *c = chunk;
-    FA_ASSERT(c->magic == FA_CHUNK_MAGIC && c->nlive == 0 && p->first == NULL &&
-              p->release == NULL && !p->checked);
-    c->pool = p;
-    c->free = NULL;
-    c->carve = fa_chunk_base(p, c);
-    fa_chunk_set_hwm(c, c->carve);
-    c->zeroed = false;
-    c->purged = 0;
-    if (!fa_debug_chunk_new(p, c)) {
-        /* Only checked pools can fail here, and they adopt nothing. */
-        fa_pool_chunk_release(p, c);
-        return;
-    }
-    p->nchunks++;
-    fa_chunk_push(p, c, FA_LIST_EMPTY);
-}
-
-/* Changes none of p's counts or lists: the depot gives its chunks back
- * through the direct entry's pool without the cache lock that guards it. */
-void fa_pool_chunk_release(fa_pool *p, void *chunk)
-{
-    chunk_give_back(p, chunk);
 }
 
 static void release_list(fa_pool *p, fa_list_node *n)

@@ -243,6 +243,9 @@ static inline fa_chunk *fa_chunk_first(const fa_list_node *head)
 /* A new chunk from the source, on no list; NULL when the source or
  * max_bytes refuses. */
 fa_chunk *fa_chunk_new(fa_pool *p);
+/* Runs `release` on every slot ever carved and gives the chunk back to
+ * p's source; p's counts and lists do not change. */
+void fa_chunk_give_back(fa_pool *p, fa_chunk *c);
 /* Runs `release` on every slot ever carved, gives the chunk back and
  * counts it out of p. */
 void fa_chunk_release(fa_pool *p, fa_chunk *c);
