@@ -161,58 +161,34 @@ static void depot_decay(fa_cache *c, uint64_t now)
     }
 }
 
-/* ---- remote frees: outboxes and inboxes ---- */
-
-/* Pushes the list head..tail onto entry to's inbox. Release order: the
- * owner, which takes the inbox with acquire, sees the links. */
-static void inbox_push(fa_tentry *to, void *head, void *tail)
-{
-    void *old = atomic_load_explicit(&to->inbox, memory_order_relaxed);
-    do {
-        *(void **)tail = old;
-    } while (!atomic_compare_exchange_weak_explicit(
-        &to->inbox, &old, head, memory_order_release, memory_order_relaxed));
-}
-
-static void send_outbox(fa_tentry *e)
-{
-    if (e->out_n == 0) {
-        return;
-    }
-    inbox_push(fa_entry_of_pool(e->out_to), e->out_head, e->out_tail);
-    e->out_to = NULL;
-    e->out_head = e->out_tail = NULL;
-    e->out_n = 0;
-}
-
-/* Frees every object other threads sent to e's pool into it. The caller
- * owns e (or holds the registry lock for an idle entry). */
-static void take_inbox(fa_tentry *e)
-{
-    void *obj = atomic_exchange_explicit(&e->inbox, NULL, memory_order_acquire);
-    while (obj != NULL) {
-        void *next = *(void **)obj;
-        fa_pool_free(&e->pool, obj);
-        e->taken++;
-        obj = next;
-    }
-}
+/* ---- remote frees (the outbox and inbox themselves: cache_remote.c) ---- */
 
 /* An object of pool `to` (another thread's) freed by e's thread: into the
- * outbox, which goes when it is full or when the next object is for
- * another pool. */
-static void free_remote(const fa_cache *c, fa_tentry *e, fa_pool *to, void *obj)
+ * outbox, carried by the newest carrier (the chain's head) or a new
+ * carrier itself (only that object is written), which goes when it is full
+ * or when the next object is for another pool. */
+static inline void free_remote(const fa_cache *c, fa_tentry *e, fa_pool *to,
+                               void *obj)
 {
-    if (e->out_to != to) {
-        send_outbox(e);
+    if (FA_UNLIKELY(e->out_to != to)) {
+        fa_outbox_send(e);
         e->out_to = to;
-        e->out_tail = obj;
+        e->out_tail = obj; /* the batch's first object: its oldest carrier */
     }
-    *(void **)obj = e->out_head;
-    e->out_head = obj;
+    fa_carrier *head = e->out_head;
+    if (c->carry != 0 && head != NULL && head->n < c->carry) {
+        head->objs[head->n++] = obj;
+    } else {
+        fa_carrier *k = obj;
+        k->next = head;
+        if (c->carry != 0) {
+            k->n = 0;
+        }
+        e->out_head = k;
+    }
     e->sent++;
-    if (++e->out_n >= c->batch) {
-        send_outbox(e);
+    if (FA_UNLIKELY(++e->out_n >= c->batch)) {
+        fa_outbox_send(e);
     }
 }
 
@@ -223,8 +199,8 @@ static void free_remote(const fa_cache *c, fa_tentry *e, fa_pool *to, void *obj)
  * leave. */
 static void settle(fa_cache *c, fa_tentry *e, size_t keep)
 {
-    send_outbox(e);
-    take_inbox(e);
+    fa_outbox_send(e);
+    fa_inbox_take(e);
     shed_empty(c, &e->pool, keep);
     fa_entry_publish(e);
 }
@@ -371,7 +347,7 @@ static __attribute__((noinline)) void *alloc_slow(fa_cache *c)
     /* The pool's list ran dry: what other threads freed comes in first,
      * then a chunk of the depot before the source is asked for one. */
     if (atomic_load_explicit(&e->inbox, memory_order_relaxed) != NULL) {
-        take_inbox(e);
+        fa_inbox_take(e);
     }
     if (fa_pool_needs_chunk(&e->pool) && !take_depot(c, &e->pool) &&
         c->owner != NULL) {
@@ -451,7 +427,7 @@ static __attribute__((noinline)) void free_other(fa_cache *c, void *obj)
     }
     fa_tentry *e = bound_entry(c);
     if (e == NULL) {
-        inbox_push(fa_entry_of_pool(to), obj, obj); /* an exiting thread */
+        fa_inbox_push_one(c, fa_entry_of_pool(to), obj); /* an exiting thread */
         pthread_mutex_lock(&c->lock);
         c->direct.sent++;
         pthread_mutex_unlock(&c->lock);
@@ -546,6 +522,9 @@ static void cache_tuning(fa_cache *c, const fa_cache_options *opt)
         c->depot_max = FA_DEPOT_MIN;
     }
     c->batch = opt->remote_batch != 0 ? opt->remote_batch : FA_BATCH_DEFAULT;
+    /* The object's own bytes (not the slot's): a tool may guard the rest. */
+    size_t words = c->cfg.size / sizeof(void *);
+    c->carry = words > 2 ? (uint32_t)(words - 2) : 0;
     size_t ms = opt->decay_ms != 0 ? opt->decay_ms : FA_DECAY_MS;
     c->decay_ns = (uint64_t)ms * 1000000u;
 }
@@ -700,8 +679,8 @@ size_t fa_cache_trim(fa_cache *c)
     size_t bytes = 0;
     fa_tentry *self = fa_tentry_at(c->toff);
     if (self->cache == c) {
-        send_outbox(self);
-        take_inbox(self);
+        fa_outbox_send(self);
+        fa_inbox_take(self);
         bytes += fa_pool_trim(&self->pool);
         fa_entry_publish(self);
     }
@@ -710,7 +689,7 @@ size_t fa_cache_trim(fa_cache *c)
     for (fa_list_node *n = c->entries; n != NULL; n = n->next) {
         fa_tentry *e = fa_list_entry(n, fa_tentry, reg_link);
         if (fa_entry_idle_locked(e)) {
-            take_inbox(e);
+            fa_inbox_take(e);
             bytes += fa_pool_trim(&e->pool);
             fa_entry_publish(e);
         }
@@ -736,7 +715,7 @@ static void each_entry_locked(fa_cache *c, void (*fn)(fa_tentry *e))
 
 static void collect(fa_tentry *e)
 {
-    take_inbox(e);
+    fa_inbox_take(e);
     fa_entry_publish(e);
 }
 
@@ -749,9 +728,9 @@ void fa_cache_walk(fa_cache *c, void (*fn)(void *obj, void *arg), void *arg)
     pthread_mutex_lock(&c->lock);
     /* Every object on its way back reaches its pool first: every outbox
      * goes, then every inbox comes in. */
-    each_entry_locked(c, send_outbox);
+    each_entry_locked(c, fa_outbox_send);
     each_entry_locked(c, collect);
-    take_inbox(&c->direct);
+    fa_inbox_take(&c->direct);
     for (fa_list_node *n = c->entries; n != NULL; n = n->next) {
         fa_tentry *e = fa_list_entry(n, fa_tentry, reg_link);
         if (!fa_entry_frozen_locked(e)) {

@@ -36,7 +36,8 @@ typedef struct fa_tentry {
     size_t toff;            /* the cache's entry offset, for fa_free */
     bool direct;            /* the cache's direct entry (not in a table) */
     fa_pool *out_to;        /* where the outbox goes; NULL: empty */
-    void *out_head;         /* remote frees, linked through first words */
+    void *out_head;         /* remote frees: a chain of carriers (cache.c,
+                             * "remote frees"), first and last */
     void *out_tail;
     uint32_t out_n;         /* objects in the outbox */
     uint32_t ticks;         /* slow paths since the last sweep */
@@ -102,6 +103,7 @@ struct fa_cache {
     uint32_t magic;    /* FA_CACHE_MAGIC */
     uint32_t id;       /* index in every thread's table */
     uint8_t mode;      /* enum fa_cache_mode */
+    uint32_t carry;    /* pointers a carrier of a batch holds */
     size_t keep_empty; /* empty chunks a thread's pool keeps */
     size_t depot_max;  /* empty chunks the depot keeps */
     size_t batch;      /* objects an outbox gathers before it goes */
@@ -293,5 +295,30 @@ static inline size_t fa_cache_bytes_held(const struct fa_cache *c)
  * serialised by the source lock, its bytes counted in `held` against
  * max_bytes; pages discarded stay mapped, so they stay counted. */
 fa_source fa_cache_counted_source(fa_cache *c);
+
+/*
+ * A batch of remote frees (cache_remote.c) is a chain of carriers: objects of
+ * the batch whose first words hold the next carrier, the number of pointers
+ * they carry and those pointers, to the batch's other objects (`c->carry` of
+ * them, as many as an object of the cache's size holds; none below 24
+ * bytes, where each object is a carrier of nothing). So the thread that
+ * frees writes into one object in carry + 1, and the owner reads those
+ * only: the other objects' lines, last written by their owner and only
+ * read since, are not pulled over to the freeing thread's cache and back.
+ */
+typedef struct fa_carrier {
+    struct fa_carrier *next;
+    size_t n;      /* present when the cache's carry > 0 */
+    void *objs[1]; /* n of them */
+} fa_carrier;
+
+/* Sends obj, of c, alone to entry to's inbox (a freeing thread without
+ * an entry of its own). */
+void fa_inbox_push_one(const fa_cache *c, fa_tentry *to, void *obj);
+/* Sends e's outbox to its pool's inbox (nothing when empty). */
+void fa_outbox_send(fa_tentry *e);
+/* Frees every object other threads sent to e's pool into it. The caller
+ * owns e (or holds the registry lock for an idle entry). */
+void fa_inbox_take(fa_tentry *e);
 
 #endif /* FIXALLOC_CACHE_IMPL_H */

@@ -125,18 +125,29 @@ static bool cache_holds(const fa_cache *c, const void *obj)
            fa_pool_holds_slot(p, obj);
 }
 
-/* A list of objects linked through first words: every one of c, and no
- * more than `most` (a cycle would exceed it). */
+/* A chain of carriers (cache.c, "remote frees"): every carrier and every
+ * object it carries one of c, no more than `most` objects (a cycle would
+ * exceed it); *n counts them. */
 static bool list_ok(const fa_cache *c, const void *obj, size_t most, size_t *n)
 {
-    for (*n = 0; obj != NULL; obj = *(void *const *)obj) {
-        if (!cache_holds(c, obj)) {
-            return broken(c, obj,
+    for (*n = 0; obj != NULL; obj = ((const fa_carrier *)obj)->next) {
+        const fa_carrier *k = obj;
+        size_t carried = c->carry > 0 ? k->n : 0;
+        if (!cache_holds(c, k) || carried > c->carry) {
+            return broken(c, k,
                           "an object on its way back is not the "
                           "cache's");
         }
-        if (++*n > most) {
-            return broken(c, obj, "a list of freed objects does not end");
+        for (size_t i = 0; i < carried; i++) {
+            if (!cache_holds(c, k->objs[i])) {
+                return broken(c, k->objs[i],
+                              "an object on its way back is not the "
+                              "cache's");
+            }
+        }
+        *n += carried + 1;
+        if (*n > most) {
+            return broken(c, k, "a list of freed objects does not end");
         }
     }
     return true;

@@ -1,5 +1,6 @@
 /*
- * pool_chunks.c - empty chunks moved between pools. docs/design.md, "Cache layers".
+ * pool_chunks.c - empty chunks moved between pools. docs/design.md, "Cache
+ * layers".
  */
 #include "pool_impl.h"
 

@@ -82,6 +82,63 @@ START_TEST(cross_thread_free_and_exit)
 END_TEST
 
 /* max_bytes: what other threads freed comes back before ENOMEM. */
+/* Frees from a thread-exit key destructor that runs after the cache's own
+ * (keys created later run later in glibc): the exiting thread has no
+ * entry, so each object goes alone to its pool's inbox, a carrier of
+ * nothing. The owner takes them all back, every count right. */
+static fa_cache *exit_cache;
+static pthread_key_t exit_key;
+
+static void free_at_exit(void *arg)
+{
+    void **objs = arg;
+    for (size_t i = 0; i < 40; i++) {
+        fa_cache_free(exit_cache, objs[i]);
+    }
+}
+
+static void *exit_with_frees(void *arg)
+{
+    void *mine = fa_cache_alloc(exit_cache); /* this thread's entry */
+    fa_cache_free(exit_cache, mine);
+    pthread_setspecific(exit_key, arg);
+    return NULL;
+}
+
+START_TEST(frees_from_an_exiting_thread)
+{
+    fa_config cfg = tu_config(96); /* carriers hold pointers */
+    exit_cache = tu_cache_create_ok(&cfg, NULL);
+    TU_INT_EQ(pthread_key_create(&exit_key, free_at_exit), 0);
+    void *objs[40];
+    for (size_t i = 0; i < 40; i++) {
+        objs[i] = fa_cache_alloc(exit_cache);
+        TU_NOT_NULL(objs[i]);
+        memset(objs[i], 0x3c, 96); /* what a carrier's count would read */
+    }
+    tu_join(tu_spawn(exit_with_frees, objs));
+    fa_cache_counters st;
+    fa_cache_stats(exit_cache, &st);
+    TU_EQ(st.live, 0);
+    TU_CHECK(fa_cache_check(exit_cache));
+    /* The owner takes its inbox when it needs objects: 40 come back. */
+    void *again[40];
+    for (size_t i = 0; i < 40; i++) {
+        again[i] = fa_cache_alloc(exit_cache);
+        TU_NOT_NULL(again[i]);
+    }
+    fa_cache_stats(exit_cache, &st);
+    TU_EQ(st.live, 40);
+    TU_EQ(st.in_flight, 0);
+    TU_CHECK(fa_cache_check(exit_cache));
+    for (size_t i = 0; i < 40; i++) {
+        fa_cache_free(exit_cache, again[i]);
+    }
+    pthread_key_delete(exit_key);
+    fa_cache_destroy(exit_cache);
+}
+END_TEST
+
 START_TEST(cap_takes_freed_objects_first)
 {
     tu_source src;
@@ -475,6 +532,7 @@ static Suite *suite(void)
     tc = tcase_create("threads");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, cross_thread_free_and_exit);
+    tcase_add_test(tc, frees_from_an_exiting_thread);
     tcase_add_test(tc, cap_takes_freed_objects_first);
     tcase_add_test(tc, destroy_reclaims_other_threads_and_id_reuse);
     tcase_add_loop_test(tc, stress_threads, 0, 3);
