@@ -4,9 +4,11 @@
  *
  * Three heaps: the default one (through fa_malloc and friends) and up to
  * two of the target's own, of configs the first three bytes choose
- * (FA_ZERO, FA_CHECKED, FA_HARDENED, a max_bytes cap); the first byte also
- * says whether ASan tracking is off, and whether the heaps of our own are
- * destroyed at the end or emptied by frees.
+ * (FA_ZERO, FA_CHECKED, FA_HARDENED, a max_bytes cap), on the fuzz page
+ * source (fuzz_support.h); the first byte also says whether ASan tracking
+ * is off, whether the heaps of our own are destroyed at the end or emptied
+ * by frees, and whether the default heap is trimmed (once by a trim
+ * operation, and at the end).
  * Each following triple of bytes (at most MAX_OPS: the rest of a longer
  * input is not read) is one operation: fa_malloc or
  * fa_heap_malloc, calloc, aligned_alloc (8 to FA_HEAP_ALIGN_MAX), realloc
@@ -68,7 +70,8 @@ typedef struct object {
 typedef struct heap_model {
     fa_heap *h;
     fa_heap_config cfg;
-    int ci; /* the index of cfg in configs[] */
+    int ci;      /* the index of cfg in configs[] */
+    int tracked; /* its pools are annotated for ASan */
     /* The default heap's counters when the input began. */
     size_t base_live, base_bytes;
 } heap_model;
@@ -79,6 +82,9 @@ typedef struct model {
     size_t n;
     size_t bytes;
     uint32_t next_id;
+    /* Trim operations on the default heap in this input, and how many of
+     * them trim it (do_trim). */
+    int default_trims, default_trims_max;
 } model;
 
 static void fail(const char *what)
@@ -145,8 +151,12 @@ static void verify_zero(const unsigned char *p, size_t size)
 
 /* ---- sizes ---- */
 
-/* A size from two bytes: a class boundary, a power of two (each give or
- * take a byte or two), any small size, or a large one of up to 4 MiB. */
+/* A size from two bytes: a class boundary, a power of two of up to 4 MiB
+ * (each give or take a byte or two), any small size, or a large one of up
+ * to 288 KiB, past one chunk (FA_HEAP_CHUNK) in steps of 16 bytes: a
+ * large block's pages are faulted in by a realloc's copy and a calloc's
+ * clearing, so they are kept few where a power of two does not ask for
+ * more. */
 static size_t pick_size(uint8_t a, uint8_t b)
 {
     size_t delta = (size_t)(a & 3);
@@ -155,7 +165,7 @@ static size_t pick_size(uint8_t a, uint8_t b)
     case 0: s = fa_size_class_size(b % FA_SIZE_CLASSES); break;
     case 1: s = (size_t)1 << (b % 23); break;
     case 2: return (((size_t)(a & 63) << 8) | b) % (FA_SMALL_MAX + 1);
-    default: return FA_SMALL_MAX + 1 + ((((size_t)(a & 63) << 8) | b) << 6);
+    default: return FA_SMALL_MAX + 1 + ((((size_t)(a & 63) << 8) | b) << 4);
     }
     return delta == 0 ? s - 1 : s + delta - 1; /* -1, 0, +1, +2 */
 }
@@ -462,15 +472,25 @@ static void do_check(model *m, int k)
     }
 }
 
-/* The heaps of the target's own, one per config, kept from one input to
- * the next (as the default heap is): the library does not reuse the
- * memory of a destroyed heap's records (about 85 KiB a heap), so a
- * process that created and destroyed a heap per input would run out of
- * memory within seconds. A destruction asked for by an input is real
- * while DESTROY_BUDGET lasts (each destroyed heap is created afresh when
- * an input asks for its config again); past it the heap's objects are
- * freed and the heap trimmed instead. */
+/* The heaps of the target's own, one per config and tracking mode, kept
+ * from one input to the next (as the default heap is): the library does
+ * not reuse the memory of a destroyed heap's records (about 85 KiB a
+ * heap), so a process that created and destroyed a heap per input would
+ * run out of memory within seconds. A heap's pools take FIXALLOC_TRACK
+ * when it is created, so an input gets a heap created with its own
+ * setting: one created by an input before with the other would make the
+ * input take other paths than it takes alone, and a crash found so would
+ * not reproduce (a free-list push that lost the list's head went unseen
+ * for minutes when the heaps were kept by config alone). A destruction
+ * asked for by an input is real while DESTROY_BUDGET lasts (each
+ * destroyed heap is created afresh when an input asks for its config
+ * again); past it the heap's objects are freed and the heap trimmed
+ * instead. At most 16 heaps exist at once (FA_CACHE_MAX /
+ * FA_SIZE_CLASSES), the default one included: the heap of config
+ * ALWAYS_UNTRACKED is untracked whatever the input says (checked, it
+ * poisons its free objects itself), which leaves 15 of our own. */
 #define CONFIGS 8
+#define ALWAYS_UNTRACKED 5
 #define DESTROY_BUDGET 1024
 
 static const fa_heap_config configs[CONFIGS] = {
@@ -485,7 +505,9 @@ static const fa_heap_config configs[CONFIGS] = {
     {.flags = FA_ZERO | FA_HARDENED, .name = "zero-hardened"},
     {.flags = FA_ZERO, .max_bytes = (size_t)2 << 20, .name = "zero-capped"},
 };
-static fa_heap *kept[CONFIGS];
+static fa_heap *kept[CONFIGS][2]; /* [config][tracked] */
+/* The input's tracking mode: 0 when FIXALLOC_TRACK=0. */
+static int tracking;
 static int destroys;
 /* Leak reports of checked heaps destroyed with live objects. */
 static int allowed_leaks;
@@ -499,17 +521,27 @@ static void heap_create(model *m, int k, uint8_t b)
     if (other->h != NULL && other->ci == ci) {
         ci = (ci + 1) % CONFIGS;
     }
-    if (kept[ci] == NULL) {
-        /* From the OS, not fuzz_source(): with a source that hands back
-         * chunks it kept, a free-list push that loses a slot went unseen
-         * for minutes, where it is found in seconds with the OS. */
-        kept[ci] = fa_heap_create(&configs[ci]);
-        if (kept[ci] == NULL) {
+    int tracked = ci == ALWAYS_UNTRACKED ? 0 : tracking;
+    fa_heap **slot = &kept[ci][tracked];
+    if (*slot == NULL) {
+        /* Chunks and blocks of up to a chunk from the fuzz source: an
+         * input's chunks cost no mmap, munmap or page fault. */
+        fa_heap_config cfg = configs[ci];
+        cfg.source = fuzz_source();
+        if (tracked != tracking) {
+            setenv("FIXALLOC_TRACK", "0", 1);
+        }
+        *slot = fa_heap_create(&cfg);
+        if (*slot == NULL) {
             fail("fa_heap_create failed");
         }
+        if (tracked != tracking) {
+            unsetenv("FIXALLOC_TRACK");
+        }
     }
-    hm->h = kept[ci];
+    hm->h = *slot;
     hm->ci = ci;
+    hm->tracked = tracked;
     hm->cfg = configs[ci];
     /* Every object of the inputs before was freed, or the heap is new. */
     fa_heap_counters s;
@@ -546,7 +578,7 @@ static void heap_destroy(model *m, int k)
             fail("an unchecked heap reported a leak at destroy");
         }
         allowed_leaks += fuzz_reports(FA_ERR_LEAK) - leaks;
-        kept[hm->ci] = NULL;
+        kept[hm->ci][hm->tracked] = NULL;
     } else {
         fa_heap_trim(hm->h);
     }
@@ -568,6 +600,23 @@ static void heap_leave(model *m, int k, bool destroy)
     }
     do_stats(m, k);
     m->hm[k].h = NULL;
+}
+
+/* Trims heap k. The default heap's source is the OS: a trim gives its
+ * empty chunks and kept large blocks back with munmap, and the allocations
+ * after it map and fault them in again, which cost more than the rest of
+ * an input. So the default heap is trimmed only by the inputs whose first
+ * byte asks for it (bit 16), by DEFAULT_TRIMS trim operations at most and
+ * at the end; the heaps of our own (on the fuzz source, which costs no
+ * system call) at every trim operation. */
+#define DEFAULT_TRIMS 1
+
+static void do_trim(model *m, int k)
+{
+    if (k == 0 && m->default_trims++ >= m->default_trims_max) {
+        return;
+    }
+    fa_heap_trim(heap_at(m, k));
 }
 
 static void do_errors(model *m, uint8_t arg)
@@ -625,7 +674,7 @@ static void step(model *m, uint8_t op, uint8_t a, uint8_t b)
     case 10:
     case 11: do_realloc(m, pick, n, (uint8_t)(b ^ a)); break;
     case 12: do_inspect(m, pick); break;
-    case 13: fa_heap_trim(heap_at(m, k)); break;
+    case 13: do_trim(m, k); break;
     case 14: do_stats(m, k); break;
     case 15: do_check(m, k); break;
     case 16: {
@@ -642,7 +691,21 @@ static void step(model *m, uint8_t op, uint8_t a, uint8_t b)
     }
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
+
+/* The default heap takes FIXALLOC_TRACK when it is first used: made here,
+ * with tracking (the library's default), not by whichever input came
+ * first, so that an input takes the same paths in every run. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    unsetenv("FIXALLOC_TRACK");
+    if (fa_heap_default() == NULL) {
+        fail("no default heap");
+    }
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
@@ -655,11 +718,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     }
     allowed_leaks = 0;
     fuzz_reports_reset();
-    if (data[0] & 4) {
+    tracking = (data[0] & 4) == 0;
+    if (!tracking) {
         setenv("FIXALLOC_TRACK", "0", 1);
     } else {
         unsetenv("FIXALLOC_TRACK");
     }
+    m->default_trims_max = (data[0] & 16) ? DEFAULT_TRIMS : 0;
     m->hm[0].h = fa_heap_default();
     if (m->hm[0].h == NULL) {
         fail("no default heap");

@@ -25,7 +25,10 @@
  * out again: a library that touched a block after giving it back is caught as
  * it would be by the munmap. A block fresh from the OS is handed out as
  * zeroed, a kept one as not (with what its last user left in it), so that
- * FA_ZERO is tested over both. Locked: caches call it from any thread.
+ * FA_ZERO is tested over both. It discards pages (as the OS source does,
+ * so that trims purge pages inside chunks) by scribbling on them: a pool
+ * that trusted what they held is caught. Locked: caches call it from any
+ * thread.
  */
 const fa_source *fuzz_source(void);
 
