@@ -30,9 +30,11 @@ size_t fa_pool_trim(fa_pool *p)
         return 0;
     }
     size_t before = p->nchunks;
-    if (p->cur != NULL &&
-        (p->purge_shift != 0 || fa_chunk_live(p, p->cur) == 0)) {
-        fa_pool_retire(p); /* so that its pages can go too */
+    /* Retired when empty (it goes), or when it has free slots in a pool
+     * that purges (so that its pages can go too). */
+    if (p->cur != NULL && (fa_chunk_live(p, p->cur) == 0 ||
+                           (p->purge_shift != 0 && p->fast_free != NULL))) {
+        fa_pool_retire(p);
     }
     fa_chunk *c;
     while ((c = fa_chunk_first(p->empty)) != NULL) {

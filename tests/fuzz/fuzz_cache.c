@@ -375,20 +375,6 @@ static void do_trim(world *W, int t, int k)
     W->cm[k].last_freed = NULL;
 }
 
-typedef struct walk_ctx {
-    fuzz_set live; /* the live objects not visited yet */
-    size_t seen;
-} walk_ctx;
-
-NO_COVERAGE static void see(void *obj, void *arg)
-{
-    walk_ctx *ctx = arg;
-    ctx->seen++;
-    if (!fuzz_set_take(&ctx->live, obj)) {
-        fail("walk visited an object that is not live, or one twice");
-    }
-}
-
 static size_t collect(const world *W, int k, unsigned char **out)
 {
     size_t n = 0;
@@ -419,13 +405,16 @@ static void do_walk_check(world *W, int k)
     if (n != W->cm[k].live) {
         fail("the model lost count of its objects");
     }
-    walk_ctx ctx = {.seen = 0};
-    fuzz_set_init(&ctx.live, slots, 12);
+    fuzz_walk w = {.seen = 0, .stray = false};
+    fuzz_set_init(&w.live, slots, 12);
     for (size_t i = 0; i < n; i++) {
-        fuzz_set_add(&ctx.live, objs[i]);
+        fuzz_set_add(&w.live, objs[i]);
     }
-    fa_cache_walk(W->cm[k].c, see, &ctx);
-    if (ctx.seen != n) {
+    fa_cache_walk(W->cm[k].c, fuzz_walk_see, &w);
+    if (w.stray) {
+        fail("walk visited an object that is not live, or one twice");
+    }
+    if (w.seen != n) {
         fail("walk missed live objects");
     }
     if (!fa_cache_check(W->cm[k].c)) {

@@ -136,31 +136,20 @@ static void do_free(model *m, int k, size_t pick)
     m->last_freed[k] = l.obj;
 }
 
-typedef struct seen {
-    fuzz_set live; /* the live objects not visited yet */
-    size_t count;
-} seen;
-
-NO_COVERAGE static void see(void *obj, void *arg)
-{
-    seen *s = arg;
-    s->count++;
-    if (!fuzz_set_take(&s->live, obj)) {
-        fail("walk visited an object that is not live, or one twice");
-    }
-}
-
 static void do_walk(model *m, int k)
 {
     static void *slots[2 * MAX_LIVE];
     _Static_assert(2 * MAX_LIVE == 1 << 13, "the set holds MAX_LIVE");
-    seen s = {.count = 0};
-    fuzz_set_init(&s.live, slots, 13);
+    fuzz_walk w = {.seen = 0, .stray = false};
+    fuzz_set_init(&w.live, slots, 13);
     for (size_t i = 0; i < m->nlive[k]; i++) {
-        fuzz_set_add(&s.live, m->objs[k][i].obj);
+        fuzz_set_add(&w.live, m->objs[k][i].obj);
     }
-    fa_pool_walk(&m->pool[k], see, &s);
-    if (s.count != m->nlive[k]) {
+    fa_pool_walk(&m->pool[k], fuzz_walk_see, &w);
+    if (w.stray) {
+        fail("walk visited an object that is not live, or one twice");
+    }
+    if (w.seen != m->nlive[k]) {
         fail("walk missed live objects");
     }
 }

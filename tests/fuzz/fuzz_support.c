@@ -200,3 +200,10 @@ NO_COVERAGE bool fuzz_set_take(fuzz_set *s, void *p)
     }
     return false;
 }
+
+NO_COVERAGE void fuzz_walk_see(void *obj, void *arg)
+{
+    fuzz_walk *w = arg;
+    w->seen++;
+    w->stray |= !fuzz_set_take(&w->live, obj);
+}

@@ -66,4 +66,15 @@ void fuzz_set_init(fuzz_set *s, void **slots, unsigned bits);
 void fuzz_set_add(fuzz_set *s, void *p);
 bool fuzz_set_take(fuzz_set *s, void *p);
 
+/* A walk checked against the live set: pass fuzz_walk_see and the
+ * fuzz_walk to the walk; afterwards `seen` must equal the live count and
+ * `stray` be false (an object not live, or visited twice). */
+typedef struct fuzz_walk {
+    fuzz_set live;
+    size_t seen;
+    bool stray;
+} fuzz_walk;
+
+void fuzz_walk_see(void *obj, void *arg);
+
 #endif /* FUZZ_SUPPORT_H */
