@@ -256,6 +256,7 @@ typedef struct fa_pool {
     bool checked;        /* FA_CHECKED, or FIXALLOC_CHECK in the environment */
     bool tracked;        /* memory annotated for Valgrind or ASan */
     bool hardened_fast;  /* FA_HARDENED alone: a short guarded path */
+    bool careful;        /* guarded or FA_ZERO: no fast free */
     uint8_t purge_shift; /* log2 of a trim unit inside a chunk; 0: none */
     uintptr_t link_key;  /* FA_HARDENED: the secret links are encoded with */
     void *registry;      /* checked mode: the set of this pool's chunks */

@@ -4,34 +4,26 @@
  */
 #include "heap_impl.h"
 
-/* Two levels over 48-bit addresses: a leaf of bits for each 4 GiB,
- * allocated on first use and never freed (it stays reachable). */
-#define AMAP_LEAF_SHIFT 32
-#define AMAP_TOP ((size_t)1 << (48 - AMAP_LEAF_SHIFT))
-#define AMAP_UNIT_SHIFT 18
-#define AMAP_LEAF_WORDS                                                        \
-    (((size_t)1 << (AMAP_LEAF_SHIFT - AMAP_UNIT_SHIFT)) / 64)
-
-_Static_assert(FA_HEAP_CHUNK == (size_t)1 << AMAP_UNIT_SHIFT,
+_Static_assert(FA_AMAP_UNIT_SHIFT == FA_HEAP_CHUNK_SHIFT,
                "the address map counts heap chunks");
 
-typedef _Atomic uint64_t amap_word;
-static _Atomic(amap_word *) amap[AMAP_TOP];
+_Atomic(fa_amap_word *) fa_amap[FA_AMAP_TOP];
 
-static amap_word *amap_leaf(uintptr_t addr, bool create)
+static fa_amap_word *amap_leaf(uintptr_t addr, bool create)
 {
-    size_t top = (size_t)(addr >> AMAP_LEAF_SHIFT);
-    if (top >= AMAP_TOP) {
+    size_t top = (size_t)(addr >> FA_AMAP_LEAF_SHIFT);
+    if (top >= FA_AMAP_TOP) {
         return NULL;
     }
-    amap_word *leaf = atomic_load_explicit(&amap[top], memory_order_acquire);
+    fa_amap_word *leaf =
+        atomic_load_explicit(&fa_amap[top], memory_order_acquire);
     if (leaf == NULL && create) {
-        amap_word *fresh =
-            fa_os_record_alloc(AMAP_LEAF_WORDS * sizeof *fresh, sizeof *fresh);
+        fa_amap_word *fresh = fa_os_record_alloc(
+            FA_AMAP_LEAF_WORDS * sizeof *fresh, sizeof *fresh);
         if (fresh == NULL) {
             return NULL;
         }
-        if (atomic_compare_exchange_strong(&amap[top], &leaf, fresh)) {
+        if (atomic_compare_exchange_strong(&fa_amap[top], &leaf, fresh)) {
             leaf = fresh;
         } else {
             fa_os_record_free(
@@ -41,40 +33,23 @@ static amap_word *amap_leaf(uintptr_t addr, bool create)
     return leaf;
 }
 
-static size_t amap_unit(uintptr_t addr)
-{
-    return (size_t)(addr >> AMAP_UNIT_SHIFT) & (AMAP_LEAF_WORDS * 64 - 1);
-}
-
 /* Records that a block starts at mem; false when out of memory. */
 bool fa_addrmap_add(const void *mem)
 {
-    amap_word *leaf = amap_leaf((uintptr_t)mem, true);
+    fa_amap_word *leaf = amap_leaf((uintptr_t)mem, true);
     if (leaf == NULL) {
         return false;
     }
-    size_t u = amap_unit((uintptr_t)mem);
+    size_t u = fa_amap_unit((uintptr_t)mem);
     atomic_fetch_or(&leaf[u / 64], UINT64_C(1) << (u % 64));
     return true;
 }
 
 void fa_addrmap_remove(const void *mem)
 {
-    amap_word *leaf = amap_leaf((uintptr_t)mem, false);
+    fa_amap_word *leaf = amap_leaf((uintptr_t)mem, false);
     if (leaf != NULL) {
-        size_t u = amap_unit((uintptr_t)mem);
+        size_t u = fa_amap_unit((uintptr_t)mem);
         atomic_fetch_and(&leaf[u / 64], ~(UINT64_C(1) << (u % 64)));
     }
-}
-
-bool fa_addrmap_has(uintptr_t unit)
-{
-    const amap_word *leaf = amap_leaf(unit, false);
-    if (leaf == NULL) {
-        return false;
-    }
-    size_t u = amap_unit(unit);
-    return (atomic_load_explicit(&leaf[u / 64], memory_order_relaxed) >>
-                (u % 64) &
-            1) != 0;
 }

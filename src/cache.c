@@ -368,8 +368,31 @@ static __attribute__((noinline)) void free_other(fa_cache *c, void *obj);
 /* The thread's own object in another of its chunks, on a sweep's turn. */
 static FA_COLD void free_own_sweep(fa_cache *c, fa_tentry *e, void *obj)
 {
-    fa_pool_free_miss_mapped(&e->pool, obj);
+    fa_pool_free_owned(&e->pool, obj);
     sweep(c, e);
+}
+
+/* A free past the fast path of obj, whose chunk the map shows with a
+ * header naming pool `to`: first the common case, the thread's own object
+ * in another of its chunks (an unbound entry's pool is named by none),
+ * then another thread's object for the pool the outbox is gathering for
+ * (checked to be this cache's when the outbox began). */
+static inline void free_mapped(fa_cache *c, fa_tentry *e, fa_pool *to,
+                               void *obj)
+{
+    if (FA_LIKELY(to == &e->pool)) {
+        if (FA_UNLIKELY(++e->ticks >= FA_SWEEP_TICKS)) {
+            free_own_sweep(c, e, obj);
+            return;
+        }
+        fa_pool_free_owned(&e->pool, obj);
+        return;
+    }
+    if (to == e->out_to) {
+        free_remote(c, e, to, obj);
+        return;
+    }
+    free_other(c, obj);
 }
 
 static __attribute__((noinline)) void free_slow(fa_cache *c, void *obj)
@@ -381,29 +404,21 @@ static __attribute__((noinline)) void free_slow(fa_cache *c, void *obj)
     if (obj == NULL) {
         return;
     }
-    /* First the common case, as cheaply as it can be told: the thread's
-     * own object in another of its chunks (a chunk header names the pool;
-     * an unbound entry's pool is named by none). */
-    fa_tentry *e = fa_tentry_at(c->toff);
     const void *hdr = (const void *)((uintptr_t)obj & c->chunk_mask);
-    if (FA_LIKELY(fa_chunkmap_has(hdr) && fa_is_chunk_header(hdr))) {
-        fa_pool *to = fa_pool_of_header(hdr);
-        if (FA_LIKELY(to == &e->pool)) {
-            if (FA_UNLIKELY(++e->ticks >= FA_SWEEP_TICKS)) {
-                free_own_sweep(c, e, obj);
-                return;
-            }
-            fa_pool_free_miss_mapped(&e->pool, obj);
-            return;
-        }
-        /* Another thread's object, for the pool the outbox is gathering
-         * for (checked to be this cache's when the outbox began). */
-        if (to == e->out_to) {
-            free_remote(c, e, to, obj);
-            return;
-        }
+    if (FA_LIKELY(fa_chunkmap_has(hdr))) { /* then hdr is a chunk header */
+        free_mapped(c, fa_tentry_at(c->toff), fa_pool_of_header(hdr), obj);
+        return;
     }
     free_other(c, obj);
+}
+
+void fa_cache_free_owned(fa_cache *c, fa_pool *to, void *obj)
+{
+    fa_tentry *e = fa_tentry_at(c->toff);
+    if (FA_LIKELY(to == &e->pool) && fa_pool_try_free(to, obj)) {
+        return;
+    }
+    free_mapped(c, e, to, obj);
 }
 
 /* Every other free past the fast path: checked caches, objects of other

@@ -57,6 +57,9 @@ typedef struct fa_tentry {
     alignas(64) _Atomic(void *) inbox;
 } fa_tentry;
 
+/* Guesses a table keeps for fa_free (a power of two). */
+#define FA_GUESSES 64
+
 /* Caches that may exist at once: each has an index into every table. */
 #define FA_CACHE_SLOTS FA_CACHE_MAX
 
@@ -78,6 +81,11 @@ typedef struct fa_ttab {
     bool idle;         /* its thread exited; on the idle list */
     bool frozen;       /* fork child: its thread vanished mid-call */
     fa_list_node idle_link;
+    /* fa_free's guesses (fa_cache_guess): entry offsets past the first
+     * entry, by a key the heap takes from the pointer's address. Written
+     * only by the table's thread; a quarter page in, away from the page
+     * offsets of both the entries and a chunk's first slots. */
+    alignas(1024) uint32_t guess[FA_GUESSES];
     /* Entries start half a page in: a chunk's first slot, the one a hot
      * alloc-free pair uses, lies 64 bytes into a page, and a pool's fast
      * fields at the same page offset would make each load of them wait
@@ -149,10 +157,38 @@ struct fa_cache {
 extern FA_HIDDEN _Thread_local char *fa_tls_table
     __attribute__((tls_model("initial-exec")));
 
+/* The table offset of the first entry: a toff that is always an entry's,
+ * bound or all zero (a first guess before any cache is known). */
+#define FA_TOFF_FIRST offsetof(fa_ttab, entries)
+
 /* The calling thread's entry at table offset `toff` (a cache's toff). */
 static inline fa_tentry *fa_tentry_at(size_t toff)
 {
     return (fa_tentry *)(void *)(fa_tls_table + toff);
+}
+
+/*
+ * Guesses of the calling thread's entry for an object, by a key below
+ * FA_GUESSES that its caller derives from the object's address (the heap:
+ * the chunk's number). A guess is only a guess: the entry's pool takes the
+ * object on its fast path only if the object lies in its current chunk,
+ * which proves it. The all-zero table's guesses name its first entry,
+ * which is all zero and matches nothing, and are never written.
+ */
+static inline fa_tentry *fa_cache_guess(size_t key)
+{
+    const fa_ttab *t = (const fa_ttab *)(const void *)fa_tls_table;
+    return fa_tentry_at(FA_TOFF_FIRST + t->guess[key]);
+}
+
+/* Makes the calling thread's entry of cache c the guess for `key`, when
+ * the thread has one (bound, so its table is its own). */
+static inline void fa_cache_guess_set(size_t key, size_t toff)
+{
+    if (fa_tentry_at(toff)->cache != NULL) {
+        fa_ttab *t = (fa_ttab *)(void *)fa_tls_table;
+        t->guess[key] = (uint32_t)(toff - FA_TOFF_FIRST);
+    }
 }
 
 /*
@@ -257,6 +293,11 @@ static inline size_t fa_cache_toff_of_pool(const fa_pool *p)
 {
     return fa_entry_of_pool(p)->toff;
 }
+
+/* fa_cache_free of obj, not NULL, whose chunk the caller saw in the chunk
+ * map (or the heap's address map) with a header naming `to`, a pool of c:
+ * nothing is asked again. */
+void fa_cache_free_owned(struct fa_cache *c, fa_pool *to, void *obj);
 
 /* fa_cache_destroy for a heap's class cache: live objects die with it, as
  * with the heap, without a leak report. */

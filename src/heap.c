@@ -9,7 +9,6 @@
 #include <string.h>
 
 _Atomic(fa_heap *) fa_default_heap;
-atomic_bool fa_heap_checking;
 
 static pthread_once_t module_once = PTHREAD_ONCE_INIT;
 static int module_err;
@@ -131,9 +130,6 @@ static fa_heap *heap_new(const fa_heap_config *cfg)
     h->checked = fa_cache_is_checked(h->cache[0]);
     h->tracked = fa_cache_is_tracked(h->cache[0]);
     h->flags |= h->checked ? FA_CHECKED : 0;
-    if (h->checked) {
-        atomic_store(&fa_heap_checking, true);
-    }
     h->magic = FA_HEAP_MAGIC;
     return h;
 }

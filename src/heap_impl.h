@@ -23,6 +23,7 @@
 #define FA_LARGE_KEEP_MAX ((size_t)32 << 20)
 #define FA_LARGE_KEEP_MS 1000
 #define FA_HEAP_CHUNK_MASK (~(uintptr_t)(FA_HEAP_CHUNK - 1))
+#define FA_HEAP_CHUNK_SHIFT 18
 /* Bytes before a large object by default: its header. */
 #define FA_LARGE_HEADER ((size_t)64)
 /* The default alignment of objects of 16 bytes or more. */
@@ -32,6 +33,8 @@ _Static_assert((FA_HEAP_CHUNK & (FA_HEAP_CHUNK - 1)) == 0 &&
                    FA_HEAP_CHUNK >= FA_CHUNK_MIN &&
                    FA_HEAP_CHUNK - FA_CHUNK_HEADER >= FA_SMALL_MAX,
                "heap chunks are powers of two that hold the largest class");
+_Static_assert(FA_HEAP_CHUNK == (size_t)1 << FA_HEAP_CHUNK_SHIFT,
+               "FA_HEAP_CHUNK_SHIFT is its log2");
 _Static_assert(FA_HEAP_ALIGN_MAX < FA_HEAP_CHUNK,
                "a large object must start in its block's first chunk");
 
@@ -95,12 +98,28 @@ struct fa_heap {
     uint64_t large_reuses;
 };
 
+/* ---- malloc.c ---- */
+
+/* fa_free's key for object p's guess: its chunk's number, modulo. */
+static inline size_t fa_free_key(const void *p)
+{
+    return ((uintptr_t)p >> FA_HEAP_CHUNK_SHIFT) & (FA_GUESSES - 1);
+}
+
+/* fa_free's fast path: the calling thread's pool that last took a free of
+ * an object of p's chunk number (modulo) takes p when p lies in that
+ * pool's current chunk, which proves the guess; nothing at p is read.
+ * False: nothing done. */
+static inline bool fa_free_guessed(void *p)
+{
+    return FA_LIKELY(p != NULL) &&
+           fa_pool_try_free(&fa_cache_guess(fa_free_key(p))->pool, p);
+}
+
 /* ---- heap.c ---- */
 
 /* The default heap once created (published with release order). */
 extern FA_HIDDEN _Atomic(fa_heap *) fa_default_heap;
-/* True once a checked heap was created: frees consult the address map. */
-extern FA_HIDDEN atomic_bool fa_heap_checking;
 
 /* Sets up what every heap needs (size classes, fork handlers); 0 or an
  * errno value. Idempotent and thread-safe. */
@@ -173,7 +192,37 @@ static inline size_t fa_large_usable(const fa_large *b)
  * when out of memory. Lock-free. */
 bool fa_addrmap_add(const void *mem);
 void fa_addrmap_remove(const void *mem);
-/* Whether a heap block starts at `unit` (an FA_HEAP_CHUNK boundary). */
-bool fa_addrmap_has(uintptr_t unit);
+
+/* Two levels over 48-bit addresses: a leaf of bits for each 4 GiB,
+ * allocated on first use and never freed (it stays reachable). */
+#define FA_AMAP_LEAF_SHIFT 32
+#define FA_AMAP_TOP ((size_t)1 << (48 - FA_AMAP_LEAF_SHIFT))
+#define FA_AMAP_UNIT_SHIFT 18
+#define FA_AMAP_LEAF_WORDS                                                     \
+    (((size_t)1 << (FA_AMAP_LEAF_SHIFT - FA_AMAP_UNIT_SHIFT)) / 64)
+
+typedef _Atomic uint64_t fa_amap_word;
+extern FA_HIDDEN _Atomic(fa_amap_word *) fa_amap[FA_AMAP_TOP];
+
+static inline size_t fa_amap_unit(uintptr_t addr)
+{
+    return (size_t)(addr >> FA_AMAP_UNIT_SHIFT) & (FA_AMAP_LEAF_WORDS * 64 - 1);
+}
+
+/* Whether a heap block starts at `unit` (an FA_HEAP_CHUNK boundary).
+ * Reads only the map. */
+static inline bool fa_addrmap_has(uintptr_t unit)
+{
+    if (FA_UNLIKELY((unit >> FA_AMAP_LEAF_SHIFT) >= FA_AMAP_TOP)) {
+        return false;
+    }
+    const fa_amap_word *leaf = atomic_load_explicit(
+        &fa_amap[unit >> FA_AMAP_LEAF_SHIFT], memory_order_acquire);
+    size_t u = fa_amap_unit(unit);
+    return leaf != NULL &&
+           (atomic_load_explicit(&leaf[u / 64], memory_order_relaxed) >>
+                (u % 64) &
+            1) != 0;
+}
 
 #endif /* FIXALLOC_HEAP_IMPL_H */

@@ -227,25 +227,30 @@ static __attribute__((noinline)) void free_slow(void *p)
     }
 }
 
-/* The fast path: mask to the chunk, check its magic, and push onto the
- * calling thread's pool of the chunk's cache when the object is in its
- * current chunk (the cache's fast path). NULL, large objects, checked mode
- * and the rest go to free_slow or the cache's slow path. */
-void fa_free(void *p)
+/* fa_free past its first guess: NULL, an object of another class or
+ * another thread, a large block, a pointer no heap holds. The address map
+ * is asked before anything at the would-be header is read. */
+static __attribute__((noinline)) void free_miss(void *p)
 {
-    const void *hdr = (const void *)((uintptr_t)p & FA_HEAP_CHUNK_MASK);
-    if (FA_LIKELY(
-            p != NULL &&
-            !atomic_load_explicit(&fa_heap_checking, memory_order_relaxed) &&
-            fa_is_chunk_header(hdr))) {
-        const fa_pool *owner = fa_pool_of_header(hdr);
-        if (FA_LIKELY(fa_cache_push_fast(fa_cache_toff_of_pool(owner), p))) {
-            return;
-        }
-        fa_cache_free(fa_cache_of_pool(owner), p);
+    uintptr_t unit = (uintptr_t)p & FA_HEAP_CHUNK_MASK;
+    if (FA_LIKELY(p != NULL && fa_addrmap_has(unit) &&
+                  fa_is_chunk_header((const void *)unit))) {
+        fa_pool *owner = fa_pool_of_header((const void *)unit);
+        fa_cache_guess_set(fa_free_key(p), fa_cache_toff_of_pool(owner));
+        fa_cache_free_owned(fa_cache_of_pool(owner), owner, p);
         return;
     }
     free_slow(p);
+}
+
+/* The fast path: a guess that reads nothing at p (fa_free_guessed); a
+ * match proves the guess, so a stale one costs only the miss. */
+void fa_free(void *p)
+{
+    if (FA_LIKELY(fa_free_guessed(p))) {
+        return;
+    }
+    free_miss(p);
 }
 
 /* Whether n can be the size an object was allocated or last reallocated

@@ -99,6 +99,9 @@ FA_OVERRIDE void *malloc(size_t n)
 
 FA_OVERRIDE void free(void *p)
 {
+    if (FA_LIKELY(fa_free_guessed(p))) {
+        return;
+    }
     if (FA_LIKELY(p != NULL && ours(p))) {
         fa_free(p);
     } else if (p != NULL && !is_boot(p)) {

@@ -111,13 +111,26 @@ void fa_chunk_release(fa_pool *p, fa_chunk *c)
 
 /* ---- the current chunk ---- */
 
+/* Whether an empty chunk keeps its free list rather than being reset: in
+ * a plain pool (raw links, so the chunk can move to another pool), when
+ * the list starts at the first slot. Frees in LIFO order leave the list
+ * in address order, which carving again would only write anew; a list
+ * that frees in random order left starts there one time in nslots. */
+static bool keeps_list(const fa_pool *p, const fa_chunk *c)
+{
+    return !p->careful && c->purged == 0 && c->free == fa_chunk_base(p, c);
+}
+
 /* Puts a chunk that is not current on the list its state calls for; a
- * chunk with no live object is reset to carving in address order. */
+ * chunk with no live object is reset to carving in address order (unless
+ * it keeps its list). */
 static void file_chunk(fa_pool *p, fa_chunk *c)
 {
     if (c->nlive == 0) {
-        c->free = NULL;
-        c->carve = fa_chunk_base(p, c);
+        if (!keeps_list(p, c)) {
+            c->free = NULL;
+            c->carve = fa_chunk_base(p, c);
+        }
         if (c->purged != 0) { /* discarded units: carved as if fresh */
             fa_chunk_set_hwm(c, c->carve);
             c->zeroed = false;
@@ -160,8 +173,7 @@ static void make_current(fa_pool *p, fa_chunk *c)
     c->free = NULL;
     /* FA_ZERO pools clear objects as they are freed, and guarded ones
      * check every free: neither has a fast free. */
-    bool fast_free = !p->guarded && !(p->flags & FA_ZERO);
-    p->fast_last = fast_free ? (uintptr_t)c + p->chunk_low : FA_NO_CHUNK;
+    p->fast_last = !p->careful ? (uintptr_t)c + p->chunk_low : FA_NO_CHUNK;
     set_counts(p, carved - c->nlive - fa_chunk_held(p, c), fa_headroom(p));
 }
 
@@ -558,31 +570,35 @@ static inline void follow_frees(fa_pool *p, fa_chunk *c)
     }
 }
 
-/* A free into a chunk other than the current one: onto the chunk's own
- * list; the chunk changes lists when it stops being full or becomes
- * empty (and is then reset). */
 /* A chunk that stopped being full or became empty: onto its new list. */
 static FA_COLD void refile(fa_pool *p, fa_chunk *c)
 {
     fa_chunk_unlist(p, c);
     file_chunk(p, c);
+    follow_frees(p, c);
 }
 
-/* `guarded` is p->guarded, passed as a constant where the caller knows it
- * (the stores through obj and c could alias p, so the compiler reads a
- * field again after them). */
+/* A free into a chunk other than the current one, after the free's
+ * checks: onto the chunk's own list; the chunk changes lists when it stops
+ * being full or becomes empty (and is then reset). `guarded` is
+ * p->guarded, passed as a constant where the caller knows it (the stores
+ * through obj and c could alias p, so the compiler reads a field again
+ * after them). Every call out is the last thing it does, so the plain
+ * path needs no stack frame. */
 static inline void free_to_other(fa_pool *p, fa_chunk *c, void *obj,
                                  bool guarded)
 {
+    void *head = c->free;
     if (FA_UNLIKELY(guarded)) {
-        fa_link_set(p, obj, c->free);
+        fa_link_set(p, obj, head);
     } else {
-        *(void **)obj = c->free;
+        *(void **)obj = head;
     }
     c->free = obj;
     count_free_other(p, guarded);
     if (FA_UNLIKELY(--c->nlive == 0 || c->list == FA_LIST_FULL)) {
         refile(p, c);
+        return;
     }
     follow_frees(p, c);
 }
@@ -622,10 +638,14 @@ static inline bool push_hardened(fa_pool *p, fa_chunk *c, void *obj)
     return true;
 }
 
-/* Pools without a fast free: guarded ones, and FA_ZERO ones, which clear
- * each object as it is freed. */
+/* Careful pools (guarded ones, and FA_ZERO ones, which clear each object
+ * as it is freed), for an object in c, one of p's chunks: a hardened
+ * pool's short path first, then every check. */
 static FA_COLD void free_careful(fa_pool *p, fa_chunk *c, void *obj)
 {
+    if (p->hardened_fast && push_hardened(p, c, obj)) {
+        return;
+    }
     if (p->guarded) {
         free_guarded(p, c, obj);
         return;
@@ -638,58 +658,98 @@ static FA_COLD void free_careful(fa_pool *p, fa_chunk *c, void *obj)
         link_push(p, &p->fast_free, obj);
         count_free_cached(p);
     } else {
-        free_to_other(p, c, obj, p->guarded);
+        free_to_other(p, c, obj, false);
     }
+}
+
+/* Whether c is one of p's chunks. A chunk the map shows has its header
+ * (magic and all), and nothing at c is read before the map shows it. */
+static inline bool is_pools_chunk(const fa_pool *p, const fa_chunk *c)
+{
+    return fa_chunkmap_has(c) && c->pool == p;
+}
+
+/* free_careful for an object whose chunk the map has not been asked about
+ * (a hardened pool's short path, which tests c against the current chunk
+ * before it reads c, came first). */
+static FA_COLD void free_careful_unmapped(fa_pool *p, fa_chunk *c, void *obj)
+{
+    if (!is_pools_chunk(p, c)) {
+        (void)free_invalid(p, c, obj);
+        return;
+    }
+    free_careful(p, c, obj);
+}
+
+/* Whether obj, in c (a chunk of p other than the current one), is a slot
+ * that can be freed: past the header, on a slot boundary, carved, and not
+ * the head of c's free list. */
+static inline bool free_other_ok(const fa_pool *p, const fa_chunk *c,
+                                 const void *obj)
+{
+    const char *base = fa_chunk_base(p, c);
+    return (const char *)obj >= base &&
+           fa_slot_aligned(p, (size_t)((const char *)obj - base)) &&
+           (const char *)obj < c->carve && obj != c->free;
+}
+
+/* A plain pool's free into c, one of its chunks other than the current
+ * one (in a pool with fast frees, an object of the current chunk always
+ * takes the fast path). */
+static inline void free_plain(fa_pool *p, fa_chunk *c, void *obj)
+{
+    if (FA_UNLIKELY(!free_other_ok(p, c, obj))) {
+        (void)free_invalid(p, c, obj);
+        return;
+    }
+    free_to_other(p, c, obj, false);
 }
 
 /* Every free the fast path did not take. Nothing at obj's would-be chunk
- * is read before the chunk map shows that a chunk starts there (`mapped`:
- * the caller saw it). In a pool with fast frees, an object of the current
- * chunk always takes the fast path, so here it is in another chunk. */
-static __attribute__((noinline)) void free_miss(fa_pool *p, void *obj,
-                                                bool mapped)
+ * is read before the chunk map shows that a chunk starts there. */
+static __attribute__((noinline)) void free_miss(fa_pool *p, void *obj)
 {
-    if (obj == NULL || !FA_HANDLE_OK_DEREF(p, FA_POOL_MAGIC, FA_OBJ_POOL)) {
+    if (obj == NULL) {
+        return;
+    }
+    if (FA_UNLIKELY(p->magic != FA_POOL_MAGIC)) {
+        (void)fa_bad_handle(p, FA_OBJ_POOL);
         return;
     }
     fa_chunk *c = fa_chunk_of(p, obj);
-    if (FA_LIKELY(!mapped) && FA_UNLIKELY(!fa_chunkmap_has(c))) {
-        free_invalid(p, c, obj); /* reads nothing at c: no chunk starts there */
-    } else if (FA_UNLIKELY(p->guarded || (p->flags & FA_ZERO))) {
-        free_careful(p, c, obj);
-    } else if (free_is_valid(p, c, obj)) {
-        FA_ASSERT(c != p->cur);
-        free_to_other(p, c, obj, false); /* tested just above */
-    }
-}
-
-/* A hardened pool's short path first (a test of one flag for the others),
- * then free_miss. */
-__attribute__((noinline)) void fa_pool_free_miss(fa_pool *p, void *obj)
-{
-    if (FA_UNLIKELY(p->hardened_fast) && obj != NULL &&
-        p->magic == FA_POOL_MAGIC &&
-        push_hardened(p, fa_chunk_of(p, obj), obj)) {
+    if (FA_UNLIKELY(p->careful)) {
+        if (p->hardened_fast && push_hardened(p, c, obj)) {
+            return;
+        }
+        free_careful_unmapped(p, c, obj);
         return;
     }
-    free_miss(p, obj, false);
+    if (FA_UNLIKELY(!is_pools_chunk(p, c))) {
+        (void)free_invalid(p, c, obj);
+        return;
+    }
+    free_plain(p, c, obj);
 }
 
-/* A hardened pool's short path is fa_pool_free_miss's (the map again). */
-void fa_pool_free_miss_mapped(fa_pool *p, void *obj)
+void fa_pool_free_owned(fa_pool *p, void *obj)
 {
-    p->hardened_fast ? fa_pool_free_miss(p, obj) : free_miss(p, obj, true);
+    fa_chunk *c = fa_chunk_of(p, obj);
+    if (FA_UNLIKELY(p->careful)) {
+        free_careful(p, c, obj);
+        return;
+    }
+    free_plain(p, c, obj);
 }
 
 /* The fast path (pool_impl.h): push onto the cached list when the object
- * is in the current chunk; NULL, every object in slow mode and every
- * other chunk's object go to fa_pool_free_miss. */
+ * is in the current chunk; NULL, every object of a careful pool and every
+ * other chunk's object go to free_miss. */
 static inline void free_one(fa_pool *p, void *obj)
 {
     if (FA_LIKELY(fa_pool_try_free(p, obj))) {
         return;
     }
-    fa_pool_free_miss(p, obj);
+    free_miss(p, obj);
 }
 
 void fa_pool_free(fa_pool *p, void *obj)

@@ -21,8 +21,7 @@ void *fa_pool_chunk_detach(fa_pool *p)
 void fa_pool_chunk_attach(fa_pool *p, void *chunk)
 {
     fa_chunk *c = chunk;
-    FA_ASSERT(c->magic == FA_CHUNK_MAGIC && c->nlive == 0 &&
-              c->carve == fa_chunk_base(p, c) && c->free == NULL);
+    FA_ASSERT(c->magic == FA_CHUNK_MAGIC && c->nlive == 0 && c->purged == 0);
     c->pool = p;
     p->nchunks++;
     fa_chunk_push(p, c, FA_LIST_EMPTY);

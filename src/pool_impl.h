@@ -26,7 +26,9 @@ enum fa_chunk_list {
     FA_LIST_CURRENT, /* the chunk allocations come from; on no list */
     FA_LIST_PARTIAL, /* some slots live, some free or uncarved */
     FA_LIST_FULL,    /* every slot carved and live */
-    FA_LIST_EMPTY    /* no slot live; reset to carving in address order */
+    FA_LIST_EMPTY    /* no slot live; reset to carving in address order,
+                      * or, in a plain pool, its list kept (pool.c,
+                      * keeps_list) */
 };
 
 /*
@@ -448,11 +450,10 @@ void fa_pool_untrack_peak(fa_pool *p);
  * heap's, which is a region): no leak report in checked mode. */
 void fa_pool_destroy_region(fa_pool *p);
 
-/* fa_pool_free past its fast path: for a caller that tried
- * fa_pool_try_free already; _mapped for one that saw obj's chunk in the
- * chunk map too (the pool then does not ask again). */
-void fa_pool_free_miss(fa_pool *p, void *obj);
-void fa_pool_free_miss_mapped(fa_pool *p, void *obj);
+/* fa_pool_free past its fast path, for a caller that tried
+ * fa_pool_try_free already, with obj not NULL and its chunk seen in the
+ * chunk map with a header naming p: nothing is asked again. */
+void fa_pool_free_owned(fa_pool *p, void *obj);
 
 /* Empty chunks p holds, ready to hand to another pool. */
 static inline size_t fa_pool_empty_chunks(const fa_pool *p)

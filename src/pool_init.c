@@ -101,6 +101,7 @@ static int pool_setup(fa_pool *p, const fa_config *cfg, bool checked,
     p->guarded = (p->flags & (FA_CHECKED | FA_HARDENED)) || p->tracked;
     /* Hardened only (no checks, annotations or zeroing to run): the
      * guarded paths' own short paths serve the current chunk. */
+    p->careful = p->guarded || (p->flags & FA_ZERO);
     p->hardened_fast =
         p->link_key != 0 && !checked && !p->tracked && !(p->flags & FA_ZERO);
     p->size = cfg->size;

@@ -101,7 +101,8 @@ static bool chunk_state_ok(const fa_pool *p, const fa_chunk *c, size_t live,
     case FA_LIST_CURRENT:
         return c == p->cur || broken(p, c, "a second current chunk");
     case FA_LIST_EMPTY:
-        return (live == 0 && c->carve == base && c->purged == 0) ||
+        return (live == 0 && c->purged == 0 &&
+                (c->carve == base || (!p->careful && nfree > 0))) ||
                broken(p, c, "an empty chunk is not reset");
     case FA_LIST_FULL:
         return (nfree == 0 && carved_all && c->purged == 0) ||

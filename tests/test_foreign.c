@@ -195,11 +195,14 @@ static void heap_done(void)
     fa_heap_destroy(heap);
 }
 
-/* fa_realloc, fa_free_sized and fa_usable_size of p: each reports, none
- * reads p's memory. */
+/* fa_free, fa_realloc, fa_free_sized and fa_usable_size of p: each
+ * reports, none reads p's memory. */
 static void heap_calls_on_foreign(void *p)
 {
     fa_error_handler old = tu_errors_install();
+    fa_free(p);
+    expect_foreign("heap", "unnamed", NO_HEAP);
+    tu_errors_reset();
     errno = 0;
     TU_CHECK(fa_realloc(p, 100) == NULL);
     TU_INT_EQ(errno, EINVAL);
@@ -247,9 +250,8 @@ START_TEST(heap_calls_on_inaccessible_memory)
 }
 END_TEST
 
-/* fa_free's fast path reads the would-be header's magic (one load, no
- * map): here that memory is readable and no heap's, so the slow path's
- * address map decides. */
+/* Readable memory that no heap holds, where a would-be header could be
+ * read without a fault: the address map decides. */
 START_TEST(heap_free_of_readable_memory_no_heap_holds)
 {
     heap_setup();
@@ -260,6 +262,52 @@ START_TEST(heap_free_of_readable_memory_no_heap_holds)
     fa_set_error_handler(old);
     TU_INT_EQ(munmap(r, FA_HEAP_CHUNK), 0);
     heap_done();
+}
+END_TEST
+
+/* An object of a pool (not a heap's) whose chunks are aligned as a heap's:
+ * its chunk header is a real one, but no heap's. */
+START_TEST(heap_free_of_a_pools_object)
+{
+    heap_setup();
+    fa_pool other;
+    fa_config cfg = tu_config(64);
+    cfg.chunk_size = FA_HEAP_CHUNK;
+    cfg.name = "other";
+    tu_pool_init_ok(&other, &cfg);
+    void *p = fa_pool_alloc(&other);
+    TU_NOT_NULL(p);
+    heap_calls_on_foreign(p);
+    TU_EQ(tu_pool_stats(&other).live, 1);
+    fa_pool_free(&other, p);
+    fa_pool_destroy(&other);
+    heap_done();
+}
+END_TEST
+
+/* fa_free guesses the pool of the class the thread last freed into: the
+ * guess outlives the heap it named, and then names a pool of the next
+ * heap (whose caches take the freed slots in every table), or nothing. */
+START_TEST(heap_free_after_the_guessed_heap_is_gone)
+{
+    fa_heap_config cfg = {.name = "first"};
+    for (int round = 0; round < 3; round++) {
+        fa_heap *h = fa_heap_create(&cfg);
+        TU_NOT_NULL(h);
+        void *objs[200];
+        for (size_t i = 0; i < 200; i++) {
+            objs[i] = fa_heap_malloc(h, 16 + (i % 4) * 48);
+            TU_NOT_NULL(objs[i]);
+        }
+        for (size_t i = 0; i < 200; i++) {
+            fa_free(objs[i]);
+        }
+        fa_heap_counters st;
+        fa_heap_stats(h, &st);
+        TU_EQ(st.small_live, 0);
+        TU_CHECK(fa_heap_check(h));
+        fa_heap_destroy(h);
+    }
 }
 END_TEST
 
@@ -278,6 +326,8 @@ static Suite *foreign_suite(void)
     tcase_add_test(tc, heap_calls_on_unmapped_memory);
     tcase_add_test(tc, heap_calls_on_inaccessible_memory);
     tcase_add_test(tc, heap_free_of_readable_memory_no_heap_holds);
+    tcase_add_test(tc, heap_free_of_a_pools_object);
+    tcase_add_test(tc, heap_free_after_the_guessed_heap_is_gone);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -530,6 +530,47 @@ START_TEST(free_streak_moves_current)
 }
 END_TEST
 
+/* A chunk emptied in LIFO order keeps its list (already in address
+ * order) instead of being carved again; one emptied in another order is
+ * reset. Either way the pool checks, trims, and hands the slots out again
+ * in address order. */
+START_TEST(emptied_chunks_keep_or_reset)
+{
+    fa_config c = tu_small_config(NULL);
+    fa_pool p;
+    tu_pool_init_ok(&p, &c);
+    size_t spc = tu_pool_stats(&p).slots_per_chunk;
+    size_t n = 3 * spc;
+    void **v = tu_xcalloc_ptrs(n);
+    for (int round = 0; round < 3; round++) {
+        tu_pool_alloc_n(&p, v, n);
+        for (size_t i = 1; i < n; i++) {
+            TU_CHECK((char *)v[i] > (char *)v[i - 1] || i % spc == 0);
+        }
+        if (round == 1) { /* chunk 0 in a stride, the rest LIFO */
+            for (size_t k = 0; k < 7; k++) {
+                for (size_t i = k; i < spc; i += 7) {
+                    fa_pool_free(&p, v[i]);
+                }
+            }
+            for (size_t i = n; i-- > spc;) {
+                fa_pool_free(&p, v[i]);
+            }
+        } else {
+            for (size_t i = n; i-- > 0;) {
+                fa_pool_free(&p, v[i]);
+            }
+        }
+        TU_CHECK(fa_pool_check(&p));
+        TU_EQ(tu_pool_stats(&p).live, 0);
+    }
+    TU_CHECK(fa_pool_trim(&p) > 0);
+    TU_CHECK(fa_pool_check(&p));
+    free(v);
+    fa_pool_destroy(&p);
+}
+END_TEST
+
 START_TEST(walk_live_only)
 {
     fa_config c = tu_config(48);
@@ -726,6 +767,7 @@ static Suite *suite(void)
     tcase_add_test(tc, trim_shuffled);
     tcase_add_test(tc, trim_empty_and_current);
     tcase_add_test(tc, free_streak_moves_current);
+    tcase_add_test(tc, emptied_chunks_keep_or_reset);
     tcase_add_test(tc, walk_live_only);
     tcase_add_test(tc, destroy_returns_everything);
     tcase_add_test(tc, enomem_max_bytes);
