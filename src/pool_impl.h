@@ -255,6 +255,12 @@ void fa_chunk_push(fa_pool *p, fa_chunk *c, enum fa_chunk_list which);
 void fa_chunk_unlist(fa_pool *p, fa_chunk *c);
 /* Stops allocating from the current chunk and files it by its state. */
 void fa_pool_retire(fa_pool *p);
+/* Puts a chunk that is not current on the list its state calls for; one
+ * with no live object is reset to carving in address order (unless it
+ * keeps its list: pool.c, keeps_list). */
+void fa_chunk_file(fa_pool *p, fa_chunk *c);
+/* Makes c, on a list, the current chunk of p, which has none. */
+void fa_chunk_make_current(fa_pool *p, fa_chunk *c);
 
 /* ---- purged pages (pool_purge.c) ---- */
 
