@@ -35,6 +35,17 @@ void fa_outbox_send(fa_tentry *e)
     e->out_n = 0;
 }
 
+/* An object of the inbox into e's pool. Its freeing thread saw its chunk
+ * in the chunk map with a header naming the pool (free_slow, or owner_of),
+ * and the chunk stays the pool's while the object is live (only empty
+ * chunks move): nothing is asked again. */
+static inline void take_one(fa_tentry *e, void *obj)
+{
+    if (!fa_pool_try_free(&e->pool, obj)) {
+        fa_pool_free_owned(&e->pool, obj);
+    }
+}
+
 void fa_inbox_take(fa_tentry *e)
 {
     bool carries = e->cache->carry != 0;
@@ -45,11 +56,11 @@ void fa_inbox_take(fa_tentry *e)
         if (carries) {
             size_t n = k->n;
             for (size_t i = 0; i < n; i++) {
-                fa_pool_free(&e->pool, k->objs[i]);
+                take_one(e, k->objs[i]);
             }
             e->taken += n;
         }
-        fa_pool_free(&e->pool, k); /* after its words are read */
+        take_one(e, k); /* after its words are read */
         e->taken++;
         k = next;
     }
