@@ -380,10 +380,11 @@ static inline void *pop_hardened(fa_pool *p)
     }
     /* Never tracked, and link_key is not 0: the link is read directly. */
     char *next = (char *)((uintptr_t)*obj ^ fa_link_key_mix(p, obj));
-    /* pop_guarded's test: a NULL link ends a list of one object only
-     * (avail is 0 here, so fast_gap is the list's length). */
-    if (FA_UNLIKELY(!link_ok(p, p->cur, next) ||
-                    (next == NULL && p->fast_gap > 1))) {
+    /* pop_guarded's test (not checked, so no live bits): a carved slot of
+     * the current chunk, or NULL ending a list of one object (avail is 0
+     * here, so fast_gap is the list's length). */
+    if (FA_UNLIKELY(next == NULL ? p->fast_gap > 1
+                                 : !fa_carved_slot(p, p->cur, next))) {
         return NULL;
     }
     p->fast_free = next;
@@ -425,7 +426,8 @@ static __attribute__((noinline)) void *alloc_slow(fa_pool *p)
  * path first, then the slow path. */
 static __attribute__((noinline)) void *alloc_miss(fa_pool *p)
 {
-    if (p->hardened_fast && p->magic == FA_POOL_MAGIC) {
+    /* A pool not initialised or destroyed is all zero: not hardened_fast. */
+    if (p->hardened_fast) {
         void *obj = pop_hardened(p);
         if (obj != NULL) {
             p->avail++; /* undo the fast path's decrement */

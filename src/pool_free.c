@@ -164,7 +164,8 @@ static void free_guarded(fa_pool *p, fa_chunk *c, void *obj)
  * accepts; false otherwise, and free_careful then verifies and reports. */
 static inline bool push_hardened(fa_pool *p, fa_chunk *c, void *obj)
 {
-    if (c != p->cur || !free_ok(p, c, obj)) {
+    /* The current chunk is p's: only free_ok's slot tests are left. */
+    if (c != p->cur || !fa_carved_slot(p, c, obj) || obj == p->fast_free) {
         return false;
     }
     /* Never tracked, and link_key is not 0: the link is written directly. */

@@ -112,6 +112,16 @@ static inline bool fa_slot_aligned(const fa_pool *p, size_t offset)
     return p->slot_divisor * (uint64_t)offset < p->slot_divisor;
 }
 
+/* Whether ptr is the start of a carved slot of c (one unsigned compare
+ * covers both ends of [base, carve)). */
+static inline bool fa_carved_slot(const fa_pool *p, const fa_chunk *c,
+                                  const void *ptr)
+{
+    const char *base = fa_chunk_base(p, c);
+    size_t off = (size_t)((const char *)ptr - base);
+    return off < (size_t)(c->carve - base) && fa_slot_aligned(p, off);
+}
+
 /*
  * The fast paths keep two counts folded into one (pool.c explains why):
  *   fast_len = length of the cached free list (fast_free),
