@@ -259,21 +259,16 @@ static inline void fa_entry_publish(fa_tentry *e)
 /* ---- the cache's interface to the heap ---- */
 
 /*
- * The fast paths, on the calling thread's entry at table offset `toff`
- * (a cache's fa_cache_toff): the pool's own, in their variant that writes
- * nothing on a miss, since the entry may be the shared all-zero one.
- * False is a miss: the caller goes to fa_cache_alloc or fa_cache_free,
- * whose slow paths handle it.
+ * The allocation fast path, on the calling thread's entry at table offset
+ * `toff` (a cache's fa_cache_toff): the pool's own, in its variant that
+ * writes nothing on a miss, since the entry may be the shared all-zero
+ * one. False is a miss: the caller goes to fa_cache_alloc, whose slow path
+ * handles it. (The free's is fa_pool_try_free on the entry, after a NULL
+ * test: an all-zero pool's last byte is 0.)
  */
 static inline bool fa_cache_pop_fast(size_t toff, void **out)
 {
     return fa_pool_try_alloc(&fa_tentry_at(toff)->pool, out);
-}
-
-/* NULL goes to the slow path: an all-zero pool's last byte is 0. */
-static inline bool fa_cache_push_fast(size_t toff, void *obj)
-{
-    return obj != NULL && fa_pool_try_free(&fa_tentry_at(toff)->pool, obj);
 }
 
 /* The entry offset of cache c in every thread's table. */
