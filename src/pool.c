@@ -495,6 +495,11 @@ static void pool_destroy(fa_pool *p, bool report_leaks)
     if (report_leaks) {
         fa_debug_leaks(p);
     }
+    /* Before any chunk goes back: a cache's entry may be destroyed by
+     * another thread than its own, whose fa_free may still read it as a
+     * guess (cache_impl.h, fa_cache_guess), and must not match an object
+     * of a chunk mapped anew where the current one was. */
+    p->fast_last = FA_NO_CHUNK;
     if (p->cur != NULL) {
         fa_chunk_release(p, p->cur);
     }
