@@ -4,7 +4,7 @@
 # operations (tests/fuzz/fuzz_TARGET.c), so that no mutation is spent on
 # bytes it ignores.
 case "$1" in
-pool) echo 1028 ;;  # POOLS + 2 * MAX_OPS = 4 + 2 * 512
+pool) echo 516 ;;   # POOLS + 2 * MAX_OPS = 4 + 2 * 256
 cache) echo 2055 ;; # HEADER + 2 * MAX_OPS = 7 + 2 * 1024
 heap) echo 771 ;;   # HEADER + 3 * MAX_OPS = 3 + 3 * 256
 *)
