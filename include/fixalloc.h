@@ -252,14 +252,15 @@ typedef struct fa_pool {
     /* private, geometry and callbacks: */
     uint32_t magic;
     unsigned flags;
-    bool guarded;        /* checked, hardened or tracked: no fast paths */
-    bool checked;        /* FA_CHECKED, or FIXALLOC_CHECK in the environment */
-    bool tracked;        /* memory annotated for Valgrind or ASan */
-    bool hardened_fast;  /* FA_HARDENED alone: a short guarded path */
-    bool careful;        /* guarded or FA_ZERO: no fast free */
-    uint8_t purge_shift; /* log2 of a trim unit inside a chunk; 0: none */
-    uintptr_t link_key;  /* FA_HARDENED: the secret links are encoded with */
-    void *registry;      /* checked mode: the set of this pool's chunks */
+    bool guarded;         /* checked, hardened or tracked: no fast paths */
+    bool checked;         /* FA_CHECKED, or FIXALLOC_CHECK in the environment */
+    bool tracked;         /* memory annotated for Valgrind or ASan */
+    bool hardened_fast;   /* FA_HARDENED alone: a short guarded path */
+    bool careful;         /* guarded or FA_ZERO: no fast free */
+    uint8_t purge_shift;  /* log2 of a trim unit inside a chunk; 0: none */
+    uint16_t purge_words; /* words of each chunk's purge map */
+    uintptr_t link_key;   /* FA_HARDENED: the secret links are encoded with */
+    void *registry;       /* checked mode: the set of this pool's chunks */
     size_t size, slot, chunk_size, nslots, first_offset;
     uint64_t slot_divisor; /* for exact division by slot size */
     size_t max_bytes;
@@ -571,7 +572,7 @@ typedef struct fa_heap fa_heap;
 /* Size classes of every heap. */
 #define FA_SIZE_CLASSES 64
 /* The chunk size of every heap's class pools (all heaps share it). */
-#define FA_HEAP_CHUNK ((size_t)256 * 1024)
+#define FA_HEAP_CHUNK ((size_t)1024 * 1024)
 /* The largest alignment fa_aligned_alloc takes. */
 #define FA_HEAP_ALIGN_MAX (FA_HEAP_CHUNK / 2)
 

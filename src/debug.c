@@ -176,10 +176,11 @@ void fa_debug_destroy(fa_pool *p)
     fa_track_pool_destroy(p->tracked, p);
 }
 
-/* The bitmap of live slots, right after the chunk header. */
-static uint64_t *live_bits(fa_chunk *c)
+/* The bitmap of live slots, right after the chunk header and purge map. */
+static uint64_t *live_bits(const fa_pool *p, const fa_chunk *c)
 {
-    return (uint64_t *)(void *)((char *)c + FA_CHUNK_HEADER);
+    return (uint64_t *)(void *)((char *)c + FA_CHUNK_HEADER +
+                                (size_t)p->purge_words * 8);
 }
 
 bool fa_debug_chunk_new(fa_pool *p, fa_chunk *c)
@@ -189,7 +190,7 @@ bool fa_debug_chunk_new(fa_pool *p, fa_chunk *c)
             return false;
         }
         set_put(p->registry, (uintptr_t)c);
-        memset(live_bits(c), 0, (p->nslots + 63) / 64 * 8);
+        memset(live_bits(p, c), 0, (p->nslots + 63) / 64 * 8);
     }
     fa_track_close(p->tracked, fa_chunk_base(p, c), p->nslots * p->slot);
     return true;
@@ -278,8 +279,7 @@ bool fa_debug_is_live(const fa_pool *p, const fa_chunk *c, const void *slot)
     if (!p->checked) {
         return false;
     }
-    const uint64_t *bits =
-        (const uint64_t *)(const void *)((const char *)c + FA_CHUNK_HEADER);
+    const uint64_t *bits = live_bits(p, c);
     size_t i = slot_number(p, c, slot);
     return (bits[i / 64] >> (i % 64) & 1) != 0;
 }
@@ -291,7 +291,7 @@ void fa_debug_alloc(fa_pool *p, fa_chunk *c, void *obj, bool reused)
     }
     if (p->checked) {
         size_t i = slot_number(p, c, obj);
-        live_bits(c)[i / 64] |= UINT64_C(1) << (i % 64);
+        live_bits(p, c)[i / 64] |= UINT64_C(1) << (i % 64);
     }
     /* The kept bytes of a freed object and what `first` built are
      * meaningful; a fresh object's bytes are not, but for its first word,
@@ -306,12 +306,12 @@ bool fa_debug_free(fa_pool *p, fa_chunk *c, void *obj)
     if (p->checked) {
         size_t i = slot_number(p, c, obj);
         uint64_t bit = UINT64_C(1) << (i % 64);
-        if ((live_bits(c)[i / 64] & bit) == 0) {
+        if ((live_bits(p, c)[i / 64] & bit) == 0) {
             fa_report_pool(FA_ERR_DOUBLE_FREE, p, obj,
                            "the object is already free");
             return false;
         }
-        live_bits(c)[i / 64] &= ~bit;
+        live_bits(p, c)[i / 64] &= ~bit;
     }
     if (poisons(p)) {
         poison_slot(p, obj);

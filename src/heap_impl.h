@@ -23,7 +23,7 @@
 #define FA_LARGE_KEEP_MAX ((size_t)32 << 20)
 #define FA_LARGE_KEEP_MS 1000
 #define FA_HEAP_CHUNK_MASK (~(uintptr_t)(FA_HEAP_CHUNK - 1))
-#define FA_HEAP_CHUNK_SHIFT 18
+#define FA_HEAP_CHUNK_SHIFT 20
 /* Bytes before a large object by default: its header. */
 #define FA_LARGE_HEADER ((size_t)64)
 /* The default alignment of objects of 16 bytes or more. */
@@ -197,7 +197,7 @@ void fa_addrmap_remove(const void *mem);
  * allocated on first use and never freed (it stays reachable). */
 #define FA_AMAP_LEAF_SHIFT 32
 #define FA_AMAP_TOP ((size_t)1 << (48 - FA_AMAP_LEAF_SHIFT))
-#define FA_AMAP_UNIT_SHIFT 18
+#define FA_AMAP_UNIT_SHIFT 20
 #define FA_AMAP_LEAF_WORDS                                                     \
     (((size_t)1 << (FA_AMAP_LEAF_SHIFT - FA_AMAP_UNIT_SHIFT)) / 64)
 

@@ -78,7 +78,7 @@ fa_chunk *fa_chunk_new(fa_pool *p)
     fa_chunk_set_hwm(c, c->carve);
     c->nlive = 0;
     c->zeroed = zeroed;
-    c->purged = 0;
+    fa_chunk_unpurge(p, c);
     if (!fa_chunkmap_add(c) || !fa_debug_chunk_new(p, c)) {
         fa_chunkmap_remove(c); /* no other chunk starts here: harmless */
         p->source.unmap(p->source.ctx, c, p->chunk_size);
@@ -118,7 +118,7 @@ void fa_chunk_release(fa_pool *p, fa_chunk *c)
  * that frees in random order left starts there one time in nslots. */
 static bool keeps_list(const fa_pool *p, const fa_chunk *c)
 {
-    return !p->careful && c->purged == 0 && c->free == fa_chunk_base(p, c);
+    return !p->careful && c->npurged == 0 && c->free == fa_chunk_base(p, c);
 }
 
 /* Puts a chunk that is not current on the list its state calls for; a
@@ -131,14 +131,14 @@ void fa_chunk_file(fa_pool *p, fa_chunk *c)
             c->free = NULL;
             c->carve = fa_chunk_base(p, c);
         }
-        if (c->purged != 0) { /* discarded units: carved as if fresh */
+        if (c->npurged != 0) { /* discarded units: carved as if fresh */
             fa_chunk_set_hwm(c, c->carve);
             c->zeroed = false;
-            c->purged = 0;
+            fa_chunk_unpurge(p, c);
         }
         fa_chunk_push(p, c, FA_LIST_EMPTY);
     } else if (c->free == NULL && c->carve == fa_chunk_end(p, c) &&
-               c->purged == 0) {
+               c->npurged == 0) {
         fa_chunk_push(p, c, FA_LIST_FULL);
     } else {
         fa_chunk_push(p, c, FA_LIST_PARTIAL);
@@ -180,7 +180,7 @@ void fa_chunk_make_current(fa_pool *p, fa_chunk *c)
 static bool chunk_has_room(const fa_pool *p, const fa_chunk *c)
 {
     return fa_chunk_free_list(p, c) != NULL || c->carve < fa_chunk_end(p, c) ||
-           c->purged != 0;
+           c->npurged != 0;
 }
 
 /* The current chunk c, with its held slots on the cached list when they

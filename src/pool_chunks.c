@@ -21,7 +21,7 @@ void *fa_pool_chunk_detach(fa_pool *p)
 void fa_pool_chunk_attach(fa_pool *p, void *chunk)
 {
     fa_chunk *c = chunk;
-    FA_ASSERT(c->magic == FA_CHUNK_MAGIC && c->nlive == 0 && c->purged == 0);
+    FA_ASSERT(c->magic == FA_CHUNK_MAGIC && c->nlive == 0 && c->npurged == 0);
     c->pool = p;
     p->nchunks++;
     fa_chunk_push(p, c, FA_LIST_EMPTY);
@@ -37,7 +37,7 @@ void fa_pool_chunk_adopt(fa_pool *p, void *chunk)
     c->carve = fa_chunk_base(p, c);
     fa_chunk_set_hwm(c, c->carve);
     c->zeroed = false;
-    c->purged = 0;
+    fa_chunk_unpurge(p, c);
     if (!fa_debug_chunk_new(p, c)) {
         /* Only checked pools can fail here, and they adopt nothing. */
         fa_pool_chunk_release(p, c);

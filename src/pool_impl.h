@@ -60,7 +60,7 @@ typedef struct fa_chunk {
     uint32_t hwm;      /* high-water mark of carving, ever: bytes from the
                         * chunk's start (FA_CHUNK_MAX fits) */
     uint32_t nlive;    /* live objects */
-    uint64_t purged;   /* trim units discarded: bit u for unit u */
+    uint32_t npurged;  /* trim units discarded: bits set in the purge map */
 } fa_chunk;
 
 _Static_assert(sizeof(fa_chunk) <= FA_CHUNK_HEADER,
@@ -274,38 +274,69 @@ void fa_chunk_make_current(fa_pool *p, fa_chunk *c);
 
 /* ---- purged pages (pool_purge.c) ---- */
 
+/* A chunk has at most this many trim units, so its purge map (one bit a
+ * unit, p->purge_words words right after the header) is at most
+ * FA_PURGE_WORDS_MAX words. */
+#define FA_PURGE_UNITS_MAX 1024
+#define FA_PURGE_WORDS_MAX (FA_PURGE_UNITS_MAX / 64)
+
+/* The purge map of c: bit u set when unit u was discarded. Units before
+ * the base hold header or map bytes and are never set. */
+static inline uint64_t *fa_chunk_purge_map(const fa_chunk *c)
+{
+    return (uint64_t *)(void *)((char *)c + FA_CHUNK_HEADER);
+}
+
 size_t fa_chunk_held_slow(const fa_pool *p, const fa_chunk *c);
 
 /* Slots of c held aside because they overlap a discarded unit. */
 static inline size_t fa_chunk_held(const fa_pool *p, const fa_chunk *c)
 {
-    return c->purged == 0 ? 0 : fa_chunk_held_slow(p, c);
+    return c->npurged == 0 ? 0 : fa_chunk_held_slow(p, c);
 }
 
-/* Whether slot i (counted from the base) overlaps one of the units. */
-static inline bool fa_units_hold(const fa_pool *p, uint64_t units, size_t i)
+/* Whether slot i (counted from the base) overlaps a unit set in map. */
+static inline bool fa_units_hold(const fa_pool *p, const uint64_t *map,
+                                 size_t i)
 {
     size_t start = p->first_offset + i * p->slot;
-    unsigned a = (unsigned)(start >> p->purge_shift);
-    unsigned b = (unsigned)((start + p->slot - 1) >> p->purge_shift);
-    uint64_t span = b - a >= 63 ? ~UINT64_C(0) : (UINT64_C(2) << (b - a)) - 1;
-    return (units & span << a) != 0;
+    size_t last = (start + p->slot - 1) >> p->purge_shift;
+    for (size_t u = start >> p->purge_shift; u <= last; u++) {
+        if ((map[u / 64] >> (u % 64) & 1) != 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Whether slot i of c is held aside. */
 static inline bool fa_slot_held(const fa_pool *p, const fa_chunk *c, size_t i)
 {
-    return c->purged != 0 && fa_units_hold(p, c->purged, i);
+    return c->npurged != 0 && fa_units_hold(p, fa_chunk_purge_map(c), i);
 }
 
+/* The first unit that starts at or after the base: units before it hold
+ * header or map bytes. */
+static inline unsigned fa_purge_first_unit(const fa_pool *p)
+{
+    return (unsigned)((p->first_offset + ((size_t)1 << p->purge_shift) - 1) >>
+                      p->purge_shift);
+}
+
+/* Clears c's purge map. */
+static inline void fa_chunk_unpurge(const fa_pool *p, fa_chunk *c)
+{
+    memset(fa_chunk_purge_map(c), 0, (size_t)p->purge_words * 8);
+    c->npurged = 0;
+}
 /* Puts c's held slots on the list at *head as free slots and clears
- * c->purged; returns how many. */
+ * c's purge map; returns how many. */
 size_t fa_chunk_restore(fa_pool *p, fa_chunk *c, void **head);
 /* Discards the units of p's partial chunks that hold no live object;
  * returns the bytes given back. */
 size_t fa_pool_purge(fa_pool *p);
-/* The pool's purge_shift: 0 when the source cannot discard or the pool has
- * `first` or `release`. */
+/* The pool's purge_shift: 0 when the source cannot discard, the pool has
+ * `first` or `release`, or the chunk is one page. */
 uint8_t fa_pool_purge_shift(const fa_config *cfg, const fa_source *src,
                             size_t chunk);
 
@@ -454,7 +485,7 @@ static inline bool fa_pool_needs_chunk(const fa_pool *p)
     return p->partial == NULL && p->empty == NULL &&
            (p->cur == NULL ||
             (p->fast_free == NULL && p->cur->carve == fa_chunk_end(p, p->cur) &&
-             p->cur->purged == 0));
+             p->cur->npurged == 0));
 }
 
 /* Lets p's live count grow without ever leaving the fast path to raise

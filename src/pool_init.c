@@ -31,13 +31,14 @@ static size_t default_chunk_size(size_t slot)
     return chunk;
 }
 
-/* Slots per chunk: as many as fit after the header and, in checked mode,
- * a bitmap of one bit per slot. */
-static size_t slots_per_chunk(size_t chunk, size_t slot, bool checked)
+/* Slots per chunk: as many as fit after the header, `map` bytes of purge
+ * map and, in checked mode, a bitmap of one bit per slot. */
+static size_t slots_per_chunk(size_t chunk, size_t slot, size_t map,
+                              bool checked)
 {
-    size_t n = (chunk - FA_CHUNK_HEADER) / slot;
-    while (checked && n > 0 &&
-           FA_CHUNK_HEADER + (n + 63) / 64 * 8 + n * slot > chunk) {
+    size_t head = FA_CHUNK_HEADER + map;
+    size_t n = chunk > head ? (chunk - head) / slot : 0;
+    while (checked && n > 0 && head + (n + 63) / 64 * 8 + n * slot > chunk) {
         n--;
     }
     return n;
@@ -45,10 +46,12 @@ static size_t slots_per_chunk(size_t chunk, size_t slot, bool checked)
 
 typedef struct geometry {
     size_t slot, chunk, nslots;
+    uint8_t purge_shift; /* log2 of the trim unit; 0: no purge */
+    size_t purge_words;  /* words of the purge map */
 } geometry;
 
-/* The geometry a config asks for: 0, or EINVAL. */
-static int config_geometry(const fa_config *cfg, bool checked, geometry *g)
+/* The slot and chunk sizes a config asks for: 0, or EINVAL. */
+static int config_geometry(const fa_config *cfg, geometry *g)
 {
     size_t align = cfg->align != 0 ? cfg->align : (cfg->size >= 16 ? 16 : 8);
     if (cfg->size == 0 || cfg->size > FA_CHUNK_MAX || !is_pow2(align) ||
@@ -66,7 +69,23 @@ static int config_geometry(const fa_config *cfg, bool checked, geometry *g)
         g->chunk > FA_CHUNK_MAX || g->chunk - FA_CHUNK_HEADER < g->slot) {
         return EINVAL;
     }
-    g->nslots = slots_per_chunk(g->chunk, g->slot, checked);
+    return 0;
+}
+
+/* Sets g's trim unit and slots per chunk: a chunk keeps a purge map when
+ * it still holds a slot with it. 0, or EINVAL when no slot fits. */
+static int chunk_layout(const fa_config *cfg, const fa_source *src,
+                        bool checked, geometry *g)
+{
+    g->purge_shift = fa_pool_purge_shift(cfg, src, g->chunk);
+    g->purge_words =
+        g->purge_shift == 0 ? 0 : ((g->chunk >> g->purge_shift) + 63) / 64;
+    g->nslots = slots_per_chunk(g->chunk, g->slot, g->purge_words * 8, checked);
+    if (g->nslots == 0 && g->purge_words != 0) {
+        g->purge_shift = 0;
+        g->purge_words = 0;
+        g->nslots = slots_per_chunk(g->chunk, g->slot, 0, checked);
+    }
     return g->nslots == 0 ? EINVAL : 0;
 }
 
@@ -87,8 +106,8 @@ static int pool_setup(fa_pool *p, const fa_config *cfg, bool checked,
 {
     const fa_source *src = cfg->source != NULL ? cfg->source : fa_os_source();
     geometry g;
-    if (config_geometry(cfg, checked, &g) != 0 ||
-        !config_valid(cfg, src, g.chunk)) {
+    if (config_geometry(cfg, &g) != 0 || !config_valid(cfg, src, g.chunk) ||
+        chunk_layout(cfg, src, checked, &g) != 0) {
         return EINVAL;
     }
     memset(p, 0, sizeof *p);
@@ -110,12 +129,13 @@ static int pool_setup(fa_pool *p, const fa_config *cfg, bool checked,
     p->nslots = g.nslots;
     p->first_offset = g.chunk - g.nslots * g.slot;
     p->slot_divisor = UINT64_MAX / g.slot + 1;
+    p->purge_shift = g.purge_shift;
+    p->purge_words = (uint16_t)g.purge_words;
     p->max_bytes = cfg->max_bytes;
     p->first = cfg->first;
     p->release = cfg->release;
     p->arg = cfg->arg;
     p->source = *src;
-    p->purge_shift = fa_pool_purge_shift(cfg, src, g.chunk);
     p->name = cfg->name != NULL ? cfg->name : "unnamed";
     int err = fa_debug_init(p);
     if (err != 0) {

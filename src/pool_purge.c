@@ -20,33 +20,44 @@ static void units_to_slots(const fa_pool *p, const fa_chunk *c, unsigned ua,
     *hi = *hi < carved ? *hi : carved;
 }
 
-/* The next run of set bits of mask at or after bit *u, as units [*ua, *ub);
- * false when none is left. */
-static bool next_run(uint64_t mask, unsigned *u, unsigned *ua, unsigned *ub)
+static unsigned units_per_chunk(const fa_pool *p)
 {
-    while (*u < 64 && (mask >> *u & 1) == 0) {
+    return (unsigned)(p->chunk_size >> p->purge_shift);
+}
+
+static bool unit_set(const uint64_t *map, unsigned u)
+{
+    return (map[u / 64] >> (u % 64) & 1) != 0;
+}
+
+/* The next run of units set in map at or after unit *u, as [*ua, *ub);
+ * false when none is left. */
+static bool next_run(const fa_pool *p, const uint64_t *map, unsigned *u,
+                     unsigned *ua, unsigned *ub)
+{
+    unsigned n = units_per_chunk(p);
+    while (*u < n && !unit_set(map, *u)) {
         (*u)++;
     }
-    if (*u >= 64) {
+    if (*u >= n) {
         return false;
     }
     *ua = *u;
-    while (*u < 64 && (mask >> *u & 1) != 0) {
+    while (*u < n && unit_set(map, *u)) {
         (*u)++;
     }
     *ub = *u;
     return true;
 }
 
-/* Calls fn on every slot held aside by the units in mask, once each. */
-static void for_each_held(const fa_pool *p, const fa_chunk *c, uint64_t mask,
-                          void (*fn)(fa_pool *, const fa_chunk *, size_t,
-                                     void *),
-                          void *arg)
+/* Calls fn on every slot held aside by the units set in map, once each. */
+static void for_each_held(
+    const fa_pool *p, const fa_chunk *c, const uint64_t *map,
+    void (*fn)(fa_pool *, const fa_chunk *, size_t, void *), void *arg)
 {
     unsigned u = 0, ua, ub;
     size_t next = 0;
-    while (next_run(mask, &u, &ua, &ub)) {
+    while (next_run(p, map, &u, &ua, &ub)) {
         size_t lo, hi;
         units_to_slots(p, c, ua, ub, &lo, &hi);
         for (size_t i = lo > next ? lo : next; i < hi; i++) {
@@ -65,7 +76,7 @@ static void count_one(fa_pool *p, const fa_chunk *c, size_t i, void *arg)
 size_t fa_chunk_held_slow(const fa_pool *p, const fa_chunk *c)
 {
     size_t n = 0;
-    for_each_held(p, c, c->purged, count_one, &n);
+    for_each_held(p, c, fa_chunk_purge_map(c), count_one, &n);
     return n;
 }
 
@@ -96,8 +107,8 @@ static void restore_one(fa_pool *p, const fa_chunk *c, size_t i, void *arg)
 size_t fa_chunk_restore(fa_pool *p, fa_chunk *c, void **head)
 {
     restore_args r = {head, 0};
-    for_each_held(p, c, c->purged, restore_one, &r);
-    c->purged = 0;
+    for_each_held(p, c, fa_chunk_purge_map(c), restore_one, &r);
+    fa_chunk_unpurge(p, c);
     return r.n;
 }
 
@@ -115,31 +126,33 @@ static void count_units(fa_pool *p, const fa_chunk *c, size_t i, void *arg)
     }
 }
 
-/* The units of c, not purged yet, every slot of which is free or held:
- * units before the base hold header bytes and never qualify. */
-static uint64_t purgeable(const fa_pool *p, const fa_chunk *c,
-                          const uint32_t *nfree)
+/* Sets in mask (cleared first) the units of c, not purged yet, every slot
+ * of which is free or held, and returns how many: units before the base
+ * hold header or map bytes and never qualify. */
+static unsigned purgeable(const fa_pool *p, const fa_chunk *c,
+                          const uint32_t *nfree, uint64_t *mask)
 {
-    unsigned nunits = (unsigned)(p->chunk_size >> p->purge_shift);
-    unsigned first =
-        (unsigned)((p->first_offset + ((size_t)1 << p->purge_shift) - 1) >>
-                   p->purge_shift);
-    uint64_t mask = 0;
+    unsigned nunits = units_per_chunk(p);
+    unsigned first = fa_purge_first_unit(p);
+    const uint64_t *purged = fa_chunk_purge_map(c);
+    unsigned n = 0;
+    memset(mask, 0, (size_t)p->purge_words * 8);
     for (unsigned u = first; u < nunits; u++) {
         size_t lo, hi;
         units_to_slots(p, c, u, u + 1, &lo, &hi);
         size_t want = fa_slot_index(p, (((size_t)u + 1) << p->purge_shift) -
                                            p->first_offset + p->slot - 1) -
                       lo;
-        if ((c->purged >> u & 1) == 0 && hi - lo == want && nfree[u] == want) {
-            mask |= UINT64_C(1) << u;
+        if (!unit_set(purged, u) && hi - lo == want && nfree[u] == want) {
+            mask[u / 64] |= UINT64_C(1) << (u % 64);
+            n++;
         }
     }
-    return mask;
+    return n;
 }
 
-/* Takes the slots overlapping the units in mask off c's free list. */
-static void hold_slots(const fa_pool *p, fa_chunk *c, uint64_t mask)
+/* Takes the slots overlapping the units set in mask off c's free list. */
+static void hold_slots(const fa_pool *p, fa_chunk *c, const uint64_t *mask)
 {
     void *kept = NULL, *tail = NULL;
     for (char *f = c->free; f != NULL;) {
@@ -179,26 +192,31 @@ static size_t purge_chunk(fa_pool *p, fa_chunk *c)
             __builtin_prefetch(l);
         }
     }
-    uint32_t nfree[64];
-    memset(nfree, 0, sizeof nfree);
+    uint32_t nfree[FA_PURGE_UNITS_MAX];
+    memset(nfree, 0, units_per_chunk(p) * sizeof nfree[0]);
     for (char *f = c->free; f != NULL; f = fa_link_get(p, f)) {
         count_units(p, c, fa_slot_index(p, (size_t)(f - fa_chunk_base(p, c))),
                     nfree);
     }
-    for_each_held(p, c, c->purged, count_units, nfree);
-    uint64_t mask = purgeable(p, c, nfree);
-    if (mask == 0) {
+    uint64_t *purged = fa_chunk_purge_map(c);
+    for_each_held(p, c, purged, count_units, nfree);
+    uint64_t mask[FA_PURGE_WORDS_MAX];
+    unsigned n = purgeable(p, c, nfree, mask);
+    if (n == 0) {
         return 0;
     }
     hold_slots(p, c, mask);
     unsigned u = 0, ua, ub;
-    while (next_run(mask, &u, &ua, &ub)) {
+    while (next_run(p, mask, &u, &ua, &ub)) {
         p->source.discard(p->source.ctx,
                           (char *)c + ((size_t)ua << p->purge_shift),
                           (size_t)(ub - ua) << p->purge_shift);
     }
-    c->purged |= mask;
-    return (size_t)__builtin_popcountll(mask) << p->purge_shift;
+    for (unsigned w = 0; w < p->purge_words; w++) {
+        purged[w] |= mask[w];
+    }
+    c->npurged += n;
+    return (size_t)n << p->purge_shift;
 }
 
 size_t fa_pool_purge(fa_pool *p)
@@ -221,7 +239,7 @@ uint8_t fa_pool_purge_shift(const fa_config *cfg, const fa_source *src,
         return 0;
     }
     size_t unit = fa_os_page_size();
-    while (unit < chunk / 64) {
+    while (unit < chunk / FA_PURGE_UNITS_MAX) {
         unit *= 2;
     }
     return unit < chunk ? (uint8_t)__builtin_ctzll(unit) : 0;

@@ -101,17 +101,35 @@ static bool chunk_state_ok(const fa_pool *p, const fa_chunk *c, size_t live,
     case FA_LIST_CURRENT:
         return c == p->cur || broken(p, c, "a second current chunk");
     case FA_LIST_EMPTY:
-        return (live == 0 && c->purged == 0 &&
+        return (live == 0 && c->npurged == 0 &&
                 (c->carve == base || (!p->careful && nfree > 0))) ||
                broken(p, c, "an empty chunk is not reset");
     case FA_LIST_FULL:
-        return (nfree == 0 && carved_all && c->purged == 0) ||
+        return (nfree == 0 && carved_all && c->npurged == 0) ||
                broken(p, c, "a full chunk has room");
     case FA_LIST_PARTIAL:
-        return (live > 0 && (nfree > 0 || !carved_all || c->purged != 0)) ||
+        return (live > 0 && (nfree > 0 || !carved_all || c->npurged != 0)) ||
                broken(p, c, "a partial chunk is full or empty");
     }
     return broken(p, c, "a chunk is on no known list");
+}
+
+/* Whether c's purge map counts npurged units, none before the base. */
+static bool purge_map_ok(const fa_pool *p, const fa_chunk *c)
+{
+    if (p->purge_words == 0) {
+        return c->npurged == 0;
+    }
+    const uint64_t *map = fa_chunk_purge_map(c);
+    unsigned n = 0;
+    for (unsigned w = 0; w < p->purge_words; w++) {
+        n += (unsigned)__builtin_popcountll(map[w]);
+    }
+    bool below_base = false;
+    for (unsigned u = 0; u < fa_purge_first_unit(p); u++) {
+        below_base |= (map[u / 64] >> (u % 64) & 1) != 0;
+    }
+    return n == c->npurged && !below_base;
 }
 
 static bool chunk_ok(const fa_pool *p, const fa_chunk *c, size_t *others)
@@ -130,6 +148,9 @@ static bool chunk_ok(const fa_pool *p, const fa_chunk *c, size_t *others)
     size_t nfree;
     if (!free_list_ok(p, c, &nfree)) {
         return false;
+    }
+    if (!purge_map_ok(p, c)) {
+        return broken(p, c, "a chunk's purge map is overwritten");
     }
     size_t live = fa_chunk_live(p, c);
     if (fa_slot_index(p, (size_t)(c->carve - base)) !=

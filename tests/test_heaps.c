@@ -143,18 +143,21 @@ START_TEST(large_blocks_kept_and_reused)
     tu_source_init(&src, NULL);
     fa_heap_config cfg = {.source = &src.source};
     fa_heap *h = tu_heap_create_ok(&cfg);
-    void *p = fa_heap_malloc(h, 600 * 1024);
+    /* The caller's source maps powers of two of at least FA_HEAP_CHUNK:
+     * a block of 4 chunks. */
+    size_t big = FA_HEAP_CHUNK * 5 / 2;
+    void *p = fa_heap_malloc(h, big);
     TU_NOT_NULL(p);
     size_t maps = src.maps;
     fa_free(p);
     fa_heap_counters s = tu_heap_stats(h);
     TU_EQ(s.large_live, 0);
     TU_EQ(s.large_kept, 1);
-    TU_GT(s.large_kept_bytes, 600 * 1024);
+    TU_GT(s.large_kept_bytes, big);
     TU_EQ(s.bytes_held, s.chunk_bytes + s.large_kept_bytes);
     TU_CHECK(fa_heap_check(h));
     /* A somewhat smaller request takes it back: no map. */
-    void *q = fa_heap_malloc(h, 520 * 1024);
+    void *q = fa_heap_malloc(h, FA_HEAP_CHUNK * 9 / 4);
     TU_PTR_EQ(q, p);
     TU_EQ(src.maps, maps);
     s = tu_heap_stats(h);
@@ -168,11 +171,11 @@ START_TEST(large_blocks_kept_and_reused)
     TU_INT_EQ(tu_err.kind, FA_ERR_FOREIGN);
     fa_set_error_handler(old);
     /* Much smaller requests do not take a big kept block. */
-    void *small = fa_heap_malloc(h, 40 * 1024);
+    void *small = fa_heap_malloc(h, FA_SMALL_MAX + 1); /* one chunk */
     TU_NOT_NULL(small);
     TU_EQ(tu_heap_stats(h).large_kept, 1);
     fa_free(small);
-    TU_GT(fa_heap_trim(h), 600 * 1024);
+    TU_GT(fa_heap_trim(h), big);
     s = tu_heap_stats(h);
     TU_EQ(s.large_kept, 0);
     TU_EQ(s.bytes_held, 0);

@@ -232,7 +232,8 @@ START_TEST(init_boundaries_accepted)
     fa_pool p;
     fa_stats st;
 
-    /* The largest object: one slot in the largest chunk. */
+    /* The largest object: one slot in the largest chunk, which then keeps
+     * no purge map (its 1024 one-MiB units would take 128 bytes). */
     fa_config c = tu_config(FA_CHUNK_MAX - FA_CHUNK_HEADER);
     tu_pool_init_ok(&p, &c);
     st = tu_pool_stats(&p);
@@ -254,10 +255,16 @@ START_TEST(init_boundaries_accepted)
     static const struct {
         size_t size, align, chunk, slots;
     } ok[] = {
-        {4096 - 64, 0, 4096, 1}, {4096 - 64, 64, 4096, 1},
-        {8, 2048, 4096, 1},      {2048, 2048, 4096, 1},
-        {1, 1, 4096, 504},       {8, 0, FA_CHUNK_MIN, 504},
-        {8, 4096, 8192, 1},      {8, 0, FA_CHUNK_MAX, (FA_CHUNK_MAX - 64) / 8},
+        {4096 - 64, 0, 4096, 1},
+        {4096 - 64, 64, 4096, 1},
+        {8, 2048, 4096, 1},
+        {2048, 2048, 4096, 1},
+        {1, 1, 4096, 504},
+        {8, 0, FA_CHUNK_MIN, 504},
+        {8, 4096, 8192, 1},
+        {8192 - 64, 0, 8192, 1},
+        /* 1024 trim units of 1 MiB: 128 bytes of purge map. */
+        {8, 0, FA_CHUNK_MAX, (FA_CHUNK_MAX - 64 - 128) / 8},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         c = tu_config(ok[i].size);

@@ -75,13 +75,19 @@ static bool resident(const void *p)
     return (v & 1) != 0;
 }
 
-static fa_config purge_config(unsigned flags, const fa_source *src)
+static fa_config purge_config_sized(unsigned flags, const fa_source *src,
+                                    size_t chunk)
 {
     fa_config c = tu_config(OBJ);
-    c.chunk_size = CHUNK;
+    c.chunk_size = chunk;
     c.flags = flags;
     c.source = src;
     return c;
+}
+
+static fa_config purge_config(unsigned flags, const fa_source *src)
+{
+    return purge_config_sized(flags, src, CHUNK);
 }
 
 /* Allocates n objects stamped with their index, frees all but every
@@ -145,17 +151,20 @@ static size_t take_all(fa_pool *p, void **v, size_t kept, size_t n, bool zeroed)
     return got;
 }
 
-/* The cycle every mode goes through: fill, thin to 1 in 10, trim (pages
- * go), check, walk, verify the survivors, take everything back (pages
- * come back), free everything, trim (chunks go). */
-static void purge_cycle(unsigned flags, bool expect_purge)
+/* The cycle every mode goes through, on chunks of `chunk` bytes: fill,
+ * thin to 1 in 10, trim (pages go), check, walk, verify the survivors,
+ * take everything back (pages come back), free everything, trim (chunks
+ * go). */
+static void purge_cycle_sized(unsigned flags, size_t chunk, bool expect_purge)
 {
     discard_source ds;
-    ds_init(&ds, CHUNK);
-    fa_config c = purge_config(flags, &ds.source);
+    ds_init(&ds, chunk);
+    fa_config c = purge_config_sized(flags, &ds.source, chunk);
     fa_pool p;
     tu_pool_init_ok(&p, &c);
-    size_t n = 40 * (CHUNK / OBJ);
+    /* Whole chunks, so that none holds few enough objects to empty. */
+    size_t n = (chunk >= ((size_t)1 << 20) ? 4 : 40) *
+               tu_pool_stats(&p).slots_per_chunk;
     void **v = tu_xcalloc_ptrs(n);
     size_t kept = fill_and_thin(&p, v, n, 10);
     size_t bytes = fa_pool_trim(&p);
@@ -169,8 +178,9 @@ static void purge_cycle(unsigned flags, bool expect_purge)
     }
     TU_GT(ds.calls, 0);
     TU_EQ(bytes, ds.bytes);
-    /* 1 KiB objects, 1 in 10 kept: most 4 KiB pages hold none. */
-    TU_GT(ds.bytes, n * OBJ / 2);
+    /* 1 KiB objects, 1 in 10 kept: most 4 KiB pages hold none (two in
+     * three), and more than a third of 8 KiB units. */
+    TU_GT(ds.bytes, n * OBJ / (chunk <= ((size_t)4 << 20) ? 2 : 3));
     tu_pool_expect_walk(&p, v, kept);
     verify_kept(v, kept);
     /* A second trim finds nothing more to give back. */
@@ -184,15 +194,44 @@ static void purge_cycle(unsigned flags, bool expect_purge)
     }
     tu_pool_check_ok(&p);
     size_t chunks = tu_pool_stats(&p).chunks;
-    TU_EQ(fa_pool_trim(&p), chunks * CHUNK);
+    TU_EQ(fa_pool_trim(&p), chunks * chunk);
     TU_EQ(tu_pool_stats(&p).chunks, 0);
     fa_pool_destroy(&p);
     free(v);
 }
 
+static void purge_cycle(unsigned flags, bool expect_purge)
+{
+    purge_cycle_sized(flags, CHUNK, expect_purge);
+}
+
 START_TEST(purge_plain)
 {
     purge_cycle(0, true);
+}
+END_TEST
+
+/* A 1 MiB chunk has 256 units of a page: a purge map of four words. */
+START_TEST(purge_wide_map)
+{
+    purge_cycle_sized(0, (size_t)1 << 20, true);
+}
+END_TEST
+
+/* Checked mode's live bitmap follows the purge map. */
+START_TEST(purge_wide_map_checked)
+{
+    tu_errors_reset();
+    fa_set_error_handler(tu_record_handler);
+    purge_cycle_sized(FA_CHECKED, (size_t)1 << 20, true);
+    TU_INT_EQ(tu_err.count, 0);
+}
+END_TEST
+
+/* An 8 MiB chunk has at most 1024 units: 8 KiB each. */
+START_TEST(purge_coarse_units)
+{
+    purge_cycle_sized(FA_ZERO, (size_t)8 << 20, true);
 }
 END_TEST
 
@@ -446,6 +485,9 @@ static Suite *suite(void)
     TCase *tc = tcase_create("purge");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, purge_plain);
+    tcase_add_test(tc, purge_wide_map);
+    tcase_add_test(tc, purge_wide_map_checked);
+    tcase_add_test(tc, purge_coarse_units);
     tcase_add_test(tc, purge_zero);
     tcase_add_test(tc, purge_hardened);
     tcase_add_test(tc, purge_checked);
