@@ -111,14 +111,23 @@ void fa_chunk_release(fa_pool *p, fa_chunk *c)
 
 /* ---- the current chunk ---- */
 
+/* Slots up to this size share or fill a cache line each: a list in
+ * address order is read line after line, which hardware prefetchers
+ * stream. A larger slot puts every link on a line of its own, and
+ * following the list waits on each (docs/design.md, "Why per-chunk
+ * lists, and the reset"). */
+#define FA_KEEP_LIST_SLOT_MAX 64
+
 /* Whether an empty chunk keeps its free list rather than being reset: in
- * a plain pool (raw links, so the chunk can move to another pool), when
- * the list starts at the first slot. Frees in LIFO order leave the list
- * in address order, which carving again would only write anew; a list
- * that frees in random order left starts there one time in nslots. */
+ * a plain pool (raw links, so the chunk can move to another pool) of
+ * small slots, when the list starts at the first slot. Frees in LIFO
+ * order leave the list in address order, which carving again would only
+ * write anew; a list that frees in random order left starts there one
+ * time in nslots. */
 static bool keeps_list(const fa_pool *p, const fa_chunk *c)
 {
-    return !p->careful && c->npurged == 0 && c->free == fa_chunk_base(p, c);
+    return !p->careful && p->slot <= FA_KEEP_LIST_SLOT_MAX &&
+           c->npurged == 0 && c->free == fa_chunk_base(p, c);
 }
 
 /* Puts a chunk that is not current on the list its state calls for; a

@@ -26,10 +26,10 @@
 
 #define KEEP_BLOCKS 1024
 #define KEEP_BYTES ((size_t)64 << 20)
-/* Larger blocks (a heap's large blocks) go back to the OS: most of their
- * pages are never touched, and a kept one would have to be cleared whole
- * for FA_ZERO where fresh pages need not be. */
-#define KEEP_BLOCK_MAX ((size_t)256 << 10)
+/* Larger blocks (a heap's large blocks above one chunk) go back to the
+ * OS: most of their pages are never touched, and a kept one would have to
+ * be cleared whole for FA_ZERO where fresh pages need not be. */
+#define KEEP_BLOCK_MAX FA_HEAP_CHUNK
 
 typedef struct kept_block {
     void *mem;
