@@ -153,7 +153,7 @@ static void verify_zero(const unsigned char *p, size_t size)
 
 /* A size from two bytes: a class boundary, a power of two of up to 4 MiB
  * (each give or take a byte or two), any small size, or a large one of up
- * to 288 KiB, past one chunk (FA_HEAP_CHUNK) in steps of 16 bytes: a
+ * to 288 KiB in steps of 16 bytes: a
  * large block's pages are faulted in by a realloc's copy and a calloc's
  * clearing, so they are kept few where a power of two does not ask for
  * more. */
