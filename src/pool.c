@@ -126,8 +126,8 @@ void fa_chunk_release(fa_pool *p, fa_chunk *c)
  * time in nslots. */
 static bool keeps_list(const fa_pool *p, const fa_chunk *c)
 {
-    return !p->careful && p->slot <= FA_KEEP_LIST_SLOT_MAX &&
-           c->npurged == 0 && c->free == fa_chunk_base(p, c);
+    return !p->careful && p->slot <= FA_KEEP_LIST_SLOT_MAX && c->npurged == 0 &&
+           c->free == fa_chunk_base(p, c);
 }
 
 /* Puts a chunk that is not current on the list its state calls for; a

@@ -78,9 +78,10 @@ static inline void count_free_other(fa_pool *p, bool guarded)
     }
 }
 
-/* Frees in a row into one chunk other than the current one that make it
- * the current one. */
+/* Slow frees in a row, each within FA_STREAK_REACH slots of the one
+ * before, that make the chunk of the last one the current chunk. */
 #define FA_STREAK 8
+#define FA_STREAK_REACH 8
 
 /* Makes c, not the current chunk, the current one. */
 static FA_COLD void switch_current(fa_pool *p, fa_chunk *c)
@@ -91,15 +92,20 @@ static FA_COLD void switch_current(fa_pool *p, fa_chunk *c)
     fa_chunk_make_current(p, c);
 }
 
-/* Slow frees that keep landing in one chunk (a batch given back in LIFO
- * order, a run of objects another thread freed) make it the current chunk,
- * so the next ones take the fast path and the next allocations reuse the
- * objects just freed, which are in cache; frees scattered over the chunks
- * never do. */
-static inline void follow_frees(fa_pool *p, fa_chunk *c)
+/* Slow frees that walk through one chunk (a batch given back in LIFO
+ * order, a run of objects another thread freed in the order they were
+ * handed out) make it the current chunk, so the next ones take the fast
+ * path and the next allocations reuse the objects just freed, which are
+ * in cache. Frees scattered over the chunks never do, nor frees scattered
+ * over one chunk: with few chunks (a heap's 1 MiB ones) random frees
+ * often land in one chunk eight times in a row, and moving the current
+ * chunk then only trades one list in random order for another. */
+static inline void follow_frees(fa_pool *p, fa_chunk *c, void *obj)
 {
-    if (c != p->streak_chunk) {
-        p->streak_chunk = c;
+    uintptr_t reach = FA_STREAK_REACH * p->slot;
+    bool near = (uintptr_t)obj - (uintptr_t)p->streak_last + reach <= 2 * reach;
+    p->streak_last = obj;
+    if (!near) {
         p->streak = 0;
     } else if (++p->streak >= FA_STREAK) {
         p->streak = 0;
@@ -107,12 +113,18 @@ static inline void follow_frees(fa_pool *p, fa_chunk *c)
     }
 }
 
-/* A chunk that stopped being full or became empty: onto its new list. */
-static FA_COLD void refile(fa_pool *p, fa_chunk *c)
+/* A chunk that stopped being full or became empty: onto its new list.
+ * A current chunk that emptied meanwhile (through fast frees, which count
+ * nothing per chunk) is retired too, and so reset like any other emptied
+ * chunk, rather than handing its list out in the order it was freed. */
+static FA_COLD void refile(fa_pool *p, fa_chunk *c, void *obj)
 {
     fa_chunk_unlist(p, c);
     fa_chunk_file(p, c);
-    follow_frees(p, c);
+    if (p->cur != NULL && fa_pool_live(p) == p->others_live) {
+        fa_pool_retire(p);
+    }
+    follow_frees(p, c, obj);
 }
 
 /* A free into a chunk other than the current one, after the free's
@@ -134,10 +146,10 @@ static inline void free_to_other(fa_pool *p, fa_chunk *c, void *obj,
     c->free = obj;
     count_free_other(p, guarded);
     if (FA_UNLIKELY(--c->nlive == 0 || c->list == FA_LIST_FULL)) {
-        refile(p, c);
+        refile(p, c, obj);
         return;
     }
-    follow_frees(p, c);
+    follow_frees(p, c, obj);
 }
 
 /* Guarded pools: every check and annotation, then the free. */

@@ -498,10 +498,10 @@ END_TEST
 /* ------------------------------------------------------------------ */
 /* Walk */
 
-/* Frees in a row into one chunk other than the current one make it the
- * current chunk: the next allocation reuses the object freed last (LIFO,
- * in cache), and its next frees take the fast path. Scattered frees do not
- * move the current chunk. */
+/* Frees in a row into one chunk other than the current one, each near the
+ * one before, make it the current chunk: the next allocation reuses the
+ * object freed last (LIFO, in cache), and its next frees take the fast
+ * path. Scattered frees do not move the current chunk. */
 START_TEST(free_streak_moves_current)
 {
     fa_config c = tu_small_config(NULL);
@@ -517,13 +517,74 @@ START_TEST(free_streak_moves_current)
     void *again = fa_pool_alloc(&p);
     TU_PTR_EQ(again, v[0]);
     TU_CHECK(fa_pool_check(&p));
-    fa_pool_free(&p, again);
-    /* Chunk 1 and chunk 2, alternately: no streak, chunk 0 stays. */
+    /* Chunk 1 and chunk 2, alternately: no streak, chunk 0 (not empty:
+     * an emptied current chunk is retired when another is refiled)
+     * stays. */
     for (size_t i = 0; i < spc - 10; i++) {
         fa_pool_free(&p, v[spc + i]);
         fa_pool_free(&p, v[2 * spc + i]);
     }
-    TU_PTR_EQ(fa_pool_alloc(&p), v[0]);
+    TU_PTR_EQ(fa_pool_alloc(&p), v[1]);
+    TU_CHECK(fa_pool_check(&p));
+    free(v);
+    fa_pool_destroy(&p);
+}
+END_TEST
+
+/* Frees that all land in one chunk but far apart (every 16th slot, then
+ * the next 16th...) are no streak: the current chunk stays, and the next
+ * allocation comes from it. */
+START_TEST(scattered_frees_keep_current)
+{
+    fa_config c = tu_small_config(NULL);
+    fa_pool p;
+    tu_pool_init_ok(&p, &c);
+    size_t spc = tu_pool_stats(&p).slots_per_chunk;
+    size_t n = 2 * spc - 10;
+    void **v = tu_xcalloc_ptrs(n);
+    tu_pool_alloc_n(&p, v, n); /* chunk 0 full, 1 current with room */
+    for (size_t k = 0; k < 16; k++) {
+        for (size_t i = k; i < spc; i += 16) {
+            fa_pool_free(&p, v[i]);
+        }
+    }
+    void *next = fa_pool_alloc(&p);
+    TU_CHECK((char *)next >= (char *)v[spc] &&
+             (char *)next < (char *)v[spc] + c.chunk_size);
+    TU_CHECK(fa_pool_check(&p));
+    free(v);
+    fa_pool_destroy(&p);
+}
+END_TEST
+
+/* The current chunk emptied by fast frees in random order is reset when
+ * another chunk is refiled: the allocations that follow carve slots in
+ * address order rather than walk the list in the order of the frees. */
+START_TEST(emptied_current_chunk_is_reset)
+{
+    fa_config c = tu_small_config(NULL);
+    fa_pool p;
+    tu_pool_init_ok(&p, &c);
+    size_t spc = tu_pool_stats(&p).slots_per_chunk;
+    size_t n = 2 * spc - 10;
+    void **v = tu_xcalloc_ptrs(n);
+    tu_pool_alloc_n(&p, v, n); /* chunk 0 full, 1 current with room */
+    tu_rng r;
+    tu_rng_seed(&r, 11);
+    tu_shuffle(&r, v + spc, n - spc);
+    for (size_t i = spc; i < n; i++) {
+        fa_pool_free(&p, v[i]); /* chunk 1 empties, its list shuffled */
+    }
+    tu_shuffle(&r, v, spc);
+    for (size_t i = 0; i < spc; i++) {
+        fa_pool_free(&p, v[i]); /* chunk 0 empties and is refiled */
+    }
+    TU_CHECK(fa_pool_check(&p));
+    TU_EQ(tu_pool_stats(&p).live, 0);
+    tu_pool_alloc_n(&p, v, spc);
+    for (size_t i = 1; i < spc; i++) {
+        TU_PTR_EQ(v[i], (char *)v[i - 1] + tu_pool_stats(&p).slot_size);
+    }
     TU_CHECK(fa_pool_check(&p));
     free(v);
     fa_pool_destroy(&p);
@@ -767,6 +828,8 @@ static Suite *suite(void)
     tcase_add_test(tc, trim_shuffled);
     tcase_add_test(tc, trim_empty_and_current);
     tcase_add_test(tc, free_streak_moves_current);
+    tcase_add_test(tc, scattered_frees_keep_current);
+    tcase_add_test(tc, emptied_current_chunk_is_reset);
     tcase_add_test(tc, emptied_chunks_keep_or_reset);
     tcase_add_test(tc, walk_live_only);
     tcase_add_test(tc, destroy_returns_everything);
