@@ -245,8 +245,9 @@ typedef struct fa_pool {
     /* private, fast-path state, one cache line: */
     void *fast_free;     /* free list of the current chunk */
     ptrdiff_t avail;     /* allocations the fast path may make */
-    uintptr_t fast_last; /* the current chunk's last byte address when
-                          * it takes fast frees, else 0 */
+    uintptr_t fast_base; /* the current chunk's address */
+    uintptr_t fast_span; /* chunk_size when the current chunk takes fast
+                          * frees, else 0 */
     uintptr_t chunk_low; /* chunk_size - 1 */
     uint64_t allocs;
     /* private, geometry and callbacks: */

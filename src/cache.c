@@ -400,20 +400,15 @@ static inline void free_mapped(fa_cache *c, fa_tentry *e, fa_pool *to,
 static __attribute__((noinline)) void free_slow(fa_cache *c, fa_tentry *e,
                                                 void *obj)
 {
+    if (obj == NULL) {
+        return;
+    }
     const void *hdr = (const void *)((uintptr_t)obj & c->chunk_mask);
     if (FA_LIKELY(fa_chunkmap_has(hdr))) { /* then hdr is a chunk header */
         free_mapped(c, e, fa_pool_of_header(hdr), obj);
         return;
     }
     free_other(c, obj);
-}
-
-/* A NULL handle (reported) or a NULL object (nothing to do). */
-static FA_COLD void free_null(fa_cache *c)
-{
-    if (c == NULL) {
-        (void)fa_cache_ok(c); /* the report */
-    }
 }
 
 void fa_cache_free_owned(fa_cache *c, fa_pool *to, void *obj)
@@ -468,9 +463,10 @@ void *fa_cache_alloc(fa_cache *c)
     return alloc_slow(c);
 }
 
+/* NULL takes no fast free (fa_pool_try_free) and is let go in free_slow. */
 void fa_cache_free(fa_cache *c, void *obj)
 {
-    if (FA_LIKELY(c != NULL && obj != NULL)) {
+    if (FA_LIKELY(c != NULL)) {
         fa_tentry *e = fa_tentry_at(c->toff);
         if (FA_LIKELY(fa_pool_try_free(&e->pool, obj))) {
             return;
@@ -478,7 +474,7 @@ void fa_cache_free(fa_cache *c, void *obj)
         free_slow(c, e, obj);
         return;
     }
-    free_null(c);
+    (void)fa_cache_ok(c); /* the report */
 }
 
 size_t fa_cache_alloc_bulk(fa_cache *c, void **out, size_t n)

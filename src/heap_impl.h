@@ -112,8 +112,7 @@ static inline size_t fa_free_key(const void *p)
  * False: nothing done. */
 static inline bool fa_free_guessed(void *p)
 {
-    return FA_LIKELY(p != NULL) &&
-           fa_pool_try_free(&fa_cache_guess(fa_free_key(p))->pool, p);
+    return fa_pool_try_free(&fa_cache_guess(fa_free_key(p))->pool, p);
 }
 
 /* ---- heap.c ---- */

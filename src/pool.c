@@ -166,7 +166,7 @@ void fa_pool_retire(fa_pool *p)
     p->fast_free = NULL;
     set_counts(p, 0, fa_headroom(p));
     p->cur = NULL;
-    p->fast_last = FA_NO_CHUNK;
+    p->fast_span = 0;
     fa_chunk_file(p, c);
 }
 
@@ -182,7 +182,8 @@ void fa_chunk_make_current(fa_pool *p, fa_chunk *c)
     c->free = NULL;
     /* FA_ZERO pools clear objects as they are freed, and guarded ones
      * check every free: neither has a fast free. */
-    p->fast_last = !p->careful ? (uintptr_t)c + p->chunk_low : FA_NO_CHUNK;
+    p->fast_base = (uintptr_t)c;
+    p->fast_span = !p->careful ? p->chunk_size : 0;
     set_counts(p, carved - c->nlive - fa_chunk_held(p, c), fa_headroom(p));
 }
 
@@ -508,7 +509,7 @@ static void pool_destroy(fa_pool *p, bool report_leaks)
      * another thread than its own, whose fa_free may still read it as a
      * guess (cache_impl.h, fa_cache_guess), and must not match an object
      * of a chunk mapped anew where the current one was. */
-    p->fast_last = FA_NO_CHUNK;
+    p->fast_span = 0;
     if (p->cur != NULL) {
         fa_chunk_release(p, p->cur);
     }

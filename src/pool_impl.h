@@ -16,11 +16,6 @@
 #define FA_CHUNK_MAGIC UINT32_C(0x6b6e6863) /* "chnk" */
 #define FA_POOL_MAGIC UINT32_C(0x6c6f6f70)  /* "pool" */
 
-/* fa_pool.fast_last when no chunk takes fast frees: a value that no
- * `obj | chunk_low` of a non-NULL object can equal. An all-zero pool has
- * it, and chunk_low 0, so its fast free matches no object either. */
-#define FA_NO_CHUNK ((uintptr_t)0)
-
 /* Which of the pool's lists a chunk is on. */
 enum fa_chunk_list {
     FA_LIST_CURRENT, /* the chunk allocations come from; on no list */
@@ -464,12 +459,13 @@ static inline bool fa_pool_try_alloc(fa_pool *p, void **out)
     return false;
 }
 
-/* A chunk's last byte is `obj | chunk_low`: equal to fast_last only for
- * objects of the current chunk of a pool with fast frees (and for NULL in
- * an all-zero pool, whose callers test NULL first). */
+/* `obj ^ fast_base` is below fast_span only for objects of the current
+ * chunk (aligned to its size) of a pool with fast frees: never for NULL
+ * (no chunk starts at 0), and for no object at all while fast_span is 0
+ * (no current chunk, a careful pool, an all-zero pool or table entry). */
 static inline bool fa_pool_try_free(fa_pool *p, void *obj)
 {
-    if (FA_LIKELY(((uintptr_t)obj | p->chunk_low) == p->fast_last)) {
+    if (FA_LIKELY(((uintptr_t)obj ^ p->fast_base) < p->fast_span)) {
         *(void **)obj = p->fast_free;
         p->fast_free = obj;
         p->avail++;

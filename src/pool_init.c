@@ -110,8 +110,7 @@ static int pool_setup(fa_pool *p, const fa_config *cfg, bool checked,
         chunk_layout(cfg, src, checked, &g) != 0) {
         return EINVAL;
     }
-    memset(p, 0, sizeof *p);
-    p->fast_last = FA_NO_CHUNK;
+    memset(p, 0, sizeof *p); /* fast_span 0: no fast free */
     p->chunk_low = g.chunk - 1;
     p->flags = cfg->flags | (checked ? FA_CHECKED : 0);
     p->checked = checked;
