@@ -531,18 +531,27 @@ START_TEST(free_streak_moves_current)
 }
 END_TEST
 
+/* A small pool with chunk 0 full and chunk 1 current with room: its
+ * objects in v (returned), *spc slots a chunk, *n objects. */
+static void **full_and_current(fa_pool *p, size_t *spc, size_t *n)
+{
+    fa_config c = tu_small_config(NULL);
+    tu_pool_init_ok(p, &c);
+    *spc = tu_pool_stats(p).slots_per_chunk;
+    *n = 2 * *spc - 10;
+    void **v = tu_xcalloc_ptrs(*n);
+    tu_pool_alloc_n(p, v, *n);
+    return v;
+}
+
 /* Frees that all land in one chunk but far apart (every 16th slot, then
  * the next 16th...) are no streak: the current chunk stays, and the next
  * allocation comes from it. */
 START_TEST(scattered_frees_keep_current)
 {
-    fa_config c = tu_small_config(NULL);
     fa_pool p;
-    tu_pool_init_ok(&p, &c);
-    size_t spc = tu_pool_stats(&p).slots_per_chunk;
-    size_t n = 2 * spc - 10;
-    void **v = tu_xcalloc_ptrs(n);
-    tu_pool_alloc_n(&p, v, n); /* chunk 0 full, 1 current with room */
+    size_t spc, n;
+    void **v = full_and_current(&p, &spc, &n);
     for (size_t k = 0; k < 16; k++) {
         for (size_t i = k; i < spc; i += 16) {
             fa_pool_free(&p, v[i]);
@@ -550,7 +559,7 @@ START_TEST(scattered_frees_keep_current)
     }
     void *next = fa_pool_alloc(&p);
     TU_CHECK((char *)next >= (char *)v[spc] &&
-             (char *)next < (char *)v[spc] + c.chunk_size);
+             (char *)next < (char *)v[spc] + tu_pool_stats(&p).chunk_size);
     TU_CHECK(fa_pool_check(&p));
     free(v);
     fa_pool_destroy(&p);
@@ -562,13 +571,9 @@ END_TEST
  * address order rather than walk the list in the order of the frees. */
 START_TEST(emptied_current_chunk_is_reset)
 {
-    fa_config c = tu_small_config(NULL);
     fa_pool p;
-    tu_pool_init_ok(&p, &c);
-    size_t spc = tu_pool_stats(&p).slots_per_chunk;
-    size_t n = 2 * spc - 10;
-    void **v = tu_xcalloc_ptrs(n);
-    tu_pool_alloc_n(&p, v, n); /* chunk 0 full, 1 current with room */
+    size_t spc, n;
+    void **v = full_and_current(&p, &spc, &n);
     tu_rng r;
     tu_rng_seed(&r, 11);
     tu_shuffle(&r, v + spc, n - spc);
