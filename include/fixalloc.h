@@ -50,7 +50,10 @@ extern "C" {
 /* The smallest and largest chunk sizes. Chunks are powers of two. */
 #define FA_CHUNK_MIN ((size_t)4096)
 #define FA_CHUNK_MAX ((size_t)1 << 30)
-/* Bytes at the start of every chunk taken by its header. */
+/* Bytes at the start of every chunk taken by its header. A pool whose
+ * source can discard pages follows it with a map of one bit per page (at
+ * most 128 bytes), and a checked pool with a bit per slot; fa_pool_stats'
+ * slots_per_chunk counts what is left. */
 #define FA_CHUNK_HEADER ((size_t)64)
 
 /* ---------------------------------------------------------------------
