@@ -51,8 +51,9 @@ extern "C" {
 #define FA_CHUNK_MIN ((size_t)4096)
 #define FA_CHUNK_MAX ((size_t)1 << 30)
 /* Bytes at the start of every chunk taken by its header. A pool whose
- * source can discard pages follows it with a map of one bit per page (at
- * most 128 bytes), and a checked pool with a bit per slot; fa_pool_stats'
+ * source can discard pages follows it with a map of one bit per page (per
+ * chunk_size / 1024 bytes in chunks above 4 MiB of 4 KiB pages: at most
+ * 128 bytes), and a checked pool with a bit per slot; fa_pool_stats'
  * slots_per_chunk counts what is left. */
 #define FA_CHUNK_HEADER ((size_t)64)
 
@@ -256,15 +257,14 @@ typedef struct fa_pool {
     /* private, geometry and callbacks: */
     uint32_t magic;
     unsigned flags;
-    bool guarded;         /* checked, hardened or tracked: no fast paths */
-    bool checked;         /* FA_CHECKED, or FIXALLOC_CHECK in the environment */
-    bool tracked;         /* memory annotated for Valgrind or ASan */
-    bool hardened_fast;   /* FA_HARDENED alone: a short guarded path */
-    bool careful;         /* guarded or FA_ZERO: no fast free */
-    uint8_t purge_shift;  /* log2 of a trim unit inside a chunk; 0: none */
-    uint16_t purge_words; /* words of each chunk's purge map */
-    uintptr_t link_key;   /* FA_HARDENED: the secret links are encoded with */
-    void *registry;       /* checked mode: the set of this pool's chunks */
+    bool guarded;        /* checked, hardened or tracked: no fast paths */
+    bool checked;        /* FA_CHECKED, or FIXALLOC_CHECK in the environment */
+    bool tracked;        /* memory annotated for Valgrind or ASan */
+    bool hardened_fast;  /* FA_HARDENED alone: a short guarded path */
+    bool careful;        /* guarded or FA_ZERO: no fast free */
+    uint8_t purge_shift; /* log2 of a trim unit inside a chunk; 0: none */
+    uintptr_t link_key;  /* FA_HARDENED: the secret links are encoded with */
+    void *registry;      /* checked mode: the set of this pool's chunks */
     size_t size, slot, chunk_size, nslots, first_offset;
     uint64_t slot_divisor; /* for exact division by slot size */
     size_t max_bytes;

@@ -180,7 +180,7 @@ void fa_debug_destroy(fa_pool *p)
 static uint64_t *live_bits(const fa_pool *p, const fa_chunk *c)
 {
     return (uint64_t *)(void *)((char *)c + FA_CHUNK_HEADER +
-                                (size_t)p->purge_words * 8);
+                                fa_purge_words(p) * 8);
 }
 
 bool fa_debug_chunk_new(fa_pool *p, fa_chunk *c)

@@ -121,7 +121,7 @@ static FA_COLD void refile(fa_pool *p, fa_chunk *c, void *obj)
 {
     fa_chunk_unlist(p, c);
     fa_chunk_file(p, c);
-    if (p->cur != NULL && fa_pool_live(p) == p->others_live) {
+    if (p->cur != NULL && fa_chunk_live(p, p->cur) == 0) {
         fa_pool_retire(p);
     }
     follow_frees(p, c, obj);

@@ -270,10 +270,27 @@ void fa_chunk_make_current(fa_pool *p, fa_chunk *c);
 /* ---- purged pages (pool_purge.c) ---- */
 
 /* A chunk has at most this many trim units, so its purge map (one bit a
- * unit, p->purge_words words right after the header) is at most
- * FA_PURGE_WORDS_MAX words. */
+ * unit, right after the header) is at most FA_PURGE_WORDS_MAX words. */
 #define FA_PURGE_UNITS_MAX 1024
 #define FA_PURGE_WORDS_MAX (FA_PURGE_UNITS_MAX / 64)
+
+/* Words of the purge map of a chunk of `chunk` bytes cut into units of
+ * 1 << shift bytes; 0 when shift is 0 (no purge). */
+static inline size_t fa_purge_map_words(size_t chunk, unsigned shift)
+{
+    return shift == 0 ? 0 : ((chunk >> shift) + 63) / 64;
+}
+
+static inline size_t fa_purge_words(const fa_pool *p)
+{
+    return fa_purge_map_words(p->chunk_size, p->purge_shift);
+}
+
+/* Whether unit u is set in a purge map. */
+static inline bool fa_unit_set(const uint64_t *map, size_t u)
+{
+    return (map[u / 64] >> (u % 64) & 1) != 0;
+}
 
 /* The purge map of c: bit u set when unit u was discarded. Units before
  * the base hold header or map bytes and are never set. */
@@ -297,7 +314,7 @@ static inline bool fa_units_hold(const fa_pool *p, const uint64_t *map,
     size_t start = p->first_offset + i * p->slot;
     size_t last = (start + p->slot - 1) >> p->purge_shift;
     for (size_t u = start >> p->purge_shift; u <= last; u++) {
-        if ((map[u / 64] >> (u % 64) & 1) != 0) {
+        if (fa_unit_set(map, u)) {
             return true;
         }
     }
@@ -321,7 +338,7 @@ static inline unsigned fa_purge_first_unit(const fa_pool *p)
 /* Clears c's purge map. */
 static inline void fa_chunk_unpurge(const fa_pool *p, fa_chunk *c)
 {
-    memset(fa_chunk_purge_map(c), 0, (size_t)p->purge_words * 8);
+    memset(fa_chunk_purge_map(c), 0, fa_purge_words(p) * 8);
     c->npurged = 0;
 }
 /* Puts c's held slots on the list at *head as free slots and clears

@@ -47,7 +47,6 @@ static size_t slots_per_chunk(size_t chunk, size_t slot, size_t map,
 typedef struct geometry {
     size_t slot, chunk, nslots;
     uint8_t purge_shift; /* log2 of the trim unit; 0: no purge */
-    size_t purge_words;  /* words of the purge map */
 } geometry;
 
 /* The slot and chunk sizes a config asks for: 0, or EINVAL. */
@@ -78,12 +77,10 @@ static int chunk_layout(const fa_config *cfg, const fa_source *src,
                         bool checked, geometry *g)
 {
     g->purge_shift = fa_pool_purge_shift(cfg, src, g->chunk);
-    g->purge_words =
-        g->purge_shift == 0 ? 0 : ((g->chunk >> g->purge_shift) + 63) / 64;
-    g->nslots = slots_per_chunk(g->chunk, g->slot, g->purge_words * 8, checked);
-    if (g->nslots == 0 && g->purge_words != 0) {
+    size_t words = fa_purge_map_words(g->chunk, g->purge_shift);
+    g->nslots = slots_per_chunk(g->chunk, g->slot, words * 8, checked);
+    if (g->nslots == 0 && words != 0) {
         g->purge_shift = 0;
-        g->purge_words = 0;
         g->nslots = slots_per_chunk(g->chunk, g->slot, 0, checked);
     }
     return g->nslots == 0 ? EINVAL : 0;
@@ -129,7 +126,6 @@ static int pool_setup(fa_pool *p, const fa_config *cfg, bool checked,
     p->first_offset = g.chunk - g.nslots * g.slot;
     p->slot_divisor = UINT64_MAX / g.slot + 1;
     p->purge_shift = g.purge_shift;
-    p->purge_words = (uint16_t)g.purge_words;
     p->max_bytes = cfg->max_bytes;
     p->first = cfg->first;
     p->release = cfg->release;

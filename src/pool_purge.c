@@ -25,25 +25,20 @@ static unsigned units_per_chunk(const fa_pool *p)
     return (unsigned)(p->chunk_size >> p->purge_shift);
 }
 
-static bool unit_set(const uint64_t *map, unsigned u)
-{
-    return (map[u / 64] >> (u % 64) & 1) != 0;
-}
-
 /* The next run of units set in map at or after unit *u, as [*ua, *ub);
  * false when none is left. */
 static bool next_run(const fa_pool *p, const uint64_t *map, unsigned *u,
                      unsigned *ua, unsigned *ub)
 {
     unsigned n = units_per_chunk(p);
-    while (*u < n && !unit_set(map, *u)) {
+    while (*u < n && !fa_unit_set(map, *u)) {
         (*u)++;
     }
     if (*u >= n) {
         return false;
     }
     *ua = *u;
-    while (*u < n && unit_set(map, *u)) {
+    while (*u < n && fa_unit_set(map, *u)) {
         (*u)++;
     }
     *ub = *u;
@@ -136,14 +131,14 @@ static unsigned purgeable(const fa_pool *p, const fa_chunk *c,
     unsigned first = fa_purge_first_unit(p);
     const uint64_t *purged = fa_chunk_purge_map(c);
     unsigned n = 0;
-    memset(mask, 0, (size_t)p->purge_words * 8);
+    memset(mask, 0, fa_purge_words(p) * 8);
     for (unsigned u = first; u < nunits; u++) {
         size_t lo, hi;
         units_to_slots(p, c, u, u + 1, &lo, &hi);
         size_t want = fa_slot_index(p, (((size_t)u + 1) << p->purge_shift) -
                                            p->first_offset + p->slot - 1) -
                       lo;
-        if (!unit_set(purged, u) && hi - lo == want && nfree[u] == want) {
+        if (!fa_unit_set(purged, u) && hi - lo == want && nfree[u] == want) {
             mask[u / 64] |= UINT64_C(1) << (u % 64);
             n++;
         }
@@ -212,7 +207,7 @@ static size_t purge_chunk(fa_pool *p, fa_chunk *c)
                           (char *)c + ((size_t)ua << p->purge_shift),
                           (size_t)(ub - ua) << p->purge_shift);
     }
-    for (unsigned w = 0; w < p->purge_words; w++) {
+    for (size_t w = 0; w < fa_purge_words(p); w++) {
         purged[w] |= mask[w];
     }
     c->npurged += n;

@@ -117,17 +117,17 @@ static bool chunk_state_ok(const fa_pool *p, const fa_chunk *c, size_t live,
 /* Whether c's purge map counts npurged units, none before the base. */
 static bool purge_map_ok(const fa_pool *p, const fa_chunk *c)
 {
-    if (p->purge_words == 0) {
+    if (p->purge_shift == 0) {
         return c->npurged == 0;
     }
     const uint64_t *map = fa_chunk_purge_map(c);
     unsigned n = 0;
-    for (unsigned w = 0; w < p->purge_words; w++) {
+    for (size_t w = 0; w < fa_purge_words(p); w++) {
         n += (unsigned)__builtin_popcountll(map[w]);
     }
     bool below_base = false;
     for (unsigned u = 0; u < fa_purge_first_unit(p); u++) {
-        below_base |= (map[u / 64] >> (u % 64) & 1) != 0;
+        below_base |= fa_unit_set(map, u);
     }
     return n == c->npurged && !below_base;
 }
