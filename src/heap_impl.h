@@ -42,17 +42,32 @@ _Static_assert(FA_HEAP_ALIGN_MAX < FA_HEAP_CHUNK,
  * The header of a large block, at its start (where a chunk has its
  * header; `magic` is where a chunk's magic is). The object starts
  * `offset` bytes in: FA_LARGE_HEADER, or its alignment when larger.
- *   usable = map_size - offset >= size
+ *   size <= usable <= map_size - offset
+ * usable is the rest of the block when the block is whole pages from the
+ * OS; from a caller's source (a power of two of at least FA_HEAP_CHUNK) it
+ * ends at the first page boundary at or past the object's end, so that
+ * no caller may write the rest, which then still reads as zeros when the
+ * source gave zeros: `dirty` says how far from the block's start any
+ * object written in it reached (FA_ZERO heaps and calloc clear no more
+ * than that of a reused block).
  */
 typedef struct fa_large {
     uint64_t magic;       /* FA_LARGE_MAGIC */
     struct fa_heap *heap; /* the owner */
     fa_list_node link;    /* on the owner's list, under the large lock */
     size_t map_size;      /* bytes from the source */
-    size_t offset;        /* from the block to the object */
     size_t size;          /* bytes requested (fa_free_sized) */
+    size_t usable;        /* the object's bytes */
+    uint32_t offset;      /* from the block to the object */
+    uint32_t dirty;       /* FA_LARGE_DIRTY_UNITs from the block's start
+                           * that may not read as zeros; UINT32_MAX:
+                           * all */
 } fa_large;
 
+#define FA_LARGE_DIRTY_UNIT ((size_t)4096)
+
+_Static_assert(FA_HEAP_ALIGN_MAX <= UINT32_MAX,
+               "a large object's offset fits its header's field");
 _Static_assert(sizeof(fa_large) <= FA_LARGE_HEADER,
                "the large header must fit before the object");
 
@@ -159,9 +174,9 @@ fa_source fa_heap_counted_source(fa_heap *h);
 /* ---- heap_large.c ---- */
 
 /* A large block for n bytes aligned to `align` (a power of two up to
- * FA_HEAP_ALIGN_MAX). *zeroed tells whether the object reads as zeros.
- * NULL with errno ENOMEM (EINVAL for a bad heap). */
-void *fa_large_alloc(fa_heap *h, size_t n, size_t align, bool *zeroed);
+ * FA_HEAP_ALIGN_MAX), its usable bytes reading as zeros when `zero` (or
+ * the heap is FA_ZERO). NULL with errno ENOMEM (EINVAL for a bad heap). */
+void *fa_large_alloc(fa_heap *h, size_t n, size_t align, bool zero);
 void fa_large_free(fa_large *b, void *obj);
 /* Unmaps every large block of h, and those it keeps (at destroy). */
 void fa_large_release_all(fa_heap *h);
@@ -182,7 +197,7 @@ void fa_large_fork_release(void);
 
 static inline size_t fa_large_usable(const fa_large *b)
 {
-    return b->map_size - b->offset;
+    return b->usable;
 }
 
 /* ---- addrmap.c ---- */

@@ -157,13 +157,54 @@ static bool kept_put_locked(fa_heap *h, fa_large *b, uint64_t now)
     return true;
 }
 
+/* The usable bytes of an object of n bytes `offset` bytes into a block of
+ * `map` bytes (fa_large). */
+static size_t large_usable_for(const fa_heap *h, size_t map, size_t offset,
+                               size_t n)
+{
+    if (h->os_source) {
+        return map - offset;
+    }
+    size_t page = fa_os_page_size();
+    return ((offset + n + page - 1) & ~(page - 1)) - offset;
+}
+
+/* Bytes from b's start that may not read as zeros. */
+static size_t large_dirty(const fa_large *b)
+{
+    return b->dirty == UINT32_MAX ? b->map_size
+                                  : (size_t)b->dirty * FA_LARGE_DIRTY_UNIT;
+}
+
+/* Records that b's bytes below `bytes`, and those it had, may not read as
+ * zeros. */
+static void large_add_dirty(fa_large *b, size_t old, size_t bytes)
+{
+    bytes = bytes > old ? bytes : old;
+    size_t units = (bytes + FA_LARGE_DIRTY_UNIT - 1) / FA_LARGE_DIRTY_UNIT;
+    b->dirty = units < UINT32_MAX ? (uint32_t)units : UINT32_MAX;
+}
+
+/* Clears obj's bytes from `from` to `to` (offsets in the object) below
+ * `dirty` bytes from its block's start at `offset`: the rest reads as
+ * zeros already. */
+static void large_clear(char *obj, size_t offset, size_t dirty, size_t from,
+                        size_t to)
+{
+    size_t end = dirty > offset ? dirty - offset : 0;
+    end = end < to ? end : to;
+    if (end > from) {
+        memset(obj + from, 0, end - from);
+    }
+}
+
 static uint64_t keep_horizon(uint64_t now)
 {
     uint64_t keep = (uint64_t)FA_LARGE_KEEP_MS * 1000000u;
     return now > keep ? now - keep : 0;
 }
 
-void *fa_large_alloc(fa_heap *h, size_t n, size_t align, bool *zeroed)
+void *fa_large_alloc(fa_heap *h, size_t n, size_t align, bool zero)
 {
     if (!fa_heap_ok(h)) {
         errno = EINVAL;
@@ -171,40 +212,44 @@ void *fa_large_alloc(fa_heap *h, size_t n, size_t align, bool *zeroed)
     }
     size_t offset = align > FA_LARGE_HEADER ? align : FA_LARGE_HEADER;
     size_t map = n <= SIZE_MAX - offset ? large_map_size(h, offset + n) : 0;
-    bool fresh = false;
+    size_t dirty = 0;
     pthread_mutex_lock(&large_lock);
-    char *mem = map != 0 ? (char *)kept_take_locked(h, map) : NULL;
-    if (mem != NULL) {
-        map = ((fa_large *)(void *)mem)->map_size;
+    fa_large *b = map != 0 ? kept_take_locked(h, map) : NULL;
+    if (b != NULL) {
+        map = b->map_size;
+        dirty = large_dirty(b);
     } else if (map != 0) {
-        mem = fa_heap_source_map(h, map, FA_HEAP_CHUNK, &fresh);
+        bool fresh = false;
+        b = fa_heap_source_map(h, map, FA_HEAP_CHUNK, &fresh);
+        dirty = fresh ? FA_LARGE_HEADER : map;
     }
-    if (mem == NULL) {
+    if (b == NULL) {
         pthread_mutex_unlock(&large_lock);
         errno = ENOMEM;
         return NULL;
     }
-    fa_large *b = (fa_large *)(void *)mem;
+    size_t usable = large_usable_for(h, map, offset, n);
     *b = (fa_large){.magic = FA_LARGE_MAGIC,
                     .heap = h,
                     .map_size = map,
-                    .offset = offset,
-                    .size = n};
+                    .size = n,
+                    .usable = usable,
+                    .offset = (uint32_t)offset};
+    large_add_dirty(b, dirty, offset + usable);
     fa_list_push(&h->large, &b->link);
     h->nlarge++;
     h->large_bytes += map;
-    h->large_usable += map - offset;
+    h->large_usable += usable;
     h->large_allocs++;
     pthread_mutex_unlock(&large_lock);
-    void *obj = mem + offset;
+    char *obj = (char *)b + offset;
+    bool clear = zero || (h->flags & FA_ZERO);
     /* Open to the caller (under Valgrind) before it is cleared: a kept
      * block was closed when it was freed. */
-    large_track_alloc(h, obj, map - offset, fresh);
-    if ((h->flags & FA_ZERO) && !fresh) {
-        memset(obj, 0, map - offset);
-        fresh = true;
+    large_track_alloc(h, obj, usable, clear || dirty <= offset);
+    if (clear) {
+        large_clear(obj, offset, dirty, 0, usable);
     }
-    *zeroed = fresh;
     return obj;
 }
 
@@ -213,7 +258,7 @@ static void large_unlink_locked(fa_heap *h, fa_large *b)
     fa_list_remove(&h->large, &b->link);
     h->nlarge--;
     h->large_bytes -= b->map_size;
-    h->large_usable -= b->map_size - b->offset;
+    h->large_usable -= b->usable;
     h->large_frees++;
 }
 
@@ -266,9 +311,35 @@ static fa_large *large_move_locked(fa_heap *h, fa_large *b, size_t map)
     return to;
 }
 
+/* fa_large_grow within b's block (n fits in it: a block from a caller's
+ * source, whose usable bytes end at a page): the object stays, its new
+ * bytes cleared on an FA_ZERO heap where another object wrote. */
+static void *large_extend(fa_large *b, size_t n)
+{
+    fa_heap *h = b->heap;
+    char *obj = (char *)b + b->offset;
+    size_t old = b->usable;
+    size_t usable = large_usable_for(h, b->map_size, b->offset, n);
+    pthread_mutex_lock(&large_lock);
+    size_t dirty = large_dirty(b);
+    large_add_dirty(b, dirty, b->offset + usable);
+    h->large_usable += usable - old;
+    b->usable = usable;
+    b->size = n;
+    pthread_mutex_unlock(&large_lock);
+    large_track_resize(h, obj, old, usable);
+    if (h->flags & FA_ZERO) {
+        large_clear(obj, b->offset, dirty, old, usable);
+    }
+    return obj;
+}
+
 void *fa_large_grow(fa_large *b, size_t n)
 {
     fa_heap *h = b->heap;
+    if (n <= b->map_size - b->offset) {
+        return large_extend(b, n);
+    }
     size_t map = n <= SIZE_MAX - b->offset ? b->offset + n : 0;
     size_t page = fa_os_page_size();
     map =
@@ -290,6 +361,8 @@ void *fa_large_grow(fa_large *b, size_t n)
             h->large_usable += more;
             to->map_size = map;
             to->size = n;
+            to->usable = map - to->offset;
+            large_add_dirty(to, large_dirty(to), map);
         } else {
             atomic_fetch_sub(&h->held, more);
         }
@@ -353,8 +426,8 @@ static bool large_list_ok_locked(const fa_heap *h)
     for (const fa_list_node *l = h->large; l != NULL; l = l->next, n++) {
         const fa_large *b = fa_list_entry(l, fa_large, link);
         if (b->magic != FA_LARGE_MAGIC || b->heap != h ||
-            (l->next != NULL && l->next->prev != l) ||
-            b->offset + b->size > b->map_size) {
+            (l->next != NULL && l->next->prev != l) || b->size > b->usable ||
+            b->offset + b->usable > b->map_size) {
             fa_heap_report(FA_ERR_CORRUPT, h, b,
                            "a large block's header is "
                            "broken");

@@ -87,8 +87,7 @@ static inline void *class_alloc(fa_heap *h, size_t cls)
 
 static __attribute__((noinline)) void *large_malloc(fa_heap *h, size_t n)
 {
-    bool zeroed;
-    return fa_large_alloc(h, n, FA_HEAP_ALIGN, &zeroed);
+    return fa_large_alloc(h, n, FA_HEAP_ALIGN, false);
 }
 
 static inline void *heap_alloc(fa_heap *h, size_t n)
@@ -143,12 +142,7 @@ void *fa_heap_calloc(fa_heap *h, size_t k, size_t n)
         return NULL;
     }
     if (total > FA_SMALL_MAX) {
-        bool zeroed;
-        void *p = fa_large_alloc(h, total, FA_HEAP_ALIGN, &zeroed);
-        if (p != NULL && !zeroed) {
-            memset(p, 0, total);
-        }
-        return p;
+        return fa_large_alloc(h, total, FA_HEAP_ALIGN, true);
     }
     void *p = class_alloc(h, fa_class_of(total));
     if (p != NULL && !(h->flags & FA_ZERO)) {
@@ -188,8 +182,7 @@ void *fa_heap_aligned_alloc(fa_heap *h, size_t align, size_t n)
             return class_alloc(h, cls);
         }
     }
-    bool zeroed;
-    return fa_large_alloc(h, n, align, &zeroed);
+    return fa_large_alloc(h, n, align, false);
 }
 
 void *fa_aligned_alloc(size_t align, size_t n)

@@ -135,82 +135,6 @@ START_TEST(free_and_trim_give_bytes_back)
 }
 END_TEST
 
-/* Free large blocks are kept for reuse, within bounds, and given back by
- * trim; a free of a kept block is reported, never followed. */
-START_TEST(large_blocks_kept_and_reused)
-{
-    tu_source src;
-    tu_source_init(&src, NULL);
-    fa_heap_config cfg = {.source = &src.source};
-    fa_heap *h = tu_heap_create_ok(&cfg);
-    /* The caller's source maps powers of two of at least FA_HEAP_CHUNK:
-     * a block of 4 chunks. */
-    size_t big = FA_HEAP_CHUNK * 5 / 2;
-    void *p = fa_heap_malloc(h, big);
-    TU_NOT_NULL(p);
-    size_t maps = src.maps;
-    fa_free(p);
-    fa_heap_counters s = tu_heap_stats(h);
-    TU_EQ(s.large_live, 0);
-    TU_EQ(s.large_kept, 1);
-    TU_GT(s.large_kept_bytes, big);
-    TU_EQ(s.bytes_held, s.chunk_bytes + s.large_kept_bytes);
-    TU_CHECK(fa_heap_check(h));
-    /* A somewhat smaller request takes it back: no map. */
-    void *q = fa_heap_malloc(h, FA_HEAP_CHUNK * 9 / 4);
-    TU_PTR_EQ(q, p);
-    TU_EQ(src.maps, maps);
-    s = tu_heap_stats(h);
-    TU_EQ(s.large_reuses, 1);
-    TU_EQ(s.large_kept, 0);
-    /* A free of a kept block is misuse, reported. */
-    fa_free(q);
-    fa_error_handler old = tu_errors_install();
-    fa_free(q);
-    TU_INT_EQ(tu_err.count, 1);
-    TU_INT_EQ(tu_err.kind, FA_ERR_FOREIGN);
-    fa_set_error_handler(old);
-    /* Much smaller requests do not take a big kept block. */
-    void *small = fa_heap_malloc(h, FA_SMALL_MAX + 1); /* one chunk */
-    TU_NOT_NULL(small);
-    TU_EQ(tu_heap_stats(h).large_kept, 1);
-    fa_free(small);
-    TU_GT(fa_heap_trim(h), big);
-    s = tu_heap_stats(h);
-    TU_EQ(s.large_kept, 0);
-    TU_EQ(s.bytes_held, 0);
-    TU_CHECK(fa_heap_check(h));
-    fa_heap_destroy(h);
-    TU_EQ(src.maps, src.unmaps);
-    tu_source_fini(&src);
-}
-END_TEST
-
-/* Realloc of a large block keeps its bytes, whether it grows where it is
- * (the OS source: mremap) or moves. */
-START_TEST(large_realloc_grows)
-{
-    fa_heap *h = tu_heap_create_ok(NULL);
-    unsigned char *p = fa_heap_malloc(h, 100 * 1024);
-    TU_NOT_NULL(p);
-    for (size_t i = 0; i < 100 * 1024; i++) {
-        p[i] = (unsigned char)(i * 7);
-    }
-    for (size_t n = 200 * 1024; n <= 8u << 20; n *= 2) {
-        p = fa_heap_realloc(h, p, n);
-        TU_NOT_NULL(p);
-        TU_GE(fa_usable_size(p), n);
-        for (size_t i = 0; i < 100 * 1024; i += 997) {
-            TU_EQ(p[i], (unsigned char)(i * 7));
-        }
-        memset(p + 100 * 1024, 0xab, n - 100 * 1024);
-    }
-    TU_CHECK(fa_heap_check(h));
-    fa_free(p);
-    fa_heap_destroy(h);
-}
-END_TEST
-
 /* A checked heap reports a realloc of a freed object as a double free, and
  * never hands the object out twice. */
 START_TEST(checked_realloc_of_freed_object)
@@ -942,12 +866,10 @@ static Suite *suite(void)
     tcase_add_test(tc, destroy_releases_everything);
     tcase_add_test(tc, free_and_trim_give_bytes_back);
     tcase_add_test(tc, stats_are_per_heap);
-    tcase_add_test(tc, large_blocks_kept_and_reused);
     tcase_add_test(tc, checked_realloc_of_freed_object);
     tcase_add_test(tc, phase_shift_reuses_chunks);
     tcase_add_test(tc, null_heap_reported);
     tcase_add_test(tc, heap_region_and_realloc_across_heaps);
-    tcase_add_test(tc, large_realloc_grows);
     tcase_add_test(tc, cap_refuses_with_enomem);
     tcase_add_test(tc, zero_heap_objects_read_as_zeros);
     tcase_add_test(tc, hardened_heap_works);
