@@ -2,8 +2,9 @@
  * fuzz_cache.c - a libFuzzer target: the input is a program of cache
  * operations run by two threads in lockstep, checked against a model.
  *
- * The first byte says how many caches (two or three) and whether ASan
- * tracking is off (so that the fast paths are fuzzed too); the next two
+ * The first byte says how many caches (two or three), whether ASan
+ * tracking is off (so that the fast paths are fuzzed too) and whether the
+ * second thread exits at the end ("the second thread" below); the next two
  * bytes of each cache configure it: object size, flags (plain, FA_ZERO,
  * FA_HARDENED, FA_CHECKED and mixes), a small chunk size, sometimes a
  * max_bytes cap, and options (remote_batch, thread_empty_chunks,
@@ -44,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fuzz_report.h"
 #include "fuzz_support.h"
@@ -58,11 +60,13 @@
 /* Turns read from an input: each costs two thread switches. */
 #define MAX_TURNS 64
 #define MAX_BULK 32
-/* Turns a waiting thread spins before it sleeps on the condition (about a
- * millisecond): a turn of the other thread takes a few microseconds, and
- * a sleep and wake-up cost more than the turn (two thirds of the time
- * went to them with 256). */
-#define SPIN 32768
+/* How long a waiting thread spins before it sleeps on the condition: a
+ * turn of the other thread takes a few microseconds to a few hundred, and
+ * a sleep and wake-up cost more than most turns (two thirds of the time
+ * went to them when a thread slept after 256 spins); bounded in time, not
+ * in spins, so that a thread whose partner is not running (a loaded
+ * machine) wastes little of its core. */
+#define SPIN_NS 100000
 #define FINISHED 2 /* the turn when every operation ran */
 
 typedef struct object {
@@ -169,11 +173,19 @@ static inline void relax(void)
 #endif
 }
 
+NO_COVERAGE static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Waits for thread t's turn: true then, false when every operation ran. */
 NO_COVERAGE static bool wait_turn(world *W, int t)
 {
     int turn = 0;
-    for (int i = 0; i < SPIN; i++) {
+    uint64_t until = now_ns() + SPIN_NS;
+    for (unsigned i = 1; i % 64 != 0 || now_ns() < until; i++) {
         turn = atomic_load_explicit(&W->turn, memory_order_acquire);
         if (turn == t || turn == FINISHED) {
             return turn == t;
@@ -507,6 +519,98 @@ static void *run(void *argp)
     return NULL;
 }
 
+/* ---- the second thread ----
+ *
+ * Thread 0 is the calling thread, whose pools live on from one input to
+ * the next, as a program's main thread's do. Thread 1 is a helper that
+ * serves inputs one after another, and exits at the end of the inputs whose
+ * first byte has bits 2 and 3 clear (one in four: its pools then become
+ * idle with objects still live, freed at the end from thread 0); the next
+ * input starts a new one. A thread created and joined costs more under
+ * ASan than a short input's operations. */
+
+typedef struct helper {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    void *(*job)(void *); /* posted, NULL once done */
+    void *arg;
+    bool quit; /* exit after the job */
+    bool alive;
+    pthread_t th;
+} helper;
+
+static helper H = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                   .cv = PTHREAD_COND_INITIALIZER};
+
+NO_COVERAGE static void *helper_main(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&H.mu);
+    for (;;) {
+        while (H.job == NULL) {
+            pthread_cond_wait(&H.cv, &H.mu);
+        }
+        void *(*job)(void *) = H.job;
+        void *arg = H.arg;
+        pthread_mutex_unlock(&H.mu);
+        job(arg);
+        pthread_mutex_lock(&H.mu);
+        H.job = NULL;
+        pthread_cond_broadcast(&H.cv);
+        if (H.quit) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&H.mu);
+    return NULL;
+}
+
+/* Gives the helper a job (starting a helper when none runs); `quit`: it
+ * exits after it. */
+NO_COVERAGE static void helper_post(void *(*job)(void *), void *arg, bool quit)
+{
+    pthread_mutex_lock(&H.mu);
+    H.job = job;
+    H.arg = arg;
+    H.quit = quit;
+    pthread_cond_broadcast(&H.cv);
+    pthread_mutex_unlock(&H.mu);
+    if (!H.alive) {
+        if (pthread_create(&H.th, NULL, helper_main, NULL) != 0) {
+            fail("pthread_create failed");
+        }
+        H.alive = true;
+    }
+}
+
+/* Waits for the helper's job to be done (and for the helper to exit when
+ * it was to). */
+NO_COVERAGE static void helper_wait(void)
+{
+    pthread_mutex_lock(&H.mu);
+    while (H.job != NULL) {
+        pthread_cond_wait(&H.cv, &H.mu);
+    }
+    bool quit = H.quit;
+    pthread_mutex_unlock(&H.mu);
+    if (quit) {
+        pthread_join(H.th, NULL);
+        H.alive = false;
+    }
+}
+
+/* A helper's job: trims every cache, which hands over the objects it
+ * gathered for other threads' pools, takes those others freed into its
+ * own, gives its pool's empty chunks back and publishes its counts. */
+static void *trim_all(void *arg)
+{
+    world *W = arg;
+    for (int k = 0; k < W->ncaches; k++) {
+        fa_cache_trim(W->cm[k].c);
+    }
+    return NULL;
+}
+
 /* ---- setup and the end ---- */
 
 static void setup(world *W, const uint8_t *hdr)
@@ -556,20 +660,27 @@ static void setup(world *W, const uint8_t *hdr)
     }
 }
 
-static void finish(world *W)
+/* The end of an input, in thread 0: the helper, when it stays, trims
+ * first (its counts then are exact), and again after thread 0 freed its
+ * objects, so that every chunk can go back. */
+static void finish(world *W, bool helper_stays)
 {
+    if (helper_stays) {
+        helper_post(trim_all, W, false);
+        helper_wait();
+    }
     for (int k = 0; k < W->ncaches; k++) {
         cache_model *cm = &W->cm[k];
         fa_cache_counters s;
         fa_cache_stats(cm->c, &s);
         compare_stats(cm, &s);
-        if (s.threads != 0 && !(cm->flags & FA_CHECKED) && s.threads != 1) {
+        if (!(cm->flags & FA_CHECKED) && s.threads > 1u + helper_stays) {
             fail("pools of exited threads counted as running");
         }
         do_walk_check(W, k);
     }
     /* Every object goes, from the main thread: the second thread's are
-     * remote frees into the pools of an exited thread. */
+     * remote frees into its pools (idle ones when it exited). */
     for (int t = 0; t < 2; t++) {
         worker *w = &W->w[t];
         while (w->nheld > 0) {
@@ -582,6 +693,11 @@ static void finish(world *W)
             release(W, &o);
             fa_cache_free(W->cm[o.k].c, o.p);
         }
+    }
+    if (helper_stays) {
+        trim_all(W); /* hands thread 1's objects to its pools */
+        helper_post(trim_all, W, false);
+        helper_wait();
     }
     for (int k = 0; k < W->ncaches; k++) {
         cache_model *cm = &W->cm[k];
@@ -625,25 +741,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         }
     }
     atomic_store(&W->turn, W->nops == 0 ? FINISHED : thread_of(W, 0));
-    /* Thread 0 is the calling thread, whose pools live on from one input
-     * to the next (as a program's main thread's do); thread 1 is new for
-     * each input and exits with objects of its pools still live, freed at
-     * the end from here. A thread created and joined costs more under ASan
-     * than a short input's operations. */
-    pthread_t other;
+    bool helper_stays = (data[0] & 12) != 0;
     thread_arg args[2] = {{W, 0}, {W, 1}};
-    if (pthread_create(&other, NULL, run, &args[1]) != 0) {
-        fail("pthread_create failed");
-    }
+    helper_post(run, &args[1], !helper_stays);
     run(&args[0]);
-    pthread_join(other, NULL);
+    helper_wait();
     /* Reports are expected only from the deliberate double frees, each
      * checked where it was made. */
     int doubles = fuzz_reports(FA_ERR_DOUBLE_FREE);
     if (fuzz_reports_total() != doubles) {
         fail("an unexpected error report");
     }
-    finish(W);
+    finish(W, helper_stays);
     if (fuzz_reports_total() != doubles) {
         fail("an unexpected error report at the end");
     }
