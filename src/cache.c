@@ -366,26 +366,27 @@ static __attribute__((noinline)) void *alloc_slow(fa_cache *c)
 static __attribute__((noinline)) void free_other(fa_cache *c, void *obj);
 
 /* The thread's own object in another of its chunks, on a sweep's turn. */
-static FA_COLD void free_own_sweep(fa_cache *c, fa_tentry *e, void *obj)
+static FA_COLD void free_own_sweep(fa_cache *c, fa_tentry *e, void *obj,
+                                   void *chunk)
 {
-    fa_pool_free_owned(&e->pool, obj);
+    fa_pool_free_owned(&e->pool, obj, chunk);
     sweep(c, e);
 }
 
-/* A free past the fast path of obj, whose chunk the map shows with a
- * header naming pool `to`: first the common case, the thread's own object
- * in another of its chunks (an unbound entry's pool is named by none),
+/* A free past the fast path of obj, whose chunk `chunk` the map shows
+ * with a header naming pool `to`: first the common case, the thread's own
+ * object in another of its chunks (an unbound entry's pool is named by none),
  * then another thread's object for the pool the outbox is gathering for
  * (checked to be this cache's when the outbox began). */
 static inline void free_mapped(fa_cache *c, fa_tentry *e, fa_pool *to,
-                               void *obj)
+                               void *obj, void *chunk)
 {
     if (FA_LIKELY(to == &e->pool)) {
         if (FA_UNLIKELY(++e->ticks >= FA_SWEEP_TICKS)) {
-            free_own_sweep(c, e, obj);
+            free_own_sweep(c, e, obj, chunk);
             return;
         }
-        fa_pool_free_owned(&e->pool, obj);
+        fa_pool_free_owned(&e->pool, obj, chunk);
         return;
     }
     if (to == e->out_to) {
@@ -395,35 +396,37 @@ static inline void free_mapped(fa_cache *c, fa_tentry *e, fa_pool *to,
     free_other(c, obj);
 }
 
-/* Past the fast path of e, the calling thread's entry of c; c and obj
- * are not NULL. */
-static __attribute__((noinline)) void free_slow(fa_cache *c, fa_tentry *e,
-                                                void *obj)
+/* Past the fast path of e, the calling thread's entry of c (not NULL).
+ * NULL is let go in free_other: no chunk starts at 0. The arguments come
+ * in the order fa_cache_free has them, and the header found is passed on
+ * to the pool: a slow free computes nothing twice. */
+static __attribute__((noinline)) void free_slow(fa_cache *c, void *obj,
+                                                fa_tentry *e)
 {
-    if (obj == NULL) {
-        return;
-    }
-    const void *hdr = (const void *)((uintptr_t)obj & c->chunk_mask);
+    void *hdr = (void *)((uintptr_t)obj & c->chunk_mask);
     if (FA_LIKELY(fa_chunkmap_has(hdr))) { /* then hdr is a chunk header */
-        free_mapped(c, e, fa_pool_of_header(hdr), obj);
+        free_mapped(c, e, fa_pool_of_header(hdr), obj, hdr);
         return;
     }
     free_other(c, obj);
 }
 
-void fa_cache_free_owned(fa_cache *c, fa_pool *to, void *obj)
+void fa_cache_free_owned(fa_cache *c, fa_pool *to, void *obj, void *chunk)
 {
     fa_tentry *e = fa_tentry_at(c->toff);
     if (FA_LIKELY(to == &e->pool) && fa_pool_try_free(to, obj)) {
         return;
     }
-    free_mapped(c, e, to, obj);
+    free_mapped(c, e, to, obj, chunk);
 }
 
 /* Every other free past the fast path: checked caches, objects of other
  * threads' pools, foreign pointers, calls of threads without a pool. */
 static __attribute__((noinline)) void free_other(fa_cache *c, void *obj)
 {
+    if (obj == NULL) {
+        return;
+    }
     if (!fa_cache_ok(c)) {
         return;
     }
@@ -463,7 +466,7 @@ void *fa_cache_alloc(fa_cache *c)
     return alloc_slow(c);
 }
 
-/* NULL takes no fast free (fa_pool_try_free) and is let go in free_slow. */
+/* NULL takes no fast free (fa_pool_try_free) and is let go in free_other. */
 void fa_cache_free(fa_cache *c, void *obj)
 {
     if (FA_LIKELY(c != NULL)) {
@@ -471,7 +474,7 @@ void fa_cache_free(fa_cache *c, void *obj)
         if (FA_LIKELY(fa_pool_try_free(&e->pool, obj))) {
             return;
         }
-        free_slow(c, e, obj);
+        free_slow(c, obj, e);
         return;
     }
     (void)fa_cache_ok(c); /* the report */

@@ -289,10 +289,11 @@ static inline size_t fa_cache_toff_of_pool(const fa_pool *p)
     return fa_entry_of_pool(p)->toff;
 }
 
-/* fa_cache_free of obj, not NULL, whose chunk the caller saw in the chunk
- * map (or the heap's address map) with a header naming `to`, a pool of c:
- * nothing is asked again. */
-void fa_cache_free_owned(struct fa_cache *c, fa_pool *to, void *obj);
+/* fa_cache_free of obj, not NULL, whose chunk `chunk` the caller saw in
+ * the chunk map (or the heap's address map) with a header naming `to`, a
+ * pool of c: nothing is asked again. */
+void fa_cache_free_owned(struct fa_cache *c, fa_pool *to, void *obj,
+                         void *chunk);
 
 /* fa_cache_destroy for a heap's class cache: live objects die with it, as
  * with the heap, without a leak report. */

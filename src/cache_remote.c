@@ -42,7 +42,7 @@ void fa_outbox_send(fa_tentry *e)
 static inline void take_one(fa_tentry *e, void *obj)
 {
     if (!fa_pool_try_free(&e->pool, obj)) {
-        fa_pool_free_owned(&e->pool, obj);
+        fa_pool_free_owned(&e->pool, obj, fa_chunk_of(&e->pool, obj));
     }
 }
 

@@ -230,7 +230,7 @@ static __attribute__((noinline)) void free_miss(void *p)
                   fa_is_chunk_header((const void *)unit))) {
         fa_pool *owner = fa_pool_of_header((const void *)unit);
         fa_cache_guess_set(fa_free_key(p), fa_cache_toff_of_pool(owner));
-        fa_cache_free_owned(fa_cache_of_pool(owner), owner, p);
+        fa_cache_free_owned(fa_cache_of_pool(owner), owner, p, (void *)unit);
         return;
     }
     free_slow(p);

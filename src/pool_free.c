@@ -281,9 +281,10 @@ static __attribute__((noinline)) void free_miss(fa_pool *p, void *obj)
     free_plain(p, c, obj);
 }
 
-void fa_pool_free_owned(fa_pool *p, void *obj)
+void fa_pool_free_owned(fa_pool *p, void *obj, void *chunk)
 {
-    fa_chunk *c = fa_chunk_of(p, obj);
+    fa_chunk *c = chunk;
+    FA_ASSERT(c == fa_chunk_of(p, obj));
     if (FA_UNLIKELY(p->careful)) {
         free_careful(p, c, obj);
         return;

@@ -511,9 +511,9 @@ void fa_pool_untrack_peak(fa_pool *p);
 void fa_pool_destroy_region(fa_pool *p);
 
 /* fa_pool_free past its fast path, for a caller that tried
- * fa_pool_try_free already, with obj not NULL and its chunk seen in the
- * chunk map with a header naming p: nothing is asked again. */
-void fa_pool_free_owned(fa_pool *p, void *obj);
+ * fa_pool_try_free already, with obj not NULL and its chunk, `chunk`, seen
+ * in the chunk map with a header naming p: nothing is asked again. */
+void fa_pool_free_owned(fa_pool *p, void *obj, void *chunk);
 
 /* Empty chunks p holds, ready to hand to another pool. */
 static inline size_t fa_pool_empty_chunks(const fa_pool *p)
