@@ -675,7 +675,7 @@ FA_API bool fa_heap_check(fa_heap *h);
 FA_API size_t fa_size_class(size_t n);
 /* The slot size of class cls; 0 when cls >= FA_SIZE_CLASSES. */
 FA_API size_t fa_size_class_size(size_t cls);
-/* The usable size that fa_malloc(n) gives (on a heap over the OS source);
+/* The usable size that fa_malloc(n) gives (fa_heap_malloc(h, n) too);
  * 0 when n is too large for any allocation. */
 FA_API size_t fa_good_size(size_t n);
 

@@ -43,13 +43,13 @@ _Static_assert(FA_HEAP_ALIGN_MAX < FA_HEAP_CHUNK,
  * header; `magic` is where a chunk's magic is). The object starts
  * `offset` bytes in: FA_LARGE_HEADER, or its alignment when larger.
  *   size <= usable <= map_size - offset
- * usable is the rest of the block when the block is whole pages from the
- * OS; from a caller's source (a power of two of at least FA_HEAP_CHUNK) it
- * ends at the first page boundary at or past the object's end, so that
- * no caller may write the rest, which then still reads as zeros when the
- * source gave zeros: `dirty` says how far from the block's start any
- * object written in it reached (FA_ZERO heaps and calloc clear no more
- * than that of a reused block).
+ * usable ends at the first page boundary at or past the object's end:
+ * the block's end for a fresh block from the OS, short of it in a power
+ * of two from a caller's source or a kept block reused for less. No
+ * caller may write past it, so the rest reads as the source gave it:
+ * `dirty` says how far from the block's start any object written in it
+ * reached (FA_ZERO heaps and calloc clear no more than that of a reused
+ * block).
  */
 typedef struct fa_large {
     uint64_t magic;       /* FA_LARGE_MAGIC */

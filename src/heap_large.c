@@ -157,14 +157,12 @@ static bool kept_put_locked(fa_heap *h, fa_large *b, uint64_t now)
     return true;
 }
 
-/* The usable bytes of an object of n bytes `offset` bytes into a block of
- * `map` bytes (fa_large). */
-static size_t large_usable_for(const fa_heap *h, size_t map, size_t offset,
-                               size_t n)
+/* The usable bytes of an object of n bytes `offset` bytes into its block
+ * (fa_large): up to the first page boundary at or past its end, which is
+ * the block's end unless the block is larger (a power of two from a
+ * caller's source, or a kept block reused for less). */
+static size_t large_usable_for(size_t offset, size_t n)
 {
-    if (h->os_source) {
-        return map - offset;
-    }
     size_t page = fa_os_page_size();
     return ((offset + n + page - 1) & ~(page - 1)) - offset;
 }
@@ -228,7 +226,7 @@ void *fa_large_alloc(fa_heap *h, size_t n, size_t align, bool zero)
         errno = ENOMEM;
         return NULL;
     }
-    size_t usable = large_usable_for(h, map, offset, n);
+    size_t usable = large_usable_for(offset, n);
     *b = (fa_large){.magic = FA_LARGE_MAGIC,
                     .heap = h,
                     .map_size = map,
@@ -311,15 +309,14 @@ static fa_large *large_move_locked(fa_heap *h, fa_large *b, size_t map)
     return to;
 }
 
-/* fa_large_grow within b's block (n fits in it: a block from a caller's
- * source, whose usable bytes end at a page): the object stays, its new
- * bytes cleared on an FA_ZERO heap where another object wrote. */
+/* fa_large_grow within b's block (n fits in it): the object stays, its
+ * new bytes cleared on an FA_ZERO heap where another object wrote. */
 static void *large_extend(fa_large *b, size_t n)
 {
     fa_heap *h = b->heap;
     char *obj = (char *)b + b->offset;
     size_t old = b->usable;
-    size_t usable = large_usable_for(h, b->map_size, b->offset, n);
+    size_t usable = large_usable_for(b->offset, n);
     pthread_mutex_lock(&large_lock);
     size_t dirty = large_dirty(b);
     large_add_dirty(b, dirty, b->offset + usable);
@@ -340,15 +337,14 @@ void *fa_large_grow(fa_large *b, size_t n)
     if (n <= b->map_size - b->offset) {
         return large_extend(b, n);
     }
-    size_t map = n <= SIZE_MAX - b->offset ? b->offset + n : 0;
-    size_t page = fa_os_page_size();
-    map =
-        map != 0 && map <= SIZE_MAX - page ? (map + page - 1) & ~(page - 1) : 0;
-    if (!h->os_source || map <= b->map_size) {
+    /* Past the block: whole pages more from the OS, by mremap. */
+    size_t map =
+        n <= SIZE_MAX - b->offset ? large_map_size(h, b->offset + n) : 0;
+    if (!h->os_source || map == 0) {
         return NULL;
     }
     size_t more = map - b->map_size;
-    size_t usable = b->map_size - b->offset;
+    size_t usable = b->usable;
     void *obj = (char *)b + b->offset;
     fa_large *to = NULL;
     pthread_mutex_lock(&large_lock);
@@ -357,12 +353,12 @@ void *fa_large_grow(fa_large *b, size_t n)
                  ? b
                  : large_move_locked(h, b, map);
         if (to != NULL) {
-            h->large_bytes += more;
-            h->large_usable += more;
             to->map_size = map;
             to->size = n;
             to->usable = map - to->offset;
             large_add_dirty(to, large_dirty(to), map);
+            h->large_bytes += more;
+            h->large_usable += to->usable - usable;
         } else {
             atomic_fetch_sub(&h->held, more);
         }
@@ -373,10 +369,10 @@ void *fa_large_grow(fa_large *b, size_t n)
     }
     void *moved = (char *)to + to->offset;
     if (moved == obj) {
-        large_track_resize(h, obj, usable, map - to->offset);
+        large_track_resize(h, obj, usable, to->usable);
     } else {
         large_track_free(h, obj);
-        large_track_alloc(h, moved, map - to->offset, true);
+        large_track_alloc(h, moved, to->usable, true);
     }
     return moved;
 }

@@ -102,7 +102,7 @@ START_TEST(large_block_clears_what_was_written)
     char *d = fa_heap_realloc(h, b, big + 3 * page);
     TU_PTR_EQ(d, b);
     TU_GE(fa_usable_size(d), big + 3 * page);
-    TU_EQ(tu_first_nonzero(d, small), 0);
+    TU_EQ(tu_first_not(d, 0, small, 0x5a), small);
     fa_heap_counters s = tu_heap_stats(h);
     TU_EQ(s.live_bytes, fa_usable_size(d));
     TU_CHECK(fa_heap_check(h));
@@ -150,6 +150,32 @@ START_TEST(large_realloc_grows)
 }
 END_TEST
 
+/* A kept block reused for less than it holds: the usable size is that of
+ * a fresh block for the request (fa_good_size), and a realloc within the
+ * block keeps the object where it is. */
+START_TEST(kept_block_reused_for_less)
+{
+    fa_heap *h = tu_heap_create_ok(NULL);
+    size_t big = 300 * 1024, less = 250 * 1024;
+    void *p = fa_heap_malloc(h, big);
+    TU_NOT_NULL(p);
+    fa_free(p);
+    char *q = fa_heap_malloc(h, less);
+    TU_PTR_EQ(q, p);
+    TU_EQ(fa_usable_size(q), fa_good_size(less));
+    TU_EQ(tu_heap_stats(h).live_bytes, fa_good_size(less));
+    memset(q, 0x5a, less);
+    char *r = fa_heap_realloc(h, q, big);
+    TU_PTR_EQ(r, q);
+    TU_EQ(fa_usable_size(r), fa_good_size(big));
+    TU_EQ(tu_first_not(r, 0, less, 0x5a), less);
+    TU_EQ(tu_heap_stats(h).live_bytes, fa_good_size(big));
+    TU_CHECK(fa_heap_check(h));
+    fa_free(r);
+    fa_heap_destroy(h);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("large");
@@ -158,6 +184,7 @@ static Suite *suite(void)
     tcase_add_test(tc, large_blocks_kept_and_reused);
     tcase_add_test(tc, large_block_clears_what_was_written);
     tcase_add_test(tc, large_realloc_grows);
+    tcase_add_test(tc, kept_block_reused_for_less);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -62,8 +62,7 @@
 #define MAX_BULK 32
 /* How long a waiting thread spins before it sleeps on the condition: a
  * turn of the other thread takes a few microseconds to a few hundred, and
- * a sleep and wake-up cost more than most turns (two thirds of the time
- * went to them when a thread slept after 256 spins); bounded in time, not
+ * a sleep and a wake-up cost more than most turns; bounded in time, not
  * in spins, so that a thread whose partner is not running (a loaded
  * machine) wastes little of its core. */
 #define SPIN_NS 100000
@@ -723,8 +722,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         return 0;
     }
     /* One model for every input, cleared: a fresh allocation each time
-     * would be fresh pages under ASan, whose quarantine holds freed
-     * memory back, and their faults cost more than a short input. */
+     * would stay in ASan's quarantine once freed (twice the target's
+     * resident size). */
     static world storage;
     world *W = memset(&storage, 0, sizeof storage);
     fuzz_reports_reset();

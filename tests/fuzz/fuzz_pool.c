@@ -219,8 +219,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     }
     fa_set_error_handler(count_report);
     /* One model for every input, cleared: a fresh allocation each time
-     * would be fresh pages under ASan, whose quarantine holds freed
-     * memory back, and their faults cost more than a short input. */
+     * would stay in ASan's quarantine once freed (twice the target's
+     * resident size). */
     static model storage;
     model *m = memset(&storage, 0, sizeof storage);
     setup(m, data);
