@@ -242,7 +242,7 @@ static void settle_quiet(fa_tentry *e, void *arg)
  */
 static void sweep(fa_cache *c, fa_tentry *e)
 {
-    e->ticks = 0;
+    e->sweep_in = FA_SWEEP_TICKS - 1;
     note_empty(e);
     uint64_t now = fa_os_now_ns();
     size_t keep = SIZE_MAX;
@@ -279,6 +279,7 @@ static bool entry_bind(fa_cache *c, fa_tentry *e)
     e->cache = c;
     e->toff = c->toff;
     e->window_start = e->last_sweep = fa_os_now_ns();
+    e->sweep_in = FA_SWEEP_TICKS - 1;
     fa_registry_bind(c, e);
     return true;
 }
@@ -355,7 +356,7 @@ static __attribute__((noinline)) void *alloc_slow(fa_cache *c)
     }
     void *obj = fa_pool_alloc(&e->pool);
     note_empty(e);
-    if (++e->ticks >= FA_SWEEP_TICKS) {
+    if (--e->sweep_in < 0) {
         sweep(c, e);
     } else {
         fa_entry_publish(e);
@@ -382,7 +383,7 @@ static inline void free_mapped(fa_cache *c, fa_tentry *e, fa_pool *to,
                                void *obj, void *chunk)
 {
     if (FA_LIKELY(to == &e->pool)) {
-        if (FA_UNLIKELY(++e->ticks >= FA_SWEEP_TICKS)) {
+        if (FA_UNLIKELY(--e->sweep_in < 0)) {
             free_own_sweep(c, e, obj, chunk);
             return;
         }
@@ -418,6 +419,29 @@ void fa_cache_free_owned(fa_cache *c, fa_pool *to, void *obj, void *chunk)
         return;
     }
     free_mapped(c, e, to, obj, chunk);
+}
+
+void fa_cache_free_keyed(fa_pool *to, void *obj, void *chunk, size_t key)
+{
+    fa_tentry *owner = fa_entry_of_pool(to);
+    size_t toff = owner->toff;
+    fa_tentry *e = fa_tentry_at(toff);
+    if (FA_LIKELY(e == owner)) { /* so e is bound, and its table the
+                                  * thread's own */
+        fa_ttab *t = (fa_ttab *)(void *)fa_tls_table;
+        t->guess[key] = (uint32_t)(toff - FA_TOFF_FIRST);
+        if (fa_pool_try_free(to, obj)) {
+            return;
+        }
+        if (FA_UNLIKELY(--e->sweep_in < 0)) {
+            free_own_sweep(e->cache, e, obj, chunk);
+            return;
+        }
+        fa_pool_free_owned(to, obj, chunk);
+        return;
+    }
+    fa_cache_guess_set(key, toff);
+    fa_cache_free_owned(owner->cache, to, obj, chunk);
 }
 
 /* Every other free past the fast path: checked caches, objects of other

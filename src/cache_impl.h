@@ -40,7 +40,9 @@ typedef struct fa_tentry {
                              * "remote frees"), first and last */
     void *out_tail;
     uint32_t out_n;         /* objects in the outbox */
-    uint32_t ticks;         /* slow paths since the last sweep */
+    int32_t sweep_in;       /* slow paths left before the next sweep:
+                             * below 0, sweep (one decrement and a sign
+                             * test a slow path) */
     size_t low_empty;       /* fewest empty chunks the pool had in this
                              * decay window */
     uint64_t window_start;  /* when this decay window began, ns */
@@ -294,6 +296,14 @@ static inline size_t fa_cache_toff_of_pool(const fa_pool *p)
  * pool of c: nothing is asked again. */
 void fa_cache_free_owned(struct fa_cache *c, fa_pool *to, void *obj,
                          void *chunk);
+
+/* fa_free of obj past its guess (fa_cache_guess): obj, not NULL, lies in
+ * chunk `chunk`, which the heap's address map shows and whose header names
+ * `to`, a pool of a class cache. The guess for `key` becomes the calling
+ * thread's entry of that cache, and the free goes through the cache;
+ * first the common case, the thread's own pool, with nothing asked
+ * twice. */
+void fa_cache_free_keyed(fa_pool *to, void *obj, void *chunk, size_t key);
 
 /* fa_cache_destroy for a heap's class cache: live objects die with it, as
  * with the heap, without a leak report. */

@@ -220,17 +220,17 @@ static __attribute__((noinline)) void free_slow(void *p)
     }
 }
 
-/* fa_free past its first guess: NULL, an object of another class or
- * another thread, a large block, a pointer no heap holds. The address map
- * is asked before anything at the would-be header is read. */
+/* fa_free past its first guess: an object of another chunk, class or
+ * thread, a large block, NULL, a pointer no heap holds. The address map
+ * is asked before anything at the would-be header is read (NULL's, 0,
+ * starts no block). */
 static __attribute__((noinline)) void free_miss(void *p)
 {
     uintptr_t unit = (uintptr_t)p & FA_HEAP_CHUNK_MASK;
-    if (FA_LIKELY(p != NULL && fa_addrmap_has(unit) &&
+    if (FA_LIKELY(fa_addrmap_has(unit) &&
                   fa_is_chunk_header((const void *)unit))) {
-        fa_pool *owner = fa_pool_of_header((const void *)unit);
-        fa_cache_guess_set(fa_free_key(p), fa_cache_toff_of_pool(owner));
-        fa_cache_free_owned(fa_cache_of_pool(owner), owner, p, (void *)unit);
+        fa_cache_free_keyed(fa_pool_of_header((const void *)unit), p,
+                            (void *)unit, fa_free_key(p));
         return;
     }
     free_slow(p);

@@ -70,7 +70,9 @@ static void count_free_cached(fa_pool *p)
 static inline void count_free_other(fa_pool *p, bool guarded)
 {
     p->others_live--;
-    if (p->headroom_gap == 0 && p->fast_gap > 0 && !guarded) {
+    /* Headroom is the smaller only near the peak (never in a pool that
+     * does not track it, a cache's). */
+    if (FA_UNLIKELY(p->headroom_gap == 0) && p->fast_gap > 0 && !guarded) {
         p->avail++;
         p->fast_gap--;
     } else {
@@ -237,10 +239,7 @@ static FA_COLD void free_careful_unmapped(fa_pool *p, fa_chunk *c, void *obj)
 static inline bool free_other_ok(const fa_pool *p, const fa_chunk *c,
                                  const void *obj)
 {
-    const char *base = fa_chunk_base(p, c);
-    return (const char *)obj >= base &&
-           fa_slot_aligned(p, (size_t)((const char *)obj - base)) &&
-           (const char *)obj < c->carve && obj != c->free;
+    return fa_carved_slot(p, c, obj) && obj != c->free;
 }
 
 /* A plain pool's free into c, one of its chunks other than the current
@@ -255,27 +254,64 @@ static inline void free_plain(fa_pool *p, fa_chunk *c, void *obj)
     free_to_other(p, c, obj, false);
 }
 
-/* Every free the fast path did not take. Nothing at obj's would-be chunk
- * is read before the chunk map shows that a chunk starts there. */
-static __attribute__((noinline)) void free_miss(fa_pool *p, void *obj)
+/* Whether a free past the fast path is one to check: not of NULL (let
+ * go), and into a live pool (a bad handle is reported). */
+static bool is_free_to_check(fa_pool *p, const void *obj)
 {
     if (obj == NULL) {
-        return;
+        return false;
     }
     if (FA_UNLIKELY(p->magic != FA_POOL_MAGIC)) {
         (void)fa_bad_handle(p, FA_OBJ_POOL);
+        return false;
+    }
+    return true;
+}
+
+/* A free whose chunk the map does not show as one of p's: NULL (no chunk
+ * starts at 0), a pool never set up or destroyed (its fields are zero or
+ * stale, and no chunk names it), or a foreign pointer. */
+static FA_COLD void free_unmapped(fa_pool *p, fa_chunk *c, void *obj)
+{
+    if (!is_free_to_check(p, obj)) {
         return;
     }
+    (void)free_invalid(p, c, obj);
+}
+
+/* Careful pools past the fast path (which they never take), but for a
+ * hardened pool's short path: NULL and the handle first, then every
+ * check. */
+static FA_COLD void free_miss_careful(fa_pool *p, fa_chunk *c, void *obj)
+{
+    if (!is_free_to_check(p, obj)) {
+        return;
+    }
+    free_careful_unmapped(p, c, obj);
+}
+
+/* Every free the fast path did not take. Nothing at obj's would-be chunk
+ * is read before the chunk map shows that a chunk starts there, and a
+ * chunk the map shows names p only if p is a live pool (destroy gives
+ * every chunk back first): NULL and a bad handle fail that test and are
+ * told apart off the common path, which reads only p's fields, as the
+ * fast path did. */
+static __attribute__((noinline)) void free_miss(fa_pool *p, void *obj)
+{
     fa_chunk *c = fa_chunk_of(p, obj);
     if (FA_UNLIKELY(p->careful)) {
-        if (p->hardened_fast && push_hardened(p, c, obj)) {
+        /* The short path reads the current chunk's header: not for NULL
+         * (a pool without a current chunk has cur == NULL == NULL's
+         * chunk) nor a bad handle. */
+        if (p->hardened_fast && obj != NULL && p->magic == FA_POOL_MAGIC &&
+            push_hardened(p, c, obj)) {
             return;
         }
-        free_careful_unmapped(p, c, obj);
+        free_miss_careful(p, c, obj);
         return;
     }
     if (FA_UNLIKELY(!is_pools_chunk(p, c))) {
-        (void)free_invalid(p, c, obj);
+        free_unmapped(p, c, obj);
         return;
     }
     free_plain(p, c, obj);

@@ -229,6 +229,42 @@ START_TEST(checked_works)
 }
 END_TEST
 
+/* NULL is let go in every mode, also by a pool with no current chunk
+ * (fresh, or trimmed to nothing), whose missing chunk NULL's would-be
+ * chunk (address 0) must not be taken for; and a pool of garbage bytes
+ * is reported, not followed. */
+START_TEST(null_free_every_mode)
+{
+    fa_error_handler old = tu_errors_install();
+    static const unsigned modes[] = {0, FA_ZERO, FA_CHECKED, FA_HARDENED,
+                                     FA_HARDENED | FA_ZERO};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        fa_config c = mode_config("null", modes[i], NULL);
+        fa_pool p;
+        tu_pool_init_ok(&p, &c);
+        fa_pool_free(&p, NULL);
+        void *a = fa_pool_alloc(&p);
+        TU_NOT_NULL(a);
+        fa_pool_free(&p, NULL);
+        fa_pool_free(&p, a);
+        fa_pool_trim(&p);
+        TU_EQ(tu_pool_stats(&p).chunks, 0);
+        fa_pool_free(&p, NULL);
+        tu_pool_check_ok(&p);
+        TU_ASSERT(tu_err.count == 0, "flags %#x: NULL was reported: %s",
+                  modes[i], tu_err.detail);
+        fa_pool_destroy(&p);
+    }
+    fa_pool junk;
+    memset(&junk, 0xa5, sizeof junk);
+    int x;
+    fa_pool_free(&junk, &x);
+    TU_INT_EQ(tu_err.count, 1);
+    TU_INT_EQ(tu_err.kind, FA_ERR_BAD_POOL);
+    fa_set_error_handler(old);
+}
+END_TEST
+
 START_TEST(checked_double_free)
 {
     fa_error_handler old = tu_errors_install();
@@ -551,6 +587,7 @@ static Suite *suite(void)
     tc = tcase_create("checked");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, checked_works);
+    tcase_add_test(tc, null_free_every_mode);
     tcase_add_test(tc, checked_double_free);
     tcase_add_test(tc, checked_interior_current_chunk);
     tcase_add_test(tc, checked_foreign_pointers);
