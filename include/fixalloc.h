@@ -280,9 +280,8 @@ typedef struct fa_pool {
     size_t headroom_gap; /* peak - live - avail */
     size_t nchunks;
     size_t nempty;      /* chunks on the empty list */
-    void *streak_last;  /* the object of the last slow free */
-    size_t streak;      /* slow frees in a row, each near the
-                         * one before */
+    size_t streak;      /* slow frees in a row, each near the one
+                         * freed into its chunk before it */
     size_t others_live; /* live objects in chunks other than `cur` */
     size_t peak;
     uint64_t bytes_trimmed;

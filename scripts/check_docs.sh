@@ -270,7 +270,8 @@ remote_batch above \([0-9][0-9]*\)@FA_BATCH_LIMIT|\1
 every \([0-9][0-9]*\) of its slow paths@FA_SWEEP_TICKS|\1
 of at least \([0-9][0-9]*\) KiB that holds \([0-9][0-9]*\) slots@FA_CHUNK_DEFAULT|\1 KiB;FA_MIN_SLOTS|\2
 \([0-9][0-9]*\) size classes@FA_SIZE_CLASSES|\1
-batch of at most \([0-9][0-9]*\) KiB@FA_CARVE_BYTES|\1 KiB
+batch of at least \([0-9][0-9]*\) KiB of slots@FA_CARVE_BYTES|\1 KiB
+one slot) and at most \([0-9][0-9]*\) KiB@FA_CARVE_MAX|\1 KiB
 \([0-9][0-9]*\) slots at a time@WINDOW_SLOTS|\1
 expected 0x\([0-9a-f][0-9a-f]*\)@FA_POISON|0x\1
 EOF

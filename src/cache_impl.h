@@ -248,12 +248,11 @@ static inline fa_tentry *fa_entry_of_pool(const fa_pool *p)
  * (the owner, at its slow paths). */
 static inline void fa_entry_publish(fa_tentry *e)
 {
-    fa_stats s;
-    fa_pool_stats(&e->pool, &s);
+    const fa_pool *p = &e->pool;
     const memory_order rel = memory_order_relaxed;
-    atomic_store_explicit(&e->pub_allocs, s.allocs, rel);
-    atomic_store_explicit(&e->pub_live, s.live, rel);
-    atomic_store_explicit(&e->pub_peak, s.peak_live, rel);
+    atomic_store_explicit(&e->pub_allocs, fa_pool_allocs(p), rel);
+    atomic_store_explicit(&e->pub_live, fa_pool_live(p), rel);
+    atomic_store_explicit(&e->pub_peak, fa_pool_peak(p), rel);
     atomic_store_explicit(&e->pub_sent, e->sent, rel);
     atomic_store_explicit(&e->pub_taken, e->taken, rel);
 }

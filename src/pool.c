@@ -7,8 +7,11 @@
 #include <errno.h>
 #include <string.h>
 
-/* One carve batch in fast mode links at most this many bytes of slots. */
+/* One carve batch in fast mode links at least FA_CARVE_BYTES of slots (a
+ * page: a pool used lightly touches no more) and at most FA_CARVE_MAX
+ * (carve_bytes). */
 #define FA_CARVE_BYTES ((size_t)4096)
+#define FA_CARVE_MAX ((size_t)16384)
 
 /* ---- the folded counts ---- */
 
@@ -252,10 +255,25 @@ static void carve_fresh(fa_pool *p, fa_chunk *c, char *fresh, char *stop)
  * free list, lowest address first (pools that are not guarded only: their
  * links are plain pointers). `first` runs before the links are
  * written, since a link overwrites an object's first word. */
+/* Bytes the next carve batch of c links: as many as the chunk carved so
+ * far, or as many as lie below its high-water mark (touched already), from
+ * FA_CARVE_BYTES to FA_CARVE_MAX. A chunk used lightly touches a page at a
+ * time; one used heavily takes a slow path for every FA_CARVE_MAX bytes,
+ * each with the same fixed cost (the cache's slow path above it too). */
+static size_t carve_bytes(const fa_pool *p, const fa_chunk *c)
+{
+    size_t done = (size_t)(c->carve - fa_chunk_base(p, c));
+    size_t touched = (size_t)(fa_chunk_hwm(c) - c->carve);
+    size_t b = done > touched ? done : touched;
+    return b < FA_CARVE_BYTES ? FA_CARVE_BYTES
+           : b > FA_CARVE_MAX ? FA_CARVE_MAX
+                              : b;
+}
+
 static void carve_batch(fa_pool *p, fa_chunk *c)
 {
     size_t left = (size_t)(fa_chunk_end(p, c) - c->carve) / p->slot;
-    size_t n = FA_CARVE_BYTES / p->slot;
+    size_t n = carve_bytes(p, c) / p->slot;
     n = n == 0 ? 1 : (n > left ? left : n);
     char *start = c->carve;
     char *stop = start + n * p->slot;

@@ -80,8 +80,8 @@ static inline void count_free_other(fa_pool *p, bool guarded)
     }
 }
 
-/* Slow frees in a row, each within FA_STREAK_REACH slots of the one
- * before, that make the chunk of the last one the current chunk. */
+/* Slow frees in a row, each within FA_STREAK_REACH slots of the one freed
+ * into its chunk before it, that make its chunk the current chunk. */
 #define FA_STREAK 8
 #define FA_STREAK_REACH 8
 
@@ -98,15 +98,18 @@ static FA_COLD void switch_current(fa_pool *p, fa_chunk *c)
  * order, a run of objects another thread freed in the order they were
  * handed out) make it the current chunk, so the next ones take the fast
  * path and the next allocations reuse the objects just freed, which are
- * in cache. Frees scattered over the chunks never do, nor frees scattered
- * over one chunk: with few chunks (a heap's 1 MiB ones) random frees
- * often land in one chunk eight times in a row, and moving the current
- * chunk then only trades one list in random order for another. */
-static inline void follow_frees(fa_pool *p, fa_chunk *c, void *obj)
+ * in cache. A free continues a walk when it lands near the object freed
+ * into its chunk before it (`head`, the head of the chunk's list, which
+ * the free reads anyway): frees scattered over the chunks never do, nor
+ * frees scattered over one chunk (with few chunks, a heap's 1 MiB ones,
+ * random frees often land in one chunk eight times in a row, and moving
+ * the current chunk then only trades one list in random order for
+ * another). Walks through two chunks at once take turns being current. */
+static inline void follow_frees(fa_pool *p, fa_chunk *c, const void *obj,
+                                const void *head)
 {
     uintptr_t reach = FA_STREAK_REACH * p->slot;
-    bool near = (uintptr_t)obj - (uintptr_t)p->streak_last + reach <= 2 * reach;
-    p->streak_last = obj;
+    bool near = (uintptr_t)obj - (uintptr_t)head + reach <= 2 * reach;
     if (!near) {
         p->streak = 0;
     } else if (++p->streak >= FA_STREAK) {
@@ -119,14 +122,14 @@ static inline void follow_frees(fa_pool *p, fa_chunk *c, void *obj)
  * A current chunk that emptied meanwhile (through fast frees, which count
  * nothing per chunk) is retired too, and so reset like any other emptied
  * chunk, rather than handing its list out in the order it was freed. */
-static FA_COLD void refile(fa_pool *p, fa_chunk *c, void *obj)
+static FA_COLD void refile(fa_pool *p, fa_chunk *c, void *obj, void *head)
 {
     fa_chunk_unlist(p, c);
     fa_chunk_file(p, c);
     if (p->cur != NULL && fa_chunk_live(p, p->cur) == 0) {
         fa_pool_retire(p);
     }
-    follow_frees(p, c, obj);
+    follow_frees(p, c, obj, head);
 }
 
 /* A free into a chunk other than the current one, after the free's
@@ -148,10 +151,10 @@ static inline void free_to_other(fa_pool *p, fa_chunk *c, void *obj,
     c->free = obj;
     count_free_other(p, guarded);
     if (FA_UNLIKELY(--c->nlive == 0 || c->list == FA_LIST_FULL)) {
-        refile(p, c, obj);
+        refile(p, c, obj, head);
         return;
     }
-    follow_frees(p, c, obj);
+    follow_frees(p, c, obj, head);
 }
 
 /* Guarded pools: every check and annotation, then the free. */

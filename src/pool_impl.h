@@ -452,6 +452,18 @@ static inline size_t fa_pool_chunk_count(const fa_pool *p)
     return p->nchunks;
 }
 
+/* Allocations ever, and the peak of live objects (fa_pool_stats's, without
+ * the rest of its record). */
+static inline uint64_t fa_pool_allocs(const fa_pool *p)
+{
+    return p->allocs;
+}
+
+static inline size_t fa_pool_peak(const fa_pool *p)
+{
+    return p->peak;
+}
+
 /*
  * The fast paths for a pool reached through an entry that may be an
  * all-zero fa_pool (the cache's per-thread pools): a miss writes nothing,
