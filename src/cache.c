@@ -367,11 +367,22 @@ static __attribute__((noinline)) void *alloc_slow(fa_cache *c)
 static __attribute__((noinline)) void free_other(fa_cache *c, void *obj);
 
 /* The thread's own object in another of its chunks, on a sweep's turn. */
-static FA_COLD void free_own_sweep(fa_cache *c, fa_tentry *e, void *obj,
-                                   void *chunk)
+static FA_COLD void free_own_sweep(fa_tentry *e, void *obj, void *chunk)
 {
     fa_pool_free_owned(&e->pool, obj, chunk);
-    sweep(c, e);
+    sweep(e->cache, e);
+}
+
+/* The thread's own object, in chunk `chunk` of e's pool other than the
+ * current one: the pool's slow free, and every FA_SWEEP_TICKS slow paths
+ * a sweep. */
+static inline void free_own(fa_tentry *e, void *obj, void *chunk)
+{
+    if (FA_UNLIKELY(--e->sweep_in < 0)) {
+        free_own_sweep(e, obj, chunk);
+        return;
+    }
+    fa_pool_free_owned(&e->pool, obj, chunk);
 }
 
 /* A free past the fast path of obj, whose chunk `chunk` the map shows
@@ -383,11 +394,7 @@ static inline void free_mapped(fa_cache *c, fa_tentry *e, fa_pool *to,
                                void *obj, void *chunk)
 {
     if (FA_LIKELY(to == &e->pool)) {
-        if (FA_UNLIKELY(--e->sweep_in < 0)) {
-            free_own_sweep(c, e, obj, chunk);
-            return;
-        }
-        fa_pool_free_owned(&e->pool, obj, chunk);
+        free_own(e, obj, chunk);
         return;
     }
     if (to == e->out_to) {
@@ -412,13 +419,12 @@ static __attribute__((noinline)) void free_slow(fa_cache *c, void *obj,
     free_other(c, obj);
 }
 
-void fa_cache_free_owned(fa_cache *c, fa_pool *to, void *obj, void *chunk)
+/* Makes the entry at table offset toff, in the calling thread's own table,
+ * its guess for `key` (fa_cache_guess). */
+static inline void guess_put(size_t key, size_t toff)
 {
-    fa_tentry *e = fa_tentry_at(c->toff);
-    if (FA_LIKELY(to == &e->pool) && fa_pool_try_free(to, obj)) {
-        return;
-    }
-    free_mapped(c, e, to, obj, chunk);
+    fa_ttab *t = (fa_ttab *)(void *)fa_tls_table;
+    t->guess[key] = (uint32_t)(toff - FA_TOFF_FIRST);
 }
 
 void fa_cache_free_keyed(fa_pool *to, void *obj, void *chunk, size_t key)
@@ -428,20 +434,20 @@ void fa_cache_free_keyed(fa_pool *to, void *obj, void *chunk, size_t key)
     fa_tentry *e = fa_tentry_at(toff);
     if (FA_LIKELY(e == owner)) { /* so e is bound, and its table the
                                   * thread's own */
-        fa_ttab *t = (fa_ttab *)(void *)fa_tls_table;
-        t->guess[key] = (uint32_t)(toff - FA_TOFF_FIRST);
+        guess_put(key, toff);
         if (fa_pool_try_free(to, obj)) {
             return;
         }
-        if (FA_UNLIKELY(--e->sweep_in < 0)) {
-            free_own_sweep(e->cache, e, obj, chunk);
-            return;
-        }
-        fa_pool_free_owned(to, obj, chunk);
+        free_own(e, obj, chunk);
         return;
     }
-    fa_cache_guess_set(key, toff);
-    fa_cache_free_owned(owner->cache, to, obj, chunk);
+    /* Another thread's object: the guess only where the thread has an
+     * entry of that cache (bound, so its table is its own; the shared
+     * all-zero table is never written). */
+    if (e->cache != NULL) {
+        guess_put(key, toff);
+    }
+    free_mapped(owner->cache, e, to, obj, chunk);
 }
 
 /* Every other free past the fast path: checked caches, objects of other

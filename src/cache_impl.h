@@ -183,16 +183,6 @@ static inline fa_tentry *fa_cache_guess(size_t key)
     return fa_tentry_at(FA_TOFF_FIRST + t->guess[key]);
 }
 
-/* Makes the calling thread's entry of cache c the guess for `key`, when
- * the thread has one (bound, so its table is its own). */
-static inline void fa_cache_guess_set(size_t key, size_t toff)
-{
-    if (fa_tentry_at(toff)->cache != NULL) {
-        fa_ttab *t = (fa_ttab *)(void *)fa_tls_table;
-        t->guess[key] = (uint32_t)(toff - FA_TOFF_FIRST);
-    }
-}
-
 /*
  * What the registry asks of the cache layer when a thread leaves or the
  * process forks. The cache layer hands these to fa_registry_add, so the
@@ -278,23 +268,12 @@ static inline size_t fa_cache_toff(const struct fa_cache *c)
     return c->toff;
 }
 
-/* The cache that owns pool p, and its entry offset (for fa_free, which
- * finds p in a chunk header). */
+/* The cache that owns pool p (for the heap, which finds p in a chunk
+ * header). */
 static inline struct fa_cache *fa_cache_of_pool(const fa_pool *p)
 {
     return fa_entry_of_pool(p)->cache;
 }
-
-static inline size_t fa_cache_toff_of_pool(const fa_pool *p)
-{
-    return fa_entry_of_pool(p)->toff;
-}
-
-/* fa_cache_free of obj, not NULL, whose chunk `chunk` the caller saw in
- * the chunk map (or the heap's address map) with a header naming `to`, a
- * pool of c: nothing is asked again. */
-void fa_cache_free_owned(struct fa_cache *c, fa_pool *to, void *obj,
-                         void *chunk);
 
 /* fa_free of obj past its guess (fa_cache_guess): obj, not NULL, lies in
  * chunk `chunk`, which the heap's address map shows and whose header names

@@ -251,10 +251,6 @@ static void carve_fresh(fa_pool *p, fa_chunk *c, char *fresh, char *stop)
     }
 }
 
-/* Carves up to a page of the current chunk's slots onto the (empty) cached
- * free list, lowest address first (pools that are not guarded only: their
- * links are plain pointers). `first` runs before the links are
- * written, since a link overwrites an object's first word. */
 /* Bytes the next carve batch of c links: as many as the chunk carved so
  * far, or as many as lie below its high-water mark (touched already), from
  * FA_CARVE_BYTES to FA_CARVE_MAX. A chunk used lightly touches a page at a
@@ -270,6 +266,10 @@ static size_t carve_bytes(const fa_pool *p, const fa_chunk *c)
                               : b;
 }
 
+/* Carves a batch of the current chunk's slots (carve_bytes) onto the
+ * (empty) cached free list, lowest address first (pools that are not
+ * guarded only: their links are plain pointers). `first` runs before the
+ * links are written, since a link overwrites an object's first word. */
 static void carve_batch(fa_pool *p, fa_chunk *c)
 {
     size_t left = (size_t)(fa_chunk_end(p, c) - c->carve) / p->slot;

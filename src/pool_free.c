@@ -282,17 +282,6 @@ static FA_COLD void free_unmapped(fa_pool *p, fa_chunk *c, void *obj)
     (void)free_invalid(p, c, obj);
 }
 
-/* Careful pools past the fast path (which they never take), but for a
- * hardened pool's short path: NULL and the handle first, then every
- * check. */
-static FA_COLD void free_miss_careful(fa_pool *p, fa_chunk *c, void *obj)
-{
-    if (!is_free_to_check(p, obj)) {
-        return;
-    }
-    free_careful_unmapped(p, c, obj);
-}
-
 /* Every free the fast path did not take. Nothing at obj's would-be chunk
  * is read before the chunk map shows that a chunk starts there, and a
  * chunk the map shows names p only if p is a live pool (destroy gives
@@ -303,14 +292,16 @@ static __attribute__((noinline)) void free_miss(fa_pool *p, void *obj)
 {
     fa_chunk *c = fa_chunk_of(p, obj);
     if (FA_UNLIKELY(p->careful)) {
-        /* The short path reads the current chunk's header: not for NULL
-         * (a pool without a current chunk has cur == NULL == NULL's
-         * chunk) nor a bad handle. */
-        if (p->hardened_fast && obj != NULL && p->magic == FA_POOL_MAGIC &&
-            push_hardened(p, c, obj)) {
+        /* NULL and the handle first: a hardened pool's short path reads
+         * the current chunk's header (and a pool without a current chunk
+         * has cur == NULL, NULL's chunk). */
+        if (!is_free_to_check(p, obj)) {
             return;
         }
-        free_miss_careful(p, c, obj);
+        if (p->hardened_fast && push_hardened(p, c, obj)) {
+            return;
+        }
+        free_careful_unmapped(p, c, obj);
         return;
     }
     if (FA_UNLIKELY(!is_pools_chunk(p, c))) {
