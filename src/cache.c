@@ -427,13 +427,17 @@ static inline void guess_put(size_t key, size_t toff)
     t->guess[key] = (uint32_t)(toff - FA_TOFF_FIRST);
 }
 
-void fa_cache_free_keyed(fa_pool *to, void *obj, void *chunk, size_t key)
+void fa_cache_free_keyed(fa_pool *to, void *obj, void *chunk, size_t key,
+                         const fa_pool *guess)
 {
     fa_tentry *owner = fa_entry_of_pool(to);
+    if (FA_LIKELY(to == guess)) { /* its fast free was tried */
+        free_own(owner, obj, chunk);
+        return;
+    }
     size_t toff = owner->toff;
     fa_tentry *e = fa_tentry_at(toff);
-    if (FA_LIKELY(e == owner)) { /* so e is bound, and its table the
-                                  * thread's own */
+    if (FA_LIKELY(e == owner)) { /* bound, in the thread's own table */
         guess_put(key, toff);
         if (fa_pool_try_free(to, obj)) {
             return;

@@ -275,13 +275,16 @@ static inline struct fa_cache *fa_cache_of_pool(const fa_pool *p)
     return fa_entry_of_pool(p)->cache;
 }
 
-/* fa_free of obj past its guess (fa_cache_guess): obj, not NULL, lies in
- * chunk `chunk`, which the heap's address map shows and whose header names
- * `to`, a pool of a class cache. The guess for `key` becomes the calling
- * thread's entry of that cache, and the free goes through the cache;
- * first the common case, the thread's own pool, with nothing asked
- * twice. */
-void fa_cache_free_keyed(fa_pool *to, void *obj, void *chunk, size_t key);
+/* fa_free of obj past its guess: obj, not NULL, lies in chunk `chunk`,
+ * which the heap's address map shows and whose header names `to`, a pool
+ * of a class cache; `guess` is the pool fa_cache_guess(key) named, whose
+ * fast free did not take obj. When `to` is the guess, obj is the thread's
+ * own, in another of its chunks (a guess names an entry of the calling
+ * thread's table, and a chunk a bound entry's pool): the pool's slow free
+ * at once. Otherwise the guess for `key` becomes the calling thread's
+ * entry of that cache, and the free goes through the cache. */
+void fa_cache_free_keyed(fa_pool *to, void *obj, void *chunk, size_t key,
+                         const fa_pool *guess);
 
 /* fa_cache_destroy for a heap's class cache: live objects die with it, as
  * with the heap, without a leak report. */

@@ -121,14 +121,20 @@ static inline size_t fa_free_key(const void *p)
     return ((uintptr_t)p >> FA_HEAP_CHUNK_SHIFT) & (FA_GUESSES - 1);
 }
 
-/* fa_free's fast path: the calling thread's pool that last took a free of
- * an object of p's chunk number (modulo) takes p when p lies in that
- * pool's current chunk, which proves the guess; nothing at p is read.
- * False: nothing done. */
-static inline bool fa_free_guessed(void *p)
+/* fa_free's guess for p: the calling thread's pool that last took a free
+ * of an object of p's chunk number (modulo), or the all-zero table's first
+ * entry's pool, which takes nothing. The fast path is the guess's
+ * fa_pool_try_free: it takes p when p lies in the pool's current chunk,
+ * which proves the guess, and reads nothing at p. */
+static inline fa_pool *fa_free_guess(const void *p)
 {
-    return fa_pool_try_free(&fa_cache_guess(fa_free_key(p))->pool, p);
+    return &fa_cache_guess(fa_free_key(p))->pool;
 }
+
+/* fa_free past a guess that did not take p: false, with nothing done and
+ * nothing reported, when the address map shows no heap's block at p's
+ * chunk unit (NULL, another allocator's pointer). */
+bool fa_free_unguessed(void *p, fa_pool *guess);
 
 /* ---- heap.c ---- */
 

@@ -220,30 +220,42 @@ static __attribute__((noinline)) void free_slow(void *p)
     }
 }
 
-/* fa_free past its first guess: an object of another chunk, class or
- * thread, a large block, NULL, a pointer no heap holds. The address map
- * is asked before anything at the would-be header is read (NULL's, 0,
- * starts no block). */
-static __attribute__((noinline)) void free_miss(void *p)
+/* fa_free past its guess: an object of another chunk, class or thread,
+ * a large block. The address map is asked before anything at the
+ * would-be header is read (NULL's, 0, starts no block). */
+bool fa_free_unguessed(void *p, fa_pool *guess)
 {
     uintptr_t unit = (uintptr_t)p & FA_HEAP_CHUNK_MASK;
-    if (FA_LIKELY(fa_addrmap_has(unit) &&
-                  fa_is_chunk_header((const void *)unit))) {
+    if (FA_UNLIKELY(!fa_addrmap_has(unit))) {
+        return false;
+    }
+    if (FA_LIKELY(fa_is_chunk_header((const void *)unit))) {
         fa_cache_free_keyed(fa_pool_of_header((const void *)unit), p,
-                            (void *)unit, fa_free_key(p));
-        return;
+                            (void *)unit, fa_free_key(p), guess);
+        return true;
     }
     free_slow(p);
+    return true;
 }
 
-/* The fast path: a guess that reads nothing at p (fa_free_guessed); a
+/* fa_free past its guess, and NULL and pointers no heap holds (free_slow
+ * lets NULL go and reports the rest). */
+static __attribute__((noinline)) void free_miss(void *p, fa_pool *guess)
+{
+    if (FA_UNLIKELY(!fa_free_unguessed(p, guess))) {
+        free_slow(p);
+    }
+}
+
+/* The fast path: a guess that reads nothing at p (fa_free_guess); a
  * match proves the guess, so a stale one costs only the miss. */
 void fa_free(void *p)
 {
-    if (FA_LIKELY(fa_free_guessed(p))) {
+    fa_pool *guess = fa_free_guess(p);
+    if (FA_LIKELY(fa_pool_try_free(guess, p))) {
         return;
     }
-    free_miss(p);
+    free_miss(p, guess);
 }
 
 /* Whether n can be the size an object was allocated or last reallocated

@@ -99,12 +99,14 @@ FA_OVERRIDE void *malloc(size_t n)
 
 FA_OVERRIDE void free(void *p)
 {
-    if (FA_LIKELY(fa_free_guessed(p))) {
+    fa_pool *guess = fa_free_guess(p);
+    if (FA_LIKELY(fa_pool_try_free(guess, p))) {
         return;
     }
-    if (FA_LIKELY(p != NULL && ours(p))) {
-        fa_free(p);
-    } else if (p != NULL && !is_boot(p)) {
+    if (FA_LIKELY(fa_free_unguessed(p, guess))) {
+        return;
+    }
+    if (p != NULL && !is_boot(p)) {
         atomic_fetch_add_explicit(&foreign_frees, 1, memory_order_relaxed);
     }
 }
