@@ -450,7 +450,12 @@ typedef struct fa_cache_counters {
  * fa_pool_init refuses (or remote_batch above 65536), ENOMEM, or
  * EAGAIN when FA_CACHE_MAX caches exist (the first cache may also fail with
  * the error of setting up the thread-exit key or the fork handlers). The config
- * is used as by fa_pool_init (`name` is not copied). opt may be NULL. */
+ * is used as by fa_pool_init (`name` is not copied), but for `chunk_size`
+ * 0 with pages from the OS: then a chunk holds at least 4096 objects, up
+ * to 1 MiB (objects above 16 KiB, and caches whose max_bytes is under
+ * eight such chunks, keep the pool's default), so that the objects a
+ * thread has on their way back from other threads usually lie in its
+ * current chunk. opt may be NULL. */
 FA_API fa_cache *fa_cache_create(const fa_config *cfg);
 FA_API fa_cache *fa_cache_create_opts(const fa_config *cfg,
                                       const fa_cache_options *opt);

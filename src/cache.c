@@ -20,146 +20,15 @@
 #define FA_BATCH_LIMIT ((size_t)1 << 16)
 /* A thread's slow paths of one cache between two sweeps of its entry. */
 #define FA_SWEEP_TICKS 64
-/* A decay window closes when it lasted the decay time and saw this many
- * sweeps (64 x 64 slow paths of the pool): time alone would count a pause
- * of the program between two bursts as disuse, and the first sweep after
- * it would give back what the next burst is about to use. */
-#define FA_WINDOW_SWEEPS 64
 /* How long an empty chunk beyond the kept ones stays unused in a thread's
  * pool, or in the depot, before it moves on, by default. */
 #define FA_DECAY_MS ((size_t)50)
-
-/* ---- the depot of empty chunks (cache lock) ---- */
-
-static bool depot_put_locked(fa_cache *c, void *chunk)
-{
-    if (c->ndepot >= c->depot_max) {
-        return false;
-    }
-    c->depot[c->ndepot++] = chunk;
-    c->depot_puts++;
-    return true;
-}
-
-static void *depot_get_locked(fa_cache *c)
-{
-    if (c->ndepot == 0) {
-        return NULL;
-    }
-    c->depot_gets++;
-    void *chunk = c->depot[--c->ndepot];
-    if (c->ndepot < c->depot_low) {
-        c->depot_low = c->ndepot;
-    }
-    return chunk;
-}
-
-/* Gives p's empty chunks beyond `keep` to the depot, or, past its bound,
- * back to the source. The caller owns p's entry. */
-static void shed_empty(fa_cache *c, fa_pool *p, size_t keep)
-{
-    while (fa_pool_empty_chunks(p) > keep ||
-           (keep == 0 && fa_pool_live(p) == 0 && fa_pool_chunk_count(p) > 0)) {
-        void *chunk = fa_pool_chunk_detach(p);
-        if (chunk == NULL) {
-            return;
-        }
-        pthread_mutex_lock(&c->lock);
-        bool kept = depot_put_locked(c, chunk);
-        c->released += !kept;
-        pthread_mutex_unlock(&c->lock);
-        if (!kept) {
-            fa_pool_chunk_release(p, chunk);
-        }
-    }
-}
-
-/* A chunk from the depot for a pool that would map one; false when the
- * depot has none. */
-static bool take_depot(fa_cache *c, fa_pool *p)
-{
-    pthread_mutex_lock(&c->lock);
-    void *chunk = depot_get_locked(c);
-    pthread_mutex_unlock(&c->lock);
-    if (chunk != NULL) {
-        fa_pool_chunk_attach(p, chunk);
-    }
-    return chunk != NULL;
-}
-
-/* Looking for an empty chunk of another class of the same heap in the
- * calling thread's pools. */
-typedef struct sibling_search {
-    const fa_cache *c;
-    fa_tentry *to;
-    bool found;
-} sibling_search;
-
-static void take_from_sibling(fa_tentry *e, void *arg)
-{
-    sibling_search *s = arg;
-    fa_cache *other = e->cache;
-    if (s->found || other == s->c || other->owner != s->c->owner ||
-        other->chunk_size != s->c->chunk_size) {
-        return;
-    }
-    /* The sibling's own empty chunks, else its depot's. */
-    void *chunk = NULL;
-    if (fa_pool_empty_chunks(&e->pool) > 0) {
-        chunk = fa_pool_chunk_detach(&e->pool);
-    } else {
-        pthread_mutex_lock(&other->lock);
-        chunk = depot_get_locked(other);
-        pthread_mutex_unlock(&other->lock);
-    }
-    if (chunk != NULL) {
-        /* The bytes move with the chunk (under the registry lock, which
-         * fork takes: a child finds them counted once). */
-        fa_cache *from = e->cache, *to = s->to->cache;
-        atomic_fetch_sub_explicit(&from->held, from->chunk_size,
-                                  memory_order_relaxed);
-        atomic_fetch_add_explicit(&to->held, to->chunk_size,
-                                  memory_order_relaxed);
-        fa_pool_chunk_adopt(&s->to->pool, chunk);
-        s->found = true;
-    }
-}
-
-/* A heap's classes share their chunk size and have no callbacks: a pool
- * that would map a chunk takes an empty one from the thread's pool of
- * another class first (a program that moves from one size to another
- * reuses the memory at once, rather than after the decay). */
-static void take_sibling(fa_cache *c, fa_tentry *e)
-{
-    sibling_search s = {c, e, false};
-    fa_thread_each_entry(take_from_sibling, &s);
-}
-
-/* Decay of the depot: the chunks it held unused for a whole window (its
- * low-water mark) go back to the source. Any thread's sweep may end a
- * window. */
-static void depot_decay(fa_cache *c, uint64_t now)
-{
-    void *out[16];
-    size_t n = 0;
-    pthread_mutex_lock(&c->lock);
-    if (++c->depot_sweeps >= FA_WINDOW_SWEEPS &&
-        now - c->depot_window >= c->decay_ns) {
-        /* depot_low <= ndepot: gets lower the mark, puts raise ndepot. */
-        size_t idle = c->depot_low < 16 ? c->depot_low : 16;
-        for (; n < idle; n++) {
-            out[n] = c->depot[--c->ndepot];
-        }
-        c->released += n;
-        c->depot_low = c->ndepot;
-        c->depot_window = now;
-        c->depot_sweeps = 0;
-    }
-    pthread_mutex_unlock(&c->lock);
-    for (size_t i = 0; i < n; i++) {
-        fa_pool_chunk_release(&c->direct.pool, out[i]);
-    }
-}
+/* A cache's chunk, when its config names none and its pages come from the
+ * OS, holds at least this many objects, up to FA_CACHE_CHUNK_MAX bytes
+ * (cache_chunk_size). */
+#define FA_CACHE_CHUNK_OBJECTS ((size_t)4096)
+#define FA_CACHE_CHUNK_MIN ((size_t)64 << 10)
+#define FA_CACHE_CHUNK_MAX ((size_t)1 << 20)
 
 /* ---- remote frees (the outbox and inbox themselves: cache_remote.c) ---- */
 
@@ -201,7 +70,7 @@ static void settle(fa_cache *c, fa_tentry *e, size_t keep)
 {
     fa_outbox_send(e);
     fa_inbox_take(e);
-    shed_empty(c, &e->pool, keep);
+    fa_depot_shed(c, &e->pool, keep);
     fa_entry_publish(e);
 }
 
@@ -259,7 +128,7 @@ static void sweep(fa_cache *c, fa_tentry *e)
         e->window_start = now;
         e->window_sweeps = 0;
     }
-    depot_decay(c, now);
+    fa_depot_decay(c, now);
     e->last_sweep = now;
     /* Once a decay time, the thread's other caches: one it stopped using
      * gets no sweep of its own. */
@@ -350,9 +219,9 @@ static __attribute__((noinline)) void *alloc_slow(fa_cache *c)
     if (atomic_load_explicit(&e->inbox, memory_order_relaxed) != NULL) {
         fa_inbox_take(e);
     }
-    if (fa_pool_needs_chunk(&e->pool) && !take_depot(c, &e->pool) &&
+    if (fa_pool_needs_chunk(&e->pool) && !fa_depot_take(c, &e->pool) &&
         c->owner != NULL) {
-        take_sibling(c, e);
+        fa_depot_take_sibling(c, e);
     }
     void *obj = fa_pool_alloc(&e->pool);
     note_empty(e);
@@ -586,11 +455,44 @@ static void cache_tuning(fa_cache *c, const fa_cache_options *opt)
     c->decay_ns = (uint64_t)ms * 1000000u;
 }
 
+/*
+ * The chunk size of a cache whose config names none: the pool's default
+ * (64 KiB, or 32 slots), grown to hold FA_CACHE_CHUNK_OBJECTS objects, up
+ * to FA_CACHE_CHUNK_MAX (a heap class's chunk); 0 keeps the default. A
+ * remote free lands in the owner's current chunk, on its fast path, only
+ * when the objects on their way back (a queue between two threads, the
+ * batches) fit in one chunk: a queue of 1024 objects of 256 B spans four
+ * 64 KiB chunks, and its frees took the slow path into another chunk and
+ * switched the current chunk back and forth (design.md, "The cache's
+ * chunk size"). A bigger chunk costs address space, not memory: carving
+ * touches a page at a time, and trim discards free pages inside chunks.
+ * Pages a caller's source hands out, and a max_bytes under eight of the
+ * grown chunks, keep the pool's default.
+ */
+static size_t cache_chunk_size(const fa_config *cfg)
+{
+    if (cfg->chunk_size != 0 || cfg->source != NULL ||
+        cfg->size > FA_CACHE_CHUNK_MAX / 64) {
+        return cfg->chunk_size; /* above 16 KiB the pool's default is as big */
+    }
+    size_t want = cfg->size * FA_CACHE_CHUNK_OBJECTS;
+    size_t chunk = FA_CACHE_CHUNK_MAX;
+    while (chunk > FA_CACHE_CHUNK_MIN && chunk / 2 >= want) {
+        chunk /= 2;
+    }
+    if (chunk <= FA_CACHE_CHUNK_MIN ||
+        (cfg->max_bytes != 0 && cfg->max_bytes / 8 < chunk)) {
+        return 0; /* the pool's default */
+    }
+    return chunk;
+}
+
 /* The config of every pool of c: the caller's, through the counted
  * source, with the cap counted there. */
 static void cache_config(fa_cache *c, const fa_config *cfg)
 {
     c->cfg = *cfg;
+    c->cfg.chunk_size = cache_chunk_size(cfg);
     c->inner = cfg->source != NULL ? *cfg->source : *fa_os_source();
     c->max_bytes = cfg->max_bytes;
     c->counted = fa_cache_counted_source(c);
@@ -661,22 +563,6 @@ fa_cache *fa_cache_create(const fa_config *cfg)
     return fa_cache_create_opts(cfg, NULL);
 }
 
-/* Gives every depot chunk back to the source; the bytes. */
-static size_t depot_drain(fa_cache *c)
-{
-    size_t bytes = 0;
-    for (;;) {
-        pthread_mutex_lock(&c->lock);
-        void *chunk = depot_get_locked(c);
-        pthread_mutex_unlock(&c->lock);
-        if (chunk == NULL) {
-            return bytes;
-        }
-        fa_pool_chunk_release(&c->direct.pool, chunk);
-        bytes += c->chunk_size;
-    }
-}
-
 static void cache_destroy(fa_cache *c, bool region)
 {
     if (c == NULL || !fa_cache_ok(c)) {
@@ -696,7 +582,7 @@ static void cache_destroy(fa_cache *c, bool region)
     }
     fa_registry_unlock();
     fa_registry_remove(c);
-    depot_drain(c);
+    fa_depot_drain(c);
     destroy(&c->direct.pool);
     cache_free_record(c);
 }
@@ -752,7 +638,7 @@ size_t fa_cache_trim(fa_cache *c)
         }
     }
     fa_registry_unlock();
-    bytes += depot_drain(c);
+    bytes += fa_depot_drain(c);
     pthread_mutex_lock(&c->lock);
     bytes += fa_pool_trim(&c->direct.pool);
     pthread_mutex_unlock(&c->lock);

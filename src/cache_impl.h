@@ -220,6 +220,29 @@ bool fa_entry_idle_locked(const fa_tentry *e);
 /* Whether the entry's table was frozen by a fork: never touched again. */
 bool fa_entry_frozen_locked(const fa_tentry *e);
 
+/* A decay window closes when it lasted the decay time and saw this many
+ * sweeps (64 x 64 slow paths of the pool): time alone would count a pause
+ * of the program between two bursts as disuse, and the first sweep after
+ * it would give back what the next burst is about to use. */
+#define FA_WINDOW_SWEEPS 64
+
+/* ---- cache_depot.c: the depot of empty chunks (the cache lock inside) ---- */
+
+/* Gives p's empty chunks beyond `keep` to the depot, or, past its bound,
+ * back to the source. The caller owns p's entry. */
+void fa_depot_shed(struct fa_cache *c, fa_pool *p, size_t keep);
+/* A chunk from the depot for a pool that would map one; false when the
+ * depot has none. */
+bool fa_depot_take(struct fa_cache *c, fa_pool *p);
+/* For a heap's class: an empty chunk of another class of the same heap, from
+ * the calling thread's pool of that class or its depot, into e's pool. */
+void fa_depot_take_sibling(struct fa_cache *c, fa_tentry *e);
+/* Ends the depot's decay window when it is due: the chunks it held unused
+ * all the window go back to the source. Any thread's sweep calls it. */
+void fa_depot_decay(struct fa_cache *c, uint64_t now);
+/* Gives every depot chunk back to the source; the bytes. */
+size_t fa_depot_drain(struct fa_cache *c);
+
 /* ---- shared by cache.c and cache_stats.c ---- */
 
 /* Whether c is a live cache: FA_HANDLE_OK for caches. */

@@ -497,6 +497,48 @@ START_TEST(default_bounds)
 }
 END_TEST
 
+/* A cache's default chunk holds at least 4096 objects, up to 1 MiB, when
+ * its pages come from the OS; 64 KiB stays the least, and a caller's
+ * source, a chunk size asked for, objects above 16 KiB and a max_bytes
+ * under eight grown chunks keep the pool's default. */
+static size_t cache_chunk(const fa_config *cfg)
+{
+    fa_cache *c = tu_cache_create_ok(cfg, NULL);
+    size_t chunk = tu_cache_stats(c).pool.chunk_size;
+    fa_cache_destroy(c);
+    return chunk;
+}
+
+START_TEST(default_chunk_holds_4096_objects)
+{
+    static const struct {
+        size_t size, chunk;
+    } want[] = {{8, 64u << 10},    {16, 64u << 10},  {24, 128u << 10},
+                {64, 256u << 10},  {256, 1u << 20},  {1024, 1u << 20},
+                {16384, 1u << 20}, {65536, 4u << 20}};
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        fa_config cfg = tu_config(want[k].size);
+        size_t got = cache_chunk(&cfg);
+        ck_assert_msg(got == want[k].chunk, "size %zu: chunk %zu, want %zu",
+                      want[k].size, got, want[k].chunk);
+    }
+    fa_config cfg = tu_config(256);
+    cfg.chunk_size = 64u << 10;
+    TU_EQ(cache_chunk(&cfg), 64u << 10);
+    cfg.chunk_size = 0;
+    cfg.max_bytes = 4u << 20; /* under eight 1 MiB chunks */
+    TU_EQ(cache_chunk(&cfg), 64u << 10);
+    cfg.max_bytes = 8u << 20;
+    TU_EQ(cache_chunk(&cfg), 1u << 20);
+    cfg.max_bytes = 0;
+    tu_source src;
+    tu_source_init(&src, NULL);
+    cfg.source = &src.source;
+    TU_EQ(cache_chunk(&cfg), 64u << 10);
+    tu_source_fini(&src);
+}
+END_TEST
+
 /* Creating and destroying caches over and over holds no memory: the
  * records of a destroyed cache are reused. */
 static size_t rss_bytes(void)
@@ -619,6 +661,7 @@ static Suite *suite(void)
     tcase_add_test(tc, decay_gives_back_idle_chunks);
     tcase_add_test(tc, default_bounds);
     tcase_add_test(tc, create_destroy_holds_nothing);
+    tcase_add_test(tc, default_chunk_holds_4096_objects);
     tcase_add_test(tc, null_cache_reported);
     tcase_add_test(tc, checked_cache_sees_double_free);
     tcase_add_test(tc, stats_print_names_the_cache);
