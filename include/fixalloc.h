@@ -426,7 +426,10 @@ typedef struct fa_cache_options {
 typedef struct fa_cache_counters {
     fa_stats pool;          /* every pool of the cache and its depot,
                              * summed: chunks and bytes held; `live`
-                             * counts objects on their way back too */
+                             * counts objects on their way back too, and
+                             * `peak_live` is the most `live` any stats
+                             * call of the cache found (a cache counts
+                             * no peak on its fast paths) */
     size_t live;            /* allocated from the cache and not freed */
     uint64_t allocs, frees; /* ever */
     uint64_t remote_frees;  /* frees into another thread's pool */

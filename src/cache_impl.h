@@ -53,7 +53,7 @@ typedef struct fa_tentry {
     /* the registry lock */
     fa_list_node reg_link; /* on the cache's list of bound entries */
     /* written by the owner at its slow paths, read by fa_cache_stats */
-    _Atomic uint64_t pub_allocs, pub_live, pub_peak, pub_sent, pub_taken;
+    _Atomic uint64_t pub_allocs, pub_live, pub_sent, pub_taken;
     /* any thread: objects freed by other threads into this pool, a
      * stack of batches linked through first words */
     alignas(64) _Atomic(void *) inbox;
@@ -147,6 +147,8 @@ struct fa_cache {
     uint32_t depot_sweeps; /* sweeps of any thread in it */
     uint64_t depot_gets, depot_puts, released;
     uint64_t direct_calls; /* calls served by the direct entry */
+    size_t peak_seen;      /* the most live objects (on their way back
+                            * too) a stats call found */
     fa_tentry direct;      /* DIRECT mode's pool; in THREADS mode, the
                             * pool of threads that have exited */
 };
@@ -265,7 +267,6 @@ static inline void fa_entry_publish(fa_tentry *e)
     const memory_order rel = memory_order_relaxed;
     atomic_store_explicit(&e->pub_allocs, fa_pool_allocs(p), rel);
     atomic_store_explicit(&e->pub_live, fa_pool_live(p), rel);
-    atomic_store_explicit(&e->pub_peak, fa_pool_peak(p), rel);
     atomic_store_explicit(&e->pub_sent, e->sent, rel);
     atomic_store_explicit(&e->pub_taken, e->taken, rel);
 }

@@ -11,7 +11,7 @@
 
 /* Sums of the entries' published counters. */
 typedef struct entry_sums {
-    uint64_t allocs, live, peak, sent, taken;
+    uint64_t allocs, live, sent, taken;
 } entry_sums;
 
 static void sums_add(entry_sums *s, const fa_tentry *e)
@@ -19,7 +19,6 @@ static void sums_add(entry_sums *s, const fa_tentry *e)
     const memory_order rel = memory_order_relaxed;
     s->allocs += atomic_load_explicit(&e->pub_allocs, rel);
     s->live += atomic_load_explicit(&e->pub_live, rel);
-    s->peak += atomic_load_explicit(&e->pub_peak, rel);
     s->sent += atomic_load_explicit(&e->pub_sent, rel);
     s->taken += atomic_load_explicit(&e->pub_taken, rel);
 }
@@ -64,13 +63,18 @@ void fa_cache_stats(fa_cache *c, fa_cache_counters *out)
     out->depot_puts = c->depot_puts;
     out->chunks_released = c->released;
     out->direct_calls = c->direct_calls;
+    /* A cache's pools count no peak (their fast paths fold the counts
+     * without one): the most any stats call saw stands for it. */
+    if (sums.live > c->peak_seen) {
+        c->peak_seen = (size_t)sums.live;
+    }
+    out->pool.peak_live = c->peak_seen;
     pthread_mutex_unlock(&c->lock);
     fa_registry_unlock();
     size_t held = fa_cache_bytes_held(c);
     out->pool.chunks = held / c->chunk_size;
     out->pool.bytes_held = held;
     out->pool.live = (size_t)sums.live;
-    out->pool.peak_live = (size_t)sums.peak;
     out->pool.allocs = sums.allocs;
     out->pool.frees = sums.allocs - sums.live;
     out->pool.bytes_trimmed =

@@ -452,16 +452,10 @@ static inline size_t fa_pool_chunk_count(const fa_pool *p)
     return p->nchunks;
 }
 
-/* Allocations ever, and the peak of live objects (fa_pool_stats's, without
- * the rest of its record). */
+/* Allocations ever (fa_pool_stats's, without the rest of its record). */
 static inline uint64_t fa_pool_allocs(const fa_pool *p)
 {
     return p->allocs;
-}
-
-static inline size_t fa_pool_peak(const fa_pool *p)
-{
-    return p->peak;
 }
 
 /*

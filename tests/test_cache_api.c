@@ -539,6 +539,33 @@ START_TEST(default_chunk_holds_4096_objects)
 }
 END_TEST
 
+/* A cache's pools count no peak: the stats report the most live objects
+ * a stats call found, never a sum of the pools' untracked peaks. */
+START_TEST(stats_peak_is_the_most_seen)
+{
+    fa_config cfg = tu_config(64);
+    fa_cache *c = tu_cache_create_ok(&cfg, NULL);
+    void *objs[10];
+    for (size_t i = 0; i < 10; i++) {
+        objs[i] = fa_cache_alloc(c);
+        ck_assert_ptr_nonnull(objs[i]);
+    }
+    fa_cache_counters s = tu_cache_stats(c);
+    TU_EQ(s.pool.live, 10);
+    TU_EQ(s.pool.peak_live, 10);
+    for (size_t i = 0; i < 5; i++) {
+        fa_cache_free(c, objs[i]);
+    }
+    s = tu_cache_stats(c);
+    TU_EQ(s.pool.live, 5);
+    TU_EQ(s.pool.peak_live, 10);
+    for (size_t i = 5; i < 10; i++) {
+        fa_cache_free(c, objs[i]);
+    }
+    fa_cache_destroy(c);
+}
+END_TEST
+
 /* Creating and destroying caches over and over holds no memory: the
  * records of a destroyed cache are reused. */
 static size_t rss_bytes(void)
@@ -662,6 +689,7 @@ static Suite *suite(void)
     tcase_add_test(tc, default_bounds);
     tcase_add_test(tc, create_destroy_holds_nothing);
     tcase_add_test(tc, default_chunk_holds_4096_objects);
+    tcase_add_test(tc, stats_peak_is_the_most_seen);
     tcase_add_test(tc, null_cache_reported);
     tcase_add_test(tc, checked_cache_sees_double_free);
     tcase_add_test(tc, stats_print_names_the_cache);
