@@ -145,7 +145,8 @@ typedef struct fa_config {
     size_t align;
     /* A power of two from FA_CHUNK_MIN to FA_CHUNK_MAX holding at least one
      * slot after the header; 0 means the smallest power of two of at least
-     * 64 KiB that holds 32 slots (capped at FA_CHUNK_MAX). */
+     * 64 KiB that holds 32 slots (capped at FA_CHUNK_MAX); a cache
+     * may pick a bigger one (fa_cache_create). */
     size_t chunk_size;
     /* Most bytes the pool may hold from its source; 0 means unlimited. A
      * limit below one chunk is refused. */

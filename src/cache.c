@@ -27,7 +27,6 @@
  * OS, holds at least this many objects, up to FA_CACHE_CHUNK_MAX bytes
  * (cache_chunk_size). */
 #define FA_CACHE_CHUNK_OBJECTS ((size_t)4096)
-#define FA_CACHE_CHUNK_MIN ((size_t)64 << 10)
 #define FA_CACHE_CHUNK_MAX ((size_t)1 << 20)
 
 /* ---- remote frees (the outbox and inbox themselves: cache_remote.c) ---- */
@@ -471,16 +470,17 @@ static void cache_tuning(fa_cache *c, const fa_cache_options *opt)
  */
 static size_t cache_chunk_size(const fa_config *cfg)
 {
+    /* Objects above 16 KiB: the pool's default (32 slots) is as big. */
     if (cfg->chunk_size != 0 || cfg->source != NULL ||
         cfg->size > FA_CACHE_CHUNK_MAX / 64) {
-        return cfg->chunk_size; /* above 16 KiB the pool's default is as big */
+        return cfg->chunk_size;
     }
     size_t want = cfg->size * FA_CACHE_CHUNK_OBJECTS;
     size_t chunk = FA_CACHE_CHUNK_MAX;
-    while (chunk > FA_CACHE_CHUNK_MIN && chunk / 2 >= want) {
+    while (chunk > FA_CHUNK_DEFAULT && chunk / 2 >= want) {
         chunk /= 2;
     }
-    if (chunk <= FA_CACHE_CHUNK_MIN ||
+    if (chunk <= FA_CHUNK_DEFAULT ||
         (cfg->max_bytes != 0 && cfg->max_bytes / 8 < chunk)) {
         return 0; /* the pool's default */
     }

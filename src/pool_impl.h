@@ -61,6 +61,9 @@ typedef struct fa_chunk {
 _Static_assert(sizeof(fa_chunk) <= FA_CHUNK_HEADER,
                "the chunk header must fit in FA_CHUNK_HEADER bytes");
 
+/* The least default chunk (pool_init.c; a cache's grows from it). */
+#define FA_CHUNK_DEFAULT ((size_t)64 * 1024)
+
 /* The chunk that embeds list node n. */
 static inline fa_chunk *fa_chunk_of_node(const fa_list_node *n)
 {

@@ -7,8 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
-/* The default chunk: at least this big, and holding at least FA_MIN_SLOTS. */
-#define FA_CHUNK_DEFAULT ((size_t)64 * 1024)
+/* The default chunk holds at least this many slots (and is at least
+ * FA_CHUNK_DEFAULT bytes). */
 #define FA_MIN_SLOTS ((size_t)32)
 
 static bool is_pow2(size_t x)
