@@ -539,6 +539,8 @@ FA_API void fa_cache_destroy(fa_cache *c);
  * Alignment: objects are aligned to 16 bytes, except requests of at most
  * 8, 17-24, 33-40 and 49-56 bytes, aligned to 8 (no C type of those sizes
  * needs more: a type aligned to 16 has a size that is a multiple of 16).
+ * In libfixalloc-malloc, which replaces malloc, only requests of at most 8
+ * are: C++ compilers assume 16 of operator new, as glibc gives.
  * fa_aligned_alloc takes any power of two up to FA_HEAP_ALIGN_MAX.
  *
  * Thread safety: allocation and free on any heap from any number of

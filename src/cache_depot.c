@@ -26,6 +26,15 @@ static void *depot_get_locked(fa_cache *c)
     return chunk;
 }
 
+/* depot_get_locked under the cache lock. */
+static void *depot_get(fa_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    void *chunk = depot_get_locked(c);
+    pthread_mutex_unlock(&c->lock);
+    return chunk;
+}
+
 void fa_depot_shed(fa_cache *c, fa_pool *p, size_t keep)
 {
     while (fa_pool_empty_chunks(p) > keep ||
@@ -46,9 +55,7 @@ void fa_depot_shed(fa_cache *c, fa_pool *p, size_t keep)
 
 bool fa_depot_take(fa_cache *c, fa_pool *p)
 {
-    pthread_mutex_lock(&c->lock);
-    void *chunk = depot_get_locked(c);
-    pthread_mutex_unlock(&c->lock);
+    void *chunk = depot_get(c);
     if (chunk != NULL) {
         fa_pool_chunk_attach(p, chunk);
     }
@@ -72,14 +79,9 @@ static void take_from_sibling(fa_tentry *e, void *arg)
         return;
     }
     /* The sibling's own empty chunks, else its depot's. */
-    void *chunk = NULL;
-    if (fa_pool_empty_chunks(&e->pool) > 0) {
-        chunk = fa_pool_chunk_detach(&e->pool);
-    } else {
-        pthread_mutex_lock(&other->lock);
-        chunk = depot_get_locked(other);
-        pthread_mutex_unlock(&other->lock);
-    }
+    void *chunk = fa_pool_empty_chunks(&e->pool) > 0
+                      ? fa_pool_chunk_detach(&e->pool)
+                      : depot_get(other);
     if (chunk != NULL) {
         /* The bytes move with the chunk (under the registry lock, which
          * fork takes: a child finds them counted once). */
@@ -132,14 +134,10 @@ void fa_depot_decay(fa_cache *c, uint64_t now)
 size_t fa_depot_drain(fa_cache *c)
 {
     size_t bytes = 0;
-    for (;;) {
-        pthread_mutex_lock(&c->lock);
-        void *chunk = depot_get_locked(c);
-        pthread_mutex_unlock(&c->lock);
-        if (chunk == NULL) {
-            return bytes;
-        }
+    void *chunk;
+    while ((chunk = depot_get(c)) != NULL) {
         fa_pool_chunk_release(&c->direct.pool, chunk);
         bytes += c->chunk_size;
     }
+    return bytes;
 }

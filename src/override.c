@@ -87,23 +87,6 @@ static inline bool ours(const void *p)
 
 static atomic_size_t foreign_frees;
 
-/*
- * glibc aligns every block to 16 bytes, and compiled programs count on
- * it: clang stores into a new'd object of 40 bytes with 16-byte vector
- * moves, and a clang run under an override that handed out 8-aligned 40-byte
- * blocks crashed. fa_malloc aligns requests of 17-24, 33-40 and 49-56
- * bytes to 8 only (its classes 24, 40 and 56: fixalloc.h, "Alignment").
- * The override asks for such requests rounded up to a multiple of 16,
- * which picks the class above, aligned to 16. Every other request keeps
- * its class: from 9 to 64 bytes the classes are the multiples of 8 and
- * the rounding moves a request only past 24, 40 and 56, and above 64
- * every class is a multiple of 16.
- */
-static inline size_t abi_size(size_t n)
-{
-    return n - 9 < 56 ? (n + 15) & ~(size_t)15 : n;
-}
-
 /* ---- the C entry points ---- */
 
 FA_OVERRIDE void *malloc(size_t n)
@@ -111,7 +94,7 @@ FA_OVERRIDE void *malloc(size_t n)
     if (!ready()) {
         return boot_alloc(n, 16);
     }
-    return fa_malloc(abi_size(n));
+    return fa_malloc(n);
 }
 
 FA_OVERRIDE void free(void *p)
@@ -130,15 +113,15 @@ FA_OVERRIDE void free(void *p)
 
 FA_OVERRIDE void *calloc(size_t k, size_t n)
 {
-    size_t total;
-    if (__builtin_mul_overflow(k, n, &total)) {
-        errno = ENOMEM;
-        return NULL;
-    }
     if (!ready()) {
+        size_t total;
+        if (__builtin_mul_overflow(k, n, &total)) {
+            errno = ENOMEM;
+            return NULL;
+        }
         return boot_alloc(total, 16);
     }
-    return fa_calloc(1, abi_size(total));
+    return fa_calloc(k, n);
 }
 
 /* A pointer of ours moves as fa_realloc moves it; any other keeps what can
@@ -174,7 +157,7 @@ FA_OVERRIDE void *realloc(void *p, size_t n)
         fa_free(p); /* glibc's realloc(p, 0) frees p */
         return NULL;
     }
-    return fa_realloc(p, abi_size(n));
+    return fa_realloc(p, n);
 }
 
 FA_OVERRIDE void *reallocarray(void *p, size_t k, size_t n)

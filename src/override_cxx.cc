@@ -14,12 +14,11 @@ namespace
 {
 
 // The standard's loop: the new-handler may free memory and return, or
-// throw; without one, std::bad_alloc. Through the override's malloc, which
-// aligns every block above 8 bytes to 16 as compilers assume of new.
+// throw; without one, std::bad_alloc.
 void *allocate(std::size_t n)
 {
     for (;;) {
-        void *p = std::malloc(n);
+        void *p = fa_malloc(n);
         if (p != nullptr) {
             return p;
         }

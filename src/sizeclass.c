@@ -31,11 +31,29 @@ uint8_t fa_class_aligned[FA_CLASS_ALIGN_LOG_MAX + 1][FA_SIZE_CLASSES];
 
 static pthread_once_t classes_once = PTHREAD_ONCE_INIT;
 
+/*
+ * Whether class cls may serve requests of granule g. In libfixalloc-malloc
+ * (FIXALLOC_GLIBC_ALIGN), blocks above 8 bytes are aligned to 16, as
+ * glibc's are and as compiled programs count on: clang stores into a
+ * new'd 40-byte object with 16-byte vector moves. Requests of 17-24,
+ * 33-40 and 49-56 bytes then skip the classes 24, 40 and 56 for the next
+ * one. Elsewhere every class serves what fits (fixalloc.h, "Alignment").
+ */
+static bool class_serves(size_t cls, size_t g)
+{
+#ifdef FIXALLOC_GLIBC_ALIGN
+    if (g > (8 >> FA_GRANULE_SHIFT) && fa_class_align(cls) < 16) {
+        return false;
+    }
+#endif
+    return fa_class_size[cls] >= (g << FA_GRANULE_SHIFT);
+}
+
 static void build_maps(void)
 {
     size_t cls = 0;
     for (size_t g = 0; g < FA_GRANULES; g++) {
-        while (fa_class_size[cls] < (g << FA_GRANULE_SHIFT)) {
+        while (!class_serves(cls, g)) {
             cls++;
         }
         fa_class_of_granule[g] = (uint8_t)cls;
